@@ -1,0 +1,382 @@
+#pragma once
+
+/// DataStream<T> and KeyedStream<K, T>: the typed transformations of the DataStream API.
+/// Each call adds a node to the environment's StreamGraph; nothing runs until the job is
+/// submitted.
+
+#include <concepts>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <brook/functions.h>
+#include <brook/internal/callable_traits.h>
+#include <brook/internal/key_hash.h>
+#include <brook/internal/operators.h>
+#include <brook/operator.h>
+#include <brook/process_function.h>
+#include <brook/serializer.h>
+#include <brook/sinks.h>
+#include <brook/stream_execution_environment.h>
+#include <brook/stream_graph.h>
+
+namespace brook {
+
+namespace internal {
+std::string demangle(const char* mangled);
+
+/// The type-erased operations of record type `T`, one shared instance per type.
+template <typename T>
+std::shared_ptr<const RecordType> recordTypeOf() {
+  static_assert(requireSerializer<T>());
+  static const std::shared_ptr<const RecordType> type = [] {
+    auto t = std::make_shared<RecordType>();
+    t->name = demangle(typeid(T).name());
+    t->makeFanOut = [](std::vector<OutputBase*> outputs) -> std::unique_ptr<OutputBase> {
+      std::vector<Output<T>*> typed;
+      typed.reserve(outputs.size());
+      for (auto* o : outputs) typed.push_back(static_cast<Output<T>*>(o));
+      return std::make_unique<FanOutOutput<T>>(std::move(typed));
+    };
+    t->makeDeserializer = [](OutputBase* target) -> std::unique_ptr<RecordDeserializer> {
+      return std::make_unique<TypedRecordDeserializer<T>>(static_cast<Output<T>*>(target));
+    };
+    t->makeDiscarding = []() -> std::unique_ptr<OutputBase> {
+      return std::make_unique<DiscardingOutput<T>>();
+    };
+    return t;
+  }();
+  return type;
+}
+
+[[noreturn]] void throwJobDefinitionError(const std::string& message);
+}  // namespace internal
+
+template <typename K, typename T, typename KeySelector>
+class KeyedStream;
+
+/// The handle of a sink in the graph, to name it or set its parallelism.
+class DataStreamSink {
+ public:
+  DataStreamSink(StreamExecutionEnvironment* env, int nodeId) : env_(env), nodeId_(nodeId) {}
+  DataStreamSink& setParallelism(int parallelism);
+  DataStreamSink& name(std::string name);
+  DataStreamSink& uid(std::string uid);
+  int id() const { return nodeId_; }
+
+ private:
+  StreamExecutionEnvironment* env_;
+  int nodeId_;
+};
+
+template <typename T>
+class DataStream {
+  static_assert(internal::requireSerializer<T>());
+
+ public:
+  using ValueType = T;
+  using NetworkOutputFactory = std::function<std::unique_ptr<OutputBase>(RecordWriter*)>;
+
+  struct Upstream {
+    int nodeId;
+    std::string sideOutputTag;
+  };
+
+  DataStream(StreamExecutionEnvironment* env, int nodeId, std::string sideOutputTag = {})
+      : env_(env), upstreams_{{nodeId, std::move(sideOutputTag)}} {}
+
+  /// Sets the parallelism of the operator that produces this stream.
+  DataStream& setParallelism(int parallelism) {
+    StreamNode& n = node("setParallelism");
+    if (parallelism < 1) {
+      internal::throwJobDefinitionError("parallelism of '" + n.name + "' must be >= 1, got " +
+                                        std::to_string(parallelism));
+    }
+    if (n.fixedParallelism && parallelism != 1) {
+      internal::throwJobDefinitionError("'" + n.name +
+                                        "' is non-parallel; its parallelism must be 1, got " +
+                                        std::to_string(parallelism));
+    }
+    n.parallelism = parallelism;
+    return *this;
+  }
+  DataStream& setMaxParallelism(int maxParallelism) {
+    StreamNode& n = node("setMaxParallelism");
+    if (maxParallelism < 1 || maxParallelism > 32768) {
+      internal::throwJobDefinitionError("max parallelism of '" + n.name +
+                                        "' must be in [1, 32768], got " +
+                                        std::to_string(maxParallelism));
+    }
+    n.maxParallelism = maxParallelism;
+    return *this;
+  }
+  DataStream& name(std::string name) {
+    node("name").name = std::move(name);
+    return *this;
+  }
+  /// A stable operator id: the key under which later versions find this operator's state.
+  DataStream& uid(std::string uid) {
+    node("uid").uid = std::move(uid);
+    return *this;
+  }
+  int id() const { return upstreams_.front().nodeId; }
+  StreamExecutionEnvironment& environment() const { return *env_; }
+
+  // Partitioning of the edge to the next operator.
+  DataStream forward() const { return partitioned(PartitionerKind::kForward); }
+  DataStream rebalance() const { return partitioned(PartitionerKind::kRebalance); }
+  DataStream rescale() const { return partitioned(PartitionerKind::kRescale); }
+  DataStream shuffle() const { return partitioned(PartitionerKind::kShuffle); }
+  DataStream broadcast() const { return partitioned(PartitionerKind::kBroadcast); }
+  DataStream global() const { return partitioned(PartitionerKind::kGlobal); }
+
+  /// Routes each record to the channel `partitioner(key, numChannels)` returns.
+  template <typename Partitioner, typename KeySelector>
+  DataStream partitionCustom(Partitioner partitioner, KeySelector keySelector) const {
+    DataStream result = partitioned(PartitionerKind::kCustom);
+    result.makeNetworkOutput_ = [partitioner, keySelector](RecordWriter* w) {
+      return std::make_unique<CustomNetworkOutput<T, Partitioner, KeySelector>>(w, partitioner,
+                                                                                keySelector);
+    };
+    return result;
+  }
+
+  /// One output record per input record.
+  template <typename F>
+    requires std::invocable<F&, T> || requires(F& f, T v) { f.map(std::move(v)); }
+  auto map(F fn) const {
+    using R = std::remove_cvref_t<typename internal::MapOutput<F, T>::Type>;
+    return transform<R>("Map", "Map", [fn] {
+      return std::make_unique<internal::MapOperator<T, R, F>>(fn);
+    });
+  }
+
+  /// Zero or more output records per input record, through a `Collector<R>&`. `R` is deduced
+  /// from a non-generic function's parameter, or given: `flatMap<std::string>(fn)`.
+  template <typename R = void, typename F>
+  auto flatMap(F fn) const {
+    using Out = std::conditional_t<std::is_void_v<R>,
+                                   typename internal::FlatMapOutput<F>::Type, R>;
+    return transform<Out>("Flat Map", "Flat Map", [fn] {
+      return std::make_unique<internal::FlatMapOperator<T, Out, F>>(fn);
+    });
+  }
+
+  /// Keeps the records for which `fn` returns true.
+  template <typename F>
+    requires std::predicate<F&, const T&> || requires(F& f, const T& v) { f.filter(v); }
+  DataStream filter(F fn) const {
+    return transform<T>("Filter", "Filter", [fn] {
+      return std::make_unique<internal::FilterOperator<T, F>>(fn);
+    });
+  }
+
+  /// A ProcessFunction<T, OUT> subclass over each element.
+  template <typename PF>
+    requires std::is_base_of_v<ProcessFunction<T, typename PF::OutputType>, PF>
+  DataStream<typename PF::OutputType> process(PF fn) const {
+    using OUT = typename PF::OutputType;
+    return transform<OUT>("Process", "Process", [fn] {
+      return std::make_unique<internal::ProcessOperator<T, OUT, PF>>(fn);
+    });
+  }
+
+  /// The records the producing operator emitted to `tag`.
+  template <typename X>
+  DataStream<X> getSideOutput(const OutputTag<X>& tag) const {
+    const StreamNode& n = node("getSideOutput");
+    return DataStream<X>(env_, n.id, tag.id());
+  }
+
+  /// Partitions by key: records with equal keys go to the same subtask, by key group.
+  template <typename KeySelector>
+    requires std::invocable<KeySelector&, const T&>
+  auto keyBy(KeySelector selector) const {
+    using K = std::remove_cvref_t<std::invoke_result_t<KeySelector&, const T&>>;
+    static_assert(internal::requireSerializer<K>());
+    DataStream partitionedStream = partitioned(PartitionerKind::kKeyGroup);
+    partitionedStream.makeNetworkOutput_ = [selector](RecordWriter* w) {
+      return std::make_unique<KeyedNetworkOutput<T, KeySelector>>(w, selector);
+    };
+    return KeyedStream<K, T, KeySelector>(std::move(partitionedStream), std::move(selector));
+  }
+
+  /// Merges streams of the same type into one.
+  template <typename... Streams>
+    requires(std::same_as<Streams, DataStream<T>> && ...)
+  DataStream union_(const Streams&... others) const {
+    DataStream result = *this;
+    (result.upstreams_.insert(result.upstreams_.end(), others.upstreams_.begin(),
+                              others.upstreams_.end()),
+     ...);
+    return result;
+  }
+
+  DataStreamSink sinkTo(Sink<T> sink) const {
+    auto create = sink.createWriter;
+    int id = addOperator("Sink", "Sink: " + sink.name, nullptr, [create] {
+      return std::make_unique<internal::SinkOperator<T>>(create());
+    });
+    return DataStreamSink(env_, id);
+  }
+  DataStreamSink print() const { return sinkTo(printSink<T>()); }
+  DataStreamSink writeAsText(std::string directory) const {
+    return sinkTo(FileSink::text<T>(std::move(directory)));
+  }
+
+  /// Adds an operator consuming this stream; the building block of the methods above.
+  template <typename OUT>
+  DataStream<OUT> transform(std::string kind, std::string name,
+                            std::function<std::unique_ptr<StreamOperator>()> factory) const {
+    int id = addOperator(std::move(kind), std::move(name), internal::recordTypeOf<OUT>(),
+                         std::move(factory));
+    return DataStream<OUT>(env_, id);
+  }
+
+ private:
+  template <typename U>
+  friend class DataStream;
+
+  DataStream partitioned(PartitionerKind kind) const {
+    DataStream result = *this;
+    result.partitioner_ = kind;
+    result.makeNetworkOutput_ = nullptr;
+    return result;
+  }
+
+  StreamNode& node(const char* what) const {
+    if (upstreams_.size() != 1 || !upstreams_.front().sideOutputTag.empty()) {
+      internal::throwJobDefinitionError(std::string(what) +
+                                        " applies to the stream of one operator, not to a "
+                                        "union or a side output");
+    }
+    return env_->streamGraph().nodes.at(upstreams_.front().nodeId);
+  }
+
+  int addOperator(std::string kind, std::string name, std::shared_ptr<const RecordType> outType,
+                  std::function<std::unique_ptr<StreamOperator>()> factory) const {
+    StreamNode n;
+    n.operatorKind = std::move(kind);
+    n.name = std::move(name);
+    n.factory = std::move(factory);
+    n.outputType = std::move(outType);
+    int id = env_->addNode(std::move(n));
+    NetworkOutputFactory makeNet = makeNetworkOutput_;
+    if (!makeNet) {
+      makeNet = [](RecordWriter* w) { return std::make_unique<NetworkOutput<T>>(w); };
+    }
+    for (const auto& up : upstreams_) {
+      StreamEdge e;
+      e.sourceId = up.nodeId;
+      e.targetId = id;
+      e.sideOutputTag = up.sideOutputTag;
+      e.partitioner = partitioner_;
+      e.recordType = internal::recordTypeOf<T>();
+      e.makeNetworkOutput = makeNet;
+      env_->addEdge(std::move(e));
+    }
+    return id;
+  }
+
+  StreamExecutionEnvironment* env_;
+  std::vector<Upstream> upstreams_;
+  PartitionerKind partitioner_ = PartitionerKind::kDefault;
+  NetworkOutputFactory makeNetworkOutput_;
+};
+
+/// A stream partitioned by key. Aggregations keep one value per key.
+template <typename K, typename T, typename KeySelector = std::function<K(const T&)>>
+class KeyedStream {
+ public:
+  using KeyType = K;
+
+  KeyedStream(DataStream<T> stream, KeySelector selector)
+      : stream_(std::move(stream)), selector_(std::move(selector)) {}
+
+  /// A rolling reduce: `fn(accumulated, next)` per key.
+  template <typename F>
+  DataStream<T> reduce(F fn) const {
+    auto selector = selector_;
+    return stream_.template transform<T>("Keyed Reduce", "Keyed Reduce", [selector, fn] {
+      return std::make_unique<internal::KeyedReduceOperator<K, T, KeySelector, F>>(selector, fn);
+    });
+  }
+
+  /// Rolling sum of a field: `sum([](auto& r) -> int64_t& { return r.second; })`.
+  template <typename Field>
+  DataStream<T> sum(Field field) const {
+    return aggregate("Keyed Aggregation", internal::SumReduce<T, Field>{field});
+  }
+  DataStream<T> sum() const
+    requires std::is_arithmetic_v<T>
+  {
+    return sum(internal::IdentityField{});
+  }
+  /// Rolling minimum of a field; the other fields are those of the key's first record.
+  template <typename Field>
+  DataStream<T> min(Field field) const {
+    return aggregate("Keyed Aggregation", internal::MinReduce<T, Field>{field});
+  }
+  template <typename Field>
+  DataStream<T> max(Field field) const {
+    return aggregate("Keyed Aggregation", internal::MaxReduce<T, Field>{field});
+  }
+  /// The record with the smallest field so far (the first of equal ones).
+  template <typename Field>
+  DataStream<T> minBy(Field field) const {
+    return aggregate("Keyed Aggregation", internal::MinByReduce<T, Field>{field});
+  }
+  template <typename Field>
+  DataStream<T> maxBy(Field field) const {
+    return aggregate("Keyed Aggregation", internal::MaxByReduce<T, Field>{field});
+  }
+
+  const DataStream<T>& stream() const { return stream_; }
+  const KeySelector& keySelector() const { return selector_; }
+
+ private:
+  template <typename F>
+  DataStream<T> aggregate(const char* name, F fn) const {
+    auto selector = selector_;
+    return stream_.template transform<T>("Keyed Aggregation", name, [selector, fn] {
+      return std::make_unique<internal::KeyedReduceOperator<K, T, KeySelector, F>>(selector, fn);
+    });
+  }
+
+  DataStream<T> stream_;
+  KeySelector selector_;
+};
+
+// StreamExecutionEnvironment's templates.
+
+template <typename T>
+DataStream<T> StreamExecutionEnvironment::fromCollection(std::vector<T> elements) {
+  auto shared = std::make_shared<const std::vector<T>>(std::move(elements));
+  return fromSource<T>(
+      [shared] { return std::make_unique<CollectionSourceReader<T>>(shared); },
+      "Collection Source", /*bounded=*/true, /*parallel=*/false);
+}
+
+template <typename T>
+DataStream<T> StreamExecutionEnvironment::fromSource(
+    std::function<std::unique_ptr<SourceReader<T>>()> createReader, std::string name,
+    bool bounded, bool parallel) {
+  StreamNode n;
+  n.operatorKind = "Source";
+  n.name = "Source: " + name;
+  n.isSource = true;
+  n.isBounded = bounded;
+  n.fixedParallelism = !parallel;
+  if (!parallel) n.parallelism = 1;
+  n.outputType = internal::recordTypeOf<T>();
+  n.factory = [createReader] {
+    return std::make_unique<internal::SourceOperator<T>>(createReader());
+  };
+  return DataStream<T>(this, addNode(std::move(n)));
+}
+
+}  // namespace brook

@@ -1,0 +1,289 @@
+#pragma once
+
+/// The operator contract between the typed API and the runtime.
+///
+/// A StreamGraph node creates one `StreamOperator` per parallel subtask. Records reach an
+/// operator through its input port (an `Output<IN>` that the operator implements) and leave it
+/// through `Output<OUT>` objects that the runtime wires: the next chained operator, a fan-out,
+/// or a `NetworkOutput` that serializes into a `RecordWriter`. All calls on one operator come
+/// from its task's thread.
+
+#include <climits>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <brook/functions.h>
+#include <brook/serializer.h>
+
+namespace brook {
+
+/// The timestamp of a record that has none.
+inline constexpr int64_t kNoTimestamp = INT64_MIN;
+/// The watermark that ends event time: every timer and window fires.
+inline constexpr int64_t kMaxWatermark = INT64_MAX;
+
+/// A user function threw: carries the operator and subtask so that the job's failure message
+/// names them.
+class OperatorException : public std::runtime_error {
+ public:
+  OperatorException(const std::string& operatorDescription, const std::string& message)
+      : std::runtime_error("operator '" + operatorDescription + "' failed: " + message) {}
+};
+
+/// Type-erased side of an output: everything that is not a record.
+class OutputBase {
+ public:
+  virtual ~OutputBase() = default;
+  virtual void emitWatermark(int64_t watermark) = 0;
+  virtual const std::type_info& recordType() const = 0;
+};
+
+/// Accepts records of type `T`. `push` may move from the record.
+template <typename T>
+class Output : public OutputBase {
+ public:
+  virtual void push(T&& record, int64_t timestamp) = 0;
+  const std::type_info& recordType() const override { return typeid(T); }
+};
+
+/// Sends each record and watermark to several outputs (copies for all but the last).
+template <typename T>
+class FanOutOutput final : public Output<T> {
+ public:
+  explicit FanOutOutput(std::vector<Output<T>*> outputs) : outputs_(std::move(outputs)) {}
+  void push(T&& record, int64_t timestamp) override {
+    for (size_t i = 0; i + 1 < outputs_.size(); ++i) {
+      T copy(record);
+      outputs_[i]->push(std::move(copy), timestamp);
+    }
+    outputs_.back()->push(std::move(record), timestamp);
+  }
+  void emitWatermark(int64_t watermark) override {
+    for (auto* o : outputs_) o->emitWatermark(watermark);
+  }
+
+ private:
+  std::vector<Output<T>*> outputs_;
+};
+
+/// Discards everything; the output of an operator whose results nobody consumes.
+template <typename T>
+class DiscardingOutput final : public Output<T> {
+ public:
+  void push(T&&, int64_t) override {}
+  void emitWatermark(int64_t) override {}
+};
+
+/// The runtime's writer for one outgoing network edge of one subtask. The runtime implements
+/// it: it picks channels by the edge's partitioner, serializes into buffers and applies
+/// backpressure by blocking for free buffers.
+class RecordWriter {
+ public:
+  virtual ~RecordWriter() = default;
+  /// Sends a serialized record; the edge's partitioner picks the channel(s).
+  virtual void emit(std::string_view record, int64_t timestamp) = 0;
+  /// Sends a record to the channel owning the key group of `serializedKey`.
+  virtual void emitKeyed(std::string_view serializedKey, std::string_view record,
+                         int64_t timestamp) = 0;
+  /// Sends a record to one channel chosen by a custom partitioner.
+  virtual void emitTo(int channel, std::string_view record, int64_t timestamp) = 0;
+  virtual void broadcastWatermark(int64_t watermark) = 0;
+  virtual int numberOfChannels() const = 0;
+};
+
+/// Serializes records of type `T` into a RecordWriter.
+template <typename T>
+class NetworkOutput : public Output<T> {
+ public:
+  explicit NetworkOutput(RecordWriter* writer) : writer_(writer) {}
+  void push(T&& record, int64_t timestamp) override {
+    buffer_.clear();
+    brook::serialize(record, buffer_);
+    writer_->emit(buffer_.view(), timestamp);
+  }
+  void emitWatermark(int64_t watermark) override { writer_->broadcastWatermark(watermark); }
+
+ protected:
+  RecordWriter* writer_;
+  DataOutput buffer_;
+};
+
+/// Serializes records and their keys; the runtime routes by the key's key group.
+template <typename T, typename KeySelector>
+class KeyedNetworkOutput final : public NetworkOutput<T> {
+ public:
+  KeyedNetworkOutput(RecordWriter* writer, KeySelector selector)
+      : NetworkOutput<T>(writer), selector_(std::move(selector)) {}
+  void push(T&& record, int64_t timestamp) override {
+    keyBuffer_.clear();
+    brook::serialize(selector_(std::as_const(record)), keyBuffer_);
+    this->buffer_.clear();
+    brook::serialize(record, this->buffer_);
+    this->writer_->emitKeyed(keyBuffer_.view(), this->buffer_.view(), timestamp);
+  }
+
+ private:
+  KeySelector selector_;
+  DataOutput keyBuffer_;
+};
+
+/// Serializes records and sends each to the channel a user partitioner picks from its key.
+template <typename T, typename Partitioner, typename KeySelector>
+class CustomNetworkOutput final : public NetworkOutput<T> {
+ public:
+  CustomNetworkOutput(RecordWriter* writer, Partitioner partitioner, KeySelector selector)
+      : NetworkOutput<T>(writer),
+        partitioner_(std::move(partitioner)),
+        selector_(std::move(selector)) {}
+  void push(T&& record, int64_t timestamp) override {
+    int n = this->writer_->numberOfChannels();
+    int channel = static_cast<int>(partitioner_(selector_(std::as_const(record)), n));
+    if (channel < 0 || channel >= n) {
+      throw std::out_of_range("custom partitioner returned channel " + std::to_string(channel) +
+                              " of " + std::to_string(n));
+    }
+    this->buffer_.clear();
+    brook::serialize(record, this->buffer_);
+    this->writer_->emitTo(channel, this->buffer_.view(), timestamp);
+  }
+
+ private:
+  Partitioner partitioner_;
+  KeySelector selector_;
+};
+
+/// Turns serialized records from the network back into typed records for an operator.
+class RecordDeserializer {
+ public:
+  virtual ~RecordDeserializer() = default;
+  virtual void processRecord(std::string_view bytes, int64_t timestamp) = 0;
+  virtual OutputBase* target() = 0;
+};
+
+template <typename T>
+class TypedRecordDeserializer final : public RecordDeserializer {
+ public:
+  explicit TypedRecordDeserializer(Output<T>* target) : target_(target) {}
+  void processRecord(std::string_view bytes, int64_t timestamp) override {
+    DataInput in(bytes);
+    T record{};
+    brook::deserialize(in, record);
+    if (in.remaining() != 0) {
+      throw SerializationError("corrupt record: " + std::to_string(in.remaining()) +
+                               " trailing bytes");
+    }
+    target_->push(std::move(record), timestamp);
+  }
+  OutputBase* target() override { return target_; }
+
+ private:
+  Output<T>* target_;
+};
+
+/// Base of every operator. `input()` is the port that upstream outputs push into (null for
+/// sources); outputs are set by the runtime before `open`.
+class StreamOperator {
+ public:
+  virtual ~StreamOperator() = default;
+
+  virtual void open(const RuntimeContext& context) { context_ = &context; }
+  /// All input has ended (bounded streams): emit final results. Called head to tail.
+  virtual void endInput() {}
+  /// Releases resources; called on success and failure alike.
+  virtual void close() {}
+  virtual OutputBase* input() { return nullptr; }
+
+  virtual void setOutput(OutputBase* output) { output_ = output; }
+  void addSideOutput(std::string tagId, OutputBase* output) {
+    sideOutputs_.emplace_back(std::move(tagId), output);
+  }
+  OutputBase* sideOutput(std::string_view tagId) const {
+    for (const auto& [id, out] : sideOutputs_) {
+      if (id == tagId) return out;
+    }
+    return nullptr;
+  }
+
+  const RuntimeContext& context() const { return *context_; }
+  OutputBase* output() const { return output_; }
+
+ protected:
+  /// Wraps a throwing user call so the failure names this operator and subtask.
+  template <typename Fn>
+  decltype(auto) callUser(Fn&& fn) {
+    try {
+      return fn();
+    } catch (const OperatorException&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw OperatorException(context_->subtaskDescription(), e.what());
+    }
+  }
+
+  OutputBase* output_ = nullptr;
+  std::vector<std::pair<std::string, OutputBase*>> sideOutputs_;
+  const RuntimeContext* context_ = nullptr;
+};
+
+/// An operator with one typed input and one typed main output.
+template <typename IN, typename OUT>
+class OneInputOperator : public StreamOperator, public Output<IN> {
+ public:
+  OutputBase* input() override { return static_cast<Output<IN>*>(this); }
+  void setOutput(OutputBase* output) override {
+    StreamOperator::setOutput(output);
+    out_ = static_cast<Output<OUT>*>(output);
+  }
+  void emitWatermark(int64_t watermark) override { processWatermark(watermark); }
+  virtual void processWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+
+ protected:
+  Output<OUT>* out_ = nullptr;
+};
+
+/// What a source's `pollNext` reports.
+enum class InputStatus { kMoreAvailable, kNothingAvailable, kEndOfInput };
+
+/// Collects a source's records into the operator chain.
+template <typename T>
+class SourceOutput {
+ public:
+  explicit SourceOutput(Output<T>* out) : out_(out) {}
+  void collect(T&& record, int64_t timestamp = kNoTimestamp) {
+    out_->push(std::move(record), timestamp);
+  }
+  void collect(const T& record, int64_t timestamp = kNoTimestamp) {
+    T copy(record);
+    out_->push(std::move(copy), timestamp);
+  }
+  void emitWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+
+ private:
+  Output<T>* out_;
+};
+
+/// Reads one subtask's share of a source. `pollNext` emits a batch of records and returns
+/// promptly (it must not block for long: the task runs mail and flushes between calls).
+template <typename T>
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  virtual void open(const RuntimeContext& context) { (void)context; }
+  virtual InputStatus pollNext(SourceOutput<T>& output) = 0;
+  virtual void close() {}
+};
+
+/// The type-erased face of a source operator that the task drives.
+class SourceOperatorBase : public StreamOperator {
+ public:
+  virtual InputStatus emitNext() = 0;
+};
+
+}  // namespace brook

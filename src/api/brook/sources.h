@@ -1,0 +1,104 @@
+#pragma once
+
+/// Built-in sources: collections, number sequences, text files and sockets.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <brook/operator.h>
+
+namespace brook {
+
+/// Emits the elements of a shared, immutable collection (non-parallel).
+template <typename T>
+class CollectionSourceReader final : public SourceReader<T> {
+ public:
+  explicit CollectionSourceReader(std::shared_ptr<const std::vector<T>> elements)
+      : elements_(std::move(elements)) {}
+  InputStatus pollNext(SourceOutput<T>& output) override {
+    size_t end = std::min(elements_->size(), next_ + kBatch);
+    for (; next_ < end; ++next_) output.collect((*elements_)[next_]);
+    return next_ < elements_->size() ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
+  }
+
+ private:
+  static constexpr size_t kBatch = 1024;
+  std::shared_ptr<const std::vector<T>> elements_;
+  size_t next_ = 0;
+};
+
+/// Emits the numbers [from, to]; subtask i of p emits the i-th contiguous share.
+class SequenceSourceReader final : public SourceReader<int64_t> {
+ public:
+  SequenceSourceReader(int64_t from, int64_t to) : from_(from), to_(to) {}
+  void open(const RuntimeContext& context) override;
+  InputStatus pollNext(SourceOutput<int64_t>& output) override;
+
+ private:
+  int64_t from_;
+  int64_t to_;
+  int64_t next_ = 0;
+  int64_t end_ = -1;  // exclusive
+};
+
+/// Reads lines of a text file or of the regular files of a directory. Files are cut into
+/// splits of at most `kSplitBytes`; subtask i of p reads splits i, i+p, ... A line belongs to
+/// the split in which it starts. Trailing '\r' is removed.
+class TextFileSourceReader final : public SourceReader<std::string> {
+ public:
+  static constexpr int64_t kSplitBytes = 32 << 20;
+
+  explicit TextFileSourceReader(std::string path);
+  ~TextFileSourceReader() override;
+  void open(const RuntimeContext& context) override;
+  InputStatus pollNext(SourceOutput<std::string>& output) override;
+  void close() override;
+
+  /// The files under `path`, sorted; throws std::runtime_error naming a missing path.
+  static std::vector<std::string> listFiles(const std::string& path);
+
+ private:
+  struct Split {
+    std::string file;
+    int64_t start;
+    int64_t end;
+  };
+  bool openNextSplit();
+  bool fillBuffer();
+
+  std::string path_;
+  std::vector<Split> splits_;
+  size_t nextSplit_ = 0;
+  int fd_ = -1;
+  int64_t position_ = 0;  // file offset of buffer_[0]
+  int64_t splitEnd_ = 0;
+  std::string buffer_;
+  size_t bufferPos_ = 0;
+  size_t bufferLen_ = 0;
+  bool eof_ = false;
+  std::string line_;
+};
+
+/// Reads delimiter-separated text from a TCP server until it closes the connection
+/// (non-parallel, unbounded).
+class SocketTextSourceReader final : public SourceReader<std::string> {
+ public:
+  SocketTextSourceReader(std::string host, int port, char delimiter)
+      : host_(std::move(host)), port_(port), delimiter_(delimiter) {}
+  ~SocketTextSourceReader() override;
+  void open(const RuntimeContext& context) override;
+  InputStatus pollNext(SourceOutput<std::string>& output) override;
+  void close() override;
+
+ private:
+  std::string host_;
+  int port_;
+  char delimiter_;
+  int fd_ = -1;
+  std::string pending_;
+  char readBuffer_[64 * 1024];
+};
+
+}  // namespace brook

@@ -1,0 +1,145 @@
+#include "common/configuration.h"
+
+#include <cctype>
+#include <fstream>
+
+#include <absl/strings/ascii.h>
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+
+namespace brook {
+
+namespace {
+std::string trim(const std::string& s) {
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(s)));
+}
+
+std::string unquote(std::string v) {
+  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') ||
+                        (v.front() == '\'' && v.back() == '\''))) {
+    return v.substr(1, v.size() - 2);
+  }
+  return v;
+}
+
+// Splits "100 ms" into 100 and "ms".
+absl::StatusOr<std::pair<int64_t, std::string>> splitNumberUnit(const std::string& text) {
+  std::string t = trim(text);
+  size_t i = 0;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  if (i == 0) return absl::InvalidArgumentError(absl::StrCat("'", t, "' is not a number"));
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(absl::string_view(t.data(), i), &n)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", t, "' is out of range"));
+  }
+  return std::make_pair(n, absl::AsciiStrToLower(trim(t.substr(i))));
+}
+}  // namespace
+
+absl::StatusOr<int64_t> parseDurationMillis(const std::string& text) {
+  auto parsed = splitNumberUnit(text);
+  if (!parsed.ok()) return parsed.status();
+  auto [n, unit] = *parsed;
+  if (unit.empty() || unit == "ms" || unit == "milli" || unit == "millis" ||
+      unit == "millisecond" || unit == "milliseconds") {
+    return n;
+  }
+  if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" || unit == "seconds") {
+    return n * 1000;
+  }
+  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes") return n * 60'000;
+  if (unit == "h" || unit == "hour" || unit == "hours") return n * 3'600'000;
+  if (unit == "d" || unit == "day" || unit == "days") return n * 86'400'000;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown time unit '", unit, "' in '", text, "' (use ms, s, min, h or d)"));
+}
+
+absl::StatusOr<int64_t> parseBytes(const std::string& text) {
+  auto parsed = splitNumberUnit(text);
+  if (!parsed.ok()) return parsed.status();
+  auto [n, unit] = *parsed;
+  if (unit.empty() || unit == "b" || unit == "bytes") return n;
+  if (unit == "k" || unit == "kb" || unit == "kib" || unit == "kibibytes") return n << 10;
+  if (unit == "m" || unit == "mb" || unit == "mib" || unit == "mebibytes") return n << 20;
+  if (unit == "g" || unit == "gb" || unit == "gib" || unit == "gibibytes") return n << 30;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown size unit '", unit, "' in '", text, "' (use b, kb, mb or gb)"));
+}
+
+absl::StatusOr<Configuration> Configuration::loadYaml(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read configuration file '", path, "'"));
+  Configuration config;
+  std::string line;
+  int lineNumber = 0;
+  while (std::getline(in, line)) {
+    ++lineNumber;
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    if (trim(line).empty()) continue;
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", lineNumber, ": nested keys are not supported; write 'a.b.c: value'"));
+    }
+    auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", lineNumber, ": expected 'key: value', got '", trim(line), "'"));
+    }
+    std::string key = trim(line.substr(0, colon));
+    if (key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", lineNumber, ": empty key"));
+    }
+    config.values_[key] = unquote(trim(line.substr(colon + 1)));
+  }
+  return config;
+}
+
+absl::Status Configuration::setFromOption(const std::string& option) {
+  auto eq = option.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("-D expects key=value, got '", option, "'"));
+  }
+  values_[trim(option.substr(0, eq))] = trim(option.substr(eq + 1));
+  return absl::OkStatus();
+}
+
+void Configuration::mergeFrom(const Configuration& other) {
+  for (const auto& [k, v] : other.values_) values_[k] = v;
+}
+
+std::string Configuration::getString(const std::string& key, const std::string& fallback) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? fallback : it->second;
+}
+
+absl::StatusOr<int64_t> Configuration::getInt(const std::string& key, int64_t fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second), &v)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": expected an integer, got '", it->second, "'"));
+  }
+  return v;
+}
+
+absl::StatusOr<int64_t> Configuration::getDurationMillis(const std::string& key,
+                                                         int64_t fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  auto v = parseDurationMillis(it->second);
+  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
+  return v;
+}
+
+absl::StatusOr<int64_t> Configuration::getBytes(const std::string& key, int64_t fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  auto v = parseBytes(it->second);
+  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
+  return v;
+}
+
+}  // namespace brook

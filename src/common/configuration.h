@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <absl/status/statusor.h>
+
+namespace brook {
+
+/// Flink-style configuration: flat `key: value` pairs from conf/brook.yaml, overridden by
+/// `-D key=value`. Typed getters validate and name the key in their errors.
+class Configuration {
+ public:
+  Configuration() = default;
+
+  /// Reads a flat YAML file of `key: value` lines; '#' starts a comment. An error names the
+  /// file and line.
+  static absl::StatusOr<Configuration> loadYaml(const std::string& path);
+  /// Parses "key=value" (a -D option).
+  absl::Status setFromOption(const std::string& option);
+
+  void set(const std::string& key, std::string value) { values_[key] = std::move(value); }
+  bool contains(const std::string& key) const { return values_.count(key) != 0; }
+  void mergeFrom(const Configuration& other);
+
+  std::string getString(const std::string& key, const std::string& fallback) const;
+  absl::StatusOr<int64_t> getInt(const std::string& key, int64_t fallback) const;
+  /// Durations: "100 ms", "100ms", "2s", "1 min", or a bare number of milliseconds.
+  absl::StatusOr<int64_t> getDurationMillis(const std::string& key, int64_t fallback) const;
+  /// Sizes: "32kb", "32 KiB", "1mb", or a bare number of bytes.
+  absl::StatusOr<int64_t> getBytes(const std::string& key, int64_t fallback) const;
+
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+/// Parses a Flink duration ("100 ms", "2s", "1 min"); bare numbers are milliseconds.
+absl::StatusOr<int64_t> parseDurationMillis(const std::string& text);
+/// Parses a Flink memory size ("32kb", "64 mb"); bare numbers are bytes.
+absl::StatusOr<int64_t> parseBytes(const std::string& text);
+
+/// The configuration keys Brook reads, with Flink's names.
+namespace config_keys {
+inline constexpr char kParallelismDefault[] = "parallelism.default";
+inline constexpr char kMaxParallelism[] = "pipeline.max-parallelism";
+inline constexpr char kRuntimeMode[] = "execution.runtime-mode";
+inline constexpr char kBufferTimeout[] = "execution.buffer-timeout.interval";
+inline constexpr char kBufferTimeoutLegacy[] = "execution.buffer-timeout";
+inline constexpr char kSegmentSize[] = "taskmanager.memory.segment-size";
+inline constexpr char kBuffersPerChannel[] = "taskmanager.network.memory.buffers-per-channel";
+inline constexpr char kFloatingBuffers[] = "taskmanager.network.memory.floating-buffers-per-gate";
+inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
+}  // namespace config_keys
+
+}  // namespace brook

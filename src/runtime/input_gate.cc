@@ -1,0 +1,197 @@
+#include "runtime/input_gate.h"
+
+#include <cstring>
+#include <stdexcept>
+
+#include <brook/operator.h>
+
+namespace brook::runtime {
+
+void ResultSubpartition::setConsumer(InputGate* gate, int channelIndex) {
+  bool hasData;
+  {
+    std::lock_guard lock(mutex_);
+    gate_ = gate;
+    channelIndex_ = channelIndex;
+    hasData = !queue_.empty();
+  }
+  // Buffers may have arrived before the consumer attached.
+  if (hasData) gate->notifyDataAvailable(channelIndex);
+}
+
+void ResultSubpartition::add(Buffer* buffer) {
+  bool wasEmpty;
+  InputGate* gate;
+  {
+    std::lock_guard lock(mutex_);
+    wasEmpty = queue_.empty();
+    queue_.push_back(buffer);
+    gate = gate_;
+  }
+  if (wasEmpty && gate != nullptr) gate->notifyDataAvailable(channelIndex_);
+}
+
+Buffer* ResultSubpartition::poll(bool& moreAvailable) {
+  std::lock_guard lock(mutex_);
+  if (queue_.empty()) {
+    moreAvailable = false;
+    return nullptr;
+  }
+  Buffer* b = queue_.front();
+  queue_.pop_front();
+  moreAvailable = !queue_.empty();
+  return b;
+}
+
+void ResultSubpartition::releaseAll() {
+  std::lock_guard lock(mutex_);
+  for (Buffer* b : queue_) recycleBuffer(b);
+  queue_.clear();
+}
+
+ElementDeserializer::~ElementDeserializer() { releaseBuffer(); }
+
+void ElementDeserializer::releaseBuffer() {
+  if (buffer_ != nullptr) recycleBuffer(buffer_);
+  buffer_ = nullptr;
+  pos_ = 0;
+}
+
+void ElementDeserializer::setBuffer(Buffer* buffer) {
+  releaseBuffer();
+  buffer_ = buffer;
+  pos_ = 0;
+}
+
+bool ElementDeserializer::read(size_t n, const char*& out) {
+  size_t avail = buffer_ == nullptr ? 0 : buffer_->size - pos_;
+  if (spill_.empty() && avail >= n) {
+    out = buffer_->data + pos_;
+    pos_ += n;
+    return true;
+  }
+  size_t take = std::min(n - spill_.size(), avail);
+  if (take > 0) spill_.append(buffer_->data + pos_, take);
+  pos_ += take;
+  if (spill_.size() < n) return false;
+  out = spill_.data();
+  return true;
+}
+
+bool ElementDeserializer::next(StreamElement& element) {
+  // Bytes of a finished element that came from the spill area are dropped here, after the
+  // caller has processed it.
+  if (stage_ == Stage::kKind && !spill_.empty()) spill_.clear();
+  for (;;) {
+    const char* p = nullptr;
+    switch (stage_) {
+      case Stage::kKind: {
+        if (!read(1, p)) break;
+        auto kind = static_cast<uint8_t>(*p);
+        spill_.clear();
+        if (kind < 1 || kind > 5) {
+          throw std::runtime_error("corrupt network data on " + channel_ + ": unknown element kind " +
+                                   std::to_string(kind));
+        }
+        kind_ = static_cast<ElementKind>(kind);
+        switch (kind_) {
+          case ElementKind::kRecord:
+            timestamp_ = kNoTimestamp;
+            stage_ = Stage::kLength;
+            continue;
+          case ElementKind::kTimedRecord:
+            stage_ = Stage::kTimestamp;
+            continue;
+          case ElementKind::kWatermark:
+            stage_ = Stage::kWatermark;
+            continue;
+          case ElementKind::kBarrier:
+            stage_ = Stage::kBarrier;
+            continue;
+          case ElementKind::kEndOfPartition:
+            element.kind = kind_;
+            element.payload = {};
+            return true;
+        }
+        continue;
+      }
+      case Stage::kTimestamp:
+        if (!read(8, p)) break;
+        std::memcpy(&timestamp_, p, 8);
+        spill_.clear();
+        stage_ = Stage::kLength;
+        continue;
+      case Stage::kLength:
+        if (!read(4, p)) break;
+        std::memcpy(&length_, p, 4);
+        spill_.clear();
+        if (length_ > kMaxRecordBytes) {
+          throw std::runtime_error("corrupt network data on " + channel_ + ": record length " +
+                                   std::to_string(length_));
+        }
+        stage_ = Stage::kPayload;
+        continue;
+      case Stage::kPayload:
+        if (!read(length_, p)) break;
+        element.kind = kind_;
+        element.timestamp = timestamp_;
+        element.payload = std::string_view(p, length_);
+        stage_ = Stage::kKind;
+        return true;
+      case Stage::kWatermark:
+        if (!read(8, p)) break;
+        element.kind = ElementKind::kWatermark;
+        std::memcpy(&element.timestamp, p, 8);
+        element.payload = {};
+        stage_ = Stage::kKind;
+        return true;
+      case Stage::kBarrier:
+        if (!read(16, p)) break;
+        element.kind = ElementKind::kBarrier;
+        std::memcpy(&element.checkpointId, p, 8);
+        std::memcpy(&element.timestamp, p + 8, 8);
+        element.payload = {};
+        stage_ = Stage::kKind;
+        return true;
+    }
+    // The buffer is used up in the middle of an element or between elements.
+    releaseBuffer();
+    return false;
+  }
+}
+
+int InputGate::addChannel(ResultSubpartition* subpartition, int inputEdge) {
+  int index = static_cast<int>(channels_.size());
+  channels_.push_back({subpartition, inputEdge});
+  queued_.push_back(false);
+  subpartition->setConsumer(this, index);
+  return index;
+}
+
+void InputGate::notifyDataAvailable(int channel) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queued_[static_cast<size_t>(channel)]) return;
+    queued_[static_cast<size_t>(channel)] = true;
+    available_.push_back(channel);
+  }
+  mailbox_->wake();
+}
+
+Buffer* InputGate::pollNext(int& channel) {
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (available_.empty()) return nullptr;
+      channel = available_.front();
+      available_.pop_front();
+      queued_[static_cast<size_t>(channel)] = false;
+    }
+    bool more = false;
+    Buffer* b = channels_[static_cast<size_t>(channel)].subpartition->poll(more);
+    if (more) notifyDataAvailable(channel);
+    if (b != nullptr) return b;
+  }
+}
+
+}  // namespace brook::runtime

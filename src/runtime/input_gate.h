@@ -1,0 +1,80 @@
+#pragma once
+
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/buffer_pool.h"
+#include "runtime/mailbox.h"
+#include "runtime/result_partition.h"
+#include "runtime/stream_element.h"
+
+namespace brook::runtime {
+
+/// Reassembles stream elements from a channel's sequence of buffers, including elements that
+/// span buffers. Owned and used by the task thread.
+class ElementDeserializer {
+ public:
+  explicit ElementDeserializer(std::string channelDescription)
+      : channel_(std::move(channelDescription)) {}
+  ~ElementDeserializer();
+  ElementDeserializer(const ElementDeserializer&) = delete;
+  ElementDeserializer& operator=(const ElementDeserializer&) = delete;
+
+  /// Hands over the channel's next buffer; the deserializer recycles it when consumed.
+  void setBuffer(Buffer* buffer);
+  /// Decodes the next complete element; false when the current buffer is used up. Throws
+  /// std::runtime_error naming the channel on corrupt bytes.
+  bool next(StreamElement& element);
+  /// True when no element is half-read.
+  bool isEmpty() const { return stage_ == Stage::kKind && spill_.empty(); }
+
+ private:
+  enum class Stage { kKind, kTimestamp, kLength, kPayload, kWatermark, kBarrier };
+  /// Makes `n` contiguous bytes available at `out`, from the buffer or by copying into the
+  /// spill area; false if the buffer ends first (the partial bytes stay in the spill area).
+  bool read(size_t n, const char*& out);
+  void releaseBuffer();
+
+  std::string channel_;
+  Buffer* buffer_ = nullptr;
+  size_t pos_ = 0;
+  std::string spill_;
+  Stage stage_ = Stage::kKind;
+  ElementKind kind_ = ElementKind::kRecord;
+  int64_t timestamp_ = 0;
+  uint32_t length_ = 0;
+};
+
+/// A task's input: the channels of all its input edges. Producers report channels that have
+/// data; the task thread polls them in arrival order.
+class InputGate {
+ public:
+  struct Channel {
+    ResultSubpartition* subpartition;
+    int inputEdge;  ///< index of the job edge among the task's inputs
+  };
+
+  explicit InputGate(Mailbox* mailbox) : mailbox_(mailbox) {}
+
+  /// Connects a channel; called before the task starts.
+  int addChannel(ResultSubpartition* subpartition, int inputEdge);
+  int numberOfChannels() const { return static_cast<int>(channels_.size()); }
+  const Channel& channel(int i) const { return channels_[static_cast<size_t>(i)]; }
+
+  /// Producer side (any thread).
+  void notifyDataAvailable(int channel);
+
+  /// Task thread: the next buffer of some channel, or null if none is ready.
+  Buffer* pollNext(int& channel);
+
+ private:
+  Mailbox* mailbox_;
+  std::vector<Channel> channels_;
+  std::mutex mutex_;
+  std::deque<int> available_;
+  std::vector<bool> queued_;
+};
+
+}  // namespace brook::runtime

@@ -1,0 +1,190 @@
+#include "runtime/mini_cluster.h"
+
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <absl/strings/str_format.h>
+
+#include "common/logging.h"
+#include "runtime/result_partition.h"
+#include "runtime/stream_task.h"
+
+namespace brook::runtime {
+
+const char* jobStatusName(JobStatus status) {
+  switch (status) {
+    case JobStatus::kCreated:
+      return "CREATED";
+    case JobStatus::kRunning:
+      return "RUNNING";
+    case JobStatus::kFinished:
+      return "FINISHED";
+    case JobStatus::kFailing:
+      return "FAILING";
+    case JobStatus::kFailed:
+      return "FAILED";
+    case JobStatus::kCancelling:
+      return "CANCELLING";
+    case JobStatus::kCanceled:
+      return "CANCELED";
+  }
+  return "UNKNOWN";
+}
+
+std::string newJobId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  return absl::StrFormat("%016x%016x", gen(), gen());
+}
+
+struct MiniCluster::Execution {
+  std::vector<std::unique_ptr<ResultPartition>> partitions;
+  std::vector<std::unique_ptr<StreamTask>> tasks;
+  std::mutex mutex;
+  std::condition_variable done;
+  int remaining = 0;
+  bool failed = false;
+  bool cancelled = false;
+  std::string failure;
+
+  void cancelAll() {
+    for (auto& t : tasks) t->cancel();
+  }
+};
+
+MiniCluster::~MiniCluster() { cancel(); }
+
+void MiniCluster::cancel() {
+  std::lock_guard lock(mutex_);
+  cancelRequested_ = true;
+  if (running_ == nullptr) return;
+  {
+    std::lock_guard execLock(running_->mutex);
+    running_->cancelled = true;
+  }
+  running_->cancelAll();
+}
+
+JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
+                                        const StatusListener& listener) {
+  auto log = getLogger("runtime");
+  auto start = std::chrono::steady_clock::now();
+  JobExecutionResult result;
+  result.jobId = newJobId();
+  auto report = [&](JobStatus s) {
+    result.status = s;
+    if (listener) listener(result.jobId, s);
+  };
+  report(JobStatus::kCreated);
+
+  Execution exec;
+  // partitionOf[edge][producer subtask]
+  std::vector<std::vector<ResultPartition*>> partitionOf(jg.edges.size());
+  for (const JobEdge& e : jg.edges) {
+    const JobVertex& src = jg.vertices[static_cast<size_t>(e.sourceVertex)];
+    const JobVertex& dst = jg.vertices[static_cast<size_t>(e.targetVertex)];
+    int subpartitions = e.partitioner == PartitionerKind::kForward ? 1 : dst.parallelism;
+    int buffers = subpartitions * jg.buffersPerChannel + jg.floatingBuffersPerGate;
+    for (int i = 0; i < src.parallelism; ++i) {
+      exec.partitions.push_back(
+          std::make_unique<ResultPartition>(subpartitions, buffers, jg.bufferSize));
+      partitionOf[static_cast<size_t>(e.id)].push_back(exec.partitions.back().get());
+    }
+  }
+
+  auto onComplete = [&exec](TaskState state, const std::string& failure) {
+    bool cancelOthers = false;
+    {
+      std::lock_guard lock(exec.mutex);
+      if (state == TaskState::kFailed && !exec.failed) {
+        exec.failed = true;
+        exec.failure = failure;
+        cancelOthers = true;
+      }
+      --exec.remaining;
+    }
+    if (cancelOthers) exec.cancelAll();
+    exec.done.notify_all();
+  };
+
+  for (const JobVertex& v : jg.vertices) {
+    for (int i = 0; i < v.parallelism; ++i) {
+      StreamTask::Environment env;
+      env.jobId = result.jobId;
+      env.jobGraph = &jg;
+      env.args = &args;
+      env.vertexId = v.id;
+      env.subtaskIndex = i;
+      for (int e : v.outputs) env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
+      for (int e : v.inputs) {
+        const JobEdge& je = jg.edges[static_cast<size_t>(e)];
+        std::vector<ResultSubpartition*> channels;
+        if (je.partitioner == PartitionerKind::kForward) {
+          channels.push_back(&partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]->subpartition(0));
+        } else {
+          for (ResultPartition* p : partitionOf[static_cast<size_t>(e)]) {
+            channels.push_back(&p->subpartition(i));
+          }
+        }
+        env.inputs.push_back(std::move(channels));
+      }
+      exec.tasks.push_back(std::make_unique<StreamTask>(std::move(env), onComplete));
+    }
+  }
+  exec.remaining = static_cast<int>(exec.tasks.size());
+
+  {
+    std::lock_guard lock(mutex_);
+    running_ = &exec;
+    if (cancelRequested_) exec.cancelled = true;
+  }
+  log->info("[{}] job '{}' with {} tasks switched to RUNNING", result.jobId, jg.jobName,
+            exec.tasks.size());
+  report(JobStatus::kRunning);
+  if (exec.cancelled) exec.cancelAll();
+
+  std::vector<std::jthread> threads;
+  threads.reserve(exec.tasks.size());
+  for (auto& t : exec.tasks) threads.emplace_back([task = t.get()] { task->run(); });
+
+  bool reportedTransition = false;
+  {
+    std::unique_lock lock(exec.mutex);
+    while (exec.remaining > 0) {
+      exec.done.wait_for(lock, std::chrono::milliseconds(200));
+      if (!reportedTransition && (exec.failed || exec.cancelled) && exec.remaining > 0) {
+        reportedTransition = true;
+        JobStatus s = exec.failed ? JobStatus::kFailing : JobStatus::kCancelling;
+        lock.unlock();
+        report(s);
+        lock.lock();
+      }
+    }
+  }
+  for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(mutex_);
+    running_ = nullptr;
+    cancelRequested_ = false;
+  }
+  for (auto& p : exec.partitions) p->releaseAll();
+
+  result.durationMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  if (exec.failed) {
+    result.failure = exec.failure;
+    log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, exec.failure);
+    report(JobStatus::kFailed);
+  } else if (exec.cancelled) {
+    log->info("[{}] job '{}' CANCELED", result.jobId, jg.jobName);
+    report(JobStatus::kCanceled);
+  } else {
+    log->info("[{}] job '{}' FINISHED in {} ms", result.jobId, jg.jobName, result.durationMillis);
+    report(JobStatus::kFinished);
+  }
+  return result;
+}
+
+}  // namespace brook::runtime

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <brook/functions.h>
+
+#include "common/configuration.h"
+#include "runtime/job_graph.h"
+
+namespace brook::runtime {
+
+enum class JobStatus { kCreated, kRunning, kFinished, kFailing, kFailed, kCancelling, kCanceled };
+const char* jobStatusName(JobStatus status);
+
+struct JobExecutionResult {
+  std::string jobId;
+  JobStatus status = JobStatus::kCreated;
+  std::string failure;  ///< the first task failure, for FAILED jobs
+  int64_t durationMillis = 0;
+};
+
+/// Runs jobs inside this process: every task of the JobGraph on its own thread, connected by
+/// in-memory channels with the same buffers, serialization and backpressure as across
+/// processes. Thread-safe: `cancel` may be called while `execute` runs on another thread.
+class MiniCluster {
+ public:
+  using StatusListener = std::function<void(const std::string& jobId, JobStatus)>;
+
+  MiniCluster() = default;
+  ~MiniCluster();
+  MiniCluster(const MiniCluster&) = delete;
+  MiniCluster& operator=(const MiniCluster&) = delete;
+
+  /// Runs `jobGraph` until it finishes, fails, or is cancelled; reports status changes to
+  /// `listener` (on the calling thread or a task thread).
+  JobExecutionResult execute(const JobGraph& jobGraph, const JobArgs& args,
+                             const StatusListener& listener = {});
+
+  /// Cancels the running job, if any; `execute` returns CANCELED once every task stopped.
+  void cancel();
+
+ private:
+  struct Execution;
+  std::mutex mutex_;
+  Execution* running_ = nullptr;
+  bool cancelRequested_ = false;
+};
+
+/// A new random job id: 32 hex digits, as Flink's JobID.
+std::string newJobId();
+
+}  // namespace brook::runtime

@@ -1,0 +1,147 @@
+#include "runtime/record_writer.h"
+
+#include <cstring>
+
+#include "state/key_group.h"
+
+namespace brook::runtime {
+
+ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
+                                         const std::atomic<bool>* cancelled, Options options)
+    : partition_(partition),
+      cancelled_(cancelled),
+      options_(options),
+      numberOfChannels_(partition->numberOfSubpartitions()),
+      current_(static_cast<size_t>(numberOfChannels_), nullptr),
+      random_(static_cast<uint32_t>(options.subtaskIndex) + 1) {
+  nextChannel_ = options_.subtaskIndex % numberOfChannels_;
+  // Rescale: each producer feeds a contiguous share of the consumers (or shares one).
+  int p = options_.producerParallelism;
+  int n = numberOfChannels_;
+  if (n >= p) {
+    rescaleStart_ = options_.subtaskIndex * n / p;
+    rescaleCount_ = std::max(1, (options_.subtaskIndex + 1) * n / p - rescaleStart_);
+  } else {
+    rescaleStart_ = options_.subtaskIndex * n / p;
+    rescaleCount_ = 1;
+  }
+}
+
+ChannelRecordWriter::~ChannelRecordWriter() {
+  for (Buffer* b : current_) {
+    if (b != nullptr) recycleBuffer(b);
+  }
+}
+
+void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
+  switch (options_.partitioner) {
+    case PartitionerKind::kForward:
+    case PartitionerKind::kGlobal:
+      writeRecord(0, record, timestamp);
+      return;
+    case PartitionerKind::kBroadcast:
+      for (int c = 0; c < numberOfChannels_; ++c) writeRecord(c, record, timestamp);
+      return;
+    case PartitionerKind::kShuffle:
+      writeRecord(static_cast<int>(random_() % static_cast<uint32_t>(numberOfChannels_)), record,
+                  timestamp);
+      return;
+    case PartitionerKind::kRescale: {
+      int c = rescaleStart_ + nextChannel_ % rescaleCount_;
+      nextChannel_ = (nextChannel_ + 1) % rescaleCount_;
+      writeRecord(c, record, timestamp);
+      return;
+    }
+    default: {
+      int c = nextChannel_;
+      nextChannel_ = nextChannel_ + 1 == numberOfChannels_ ? 0 : nextChannel_ + 1;
+      writeRecord(c, record, timestamp);
+      return;
+    }
+  }
+}
+
+void ChannelRecordWriter::emitKeyed(std::string_view serializedKey, std::string_view record,
+                                    int64_t timestamp) {
+  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
+  writeRecord(state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup),
+              record, timestamp);
+}
+
+void ChannelRecordWriter::emitTo(int channel, std::string_view record, int64_t timestamp) {
+  writeRecord(channel, record, timestamp);
+}
+
+void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int64_t timestamp) {
+  char header[13];
+  size_t headerSize;
+  auto length = static_cast<uint32_t>(record.size());
+  if (timestamp == kNoTimestamp) {
+    header[0] = static_cast<char>(ElementKind::kRecord);
+    std::memcpy(header + 1, &length, 4);
+    headerSize = 5;
+  } else {
+    header[0] = static_cast<char>(ElementKind::kTimedRecord);
+    std::memcpy(header + 1, &timestamp, 8);
+    std::memcpy(header + 9, &length, 4);
+    headerSize = 13;
+  }
+  Buffer* b = current_[static_cast<size_t>(channel)];
+  if (b != nullptr && b->free() >= headerSize + record.size()) {
+    // The common case: the whole element fits into the current buffer.
+    std::memcpy(b->data + b->size, header, headerSize);
+    std::memcpy(b->data + b->size + headerSize, record.data(), record.size());
+    b->size += static_cast<uint32_t>(headerSize + record.size());
+  } else {
+    write(channel, header, headerSize);
+    write(channel, record.data(), record.size());
+  }
+  ++recordsOut_;
+  if (options_.flushAlways) finishBuffer(channel);
+}
+
+void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
+  auto& cur = current_[static_cast<size_t>(channel)];
+  while (n > 0) {
+    if (cur == nullptr) {
+      cur = partition_->pool().request(*cancelled_);
+      if (cur == nullptr) throw TaskCancelledError{};
+    }
+    size_t take = std::min<size_t>(n, cur->free());
+    std::memcpy(cur->data + cur->size, data, take);
+    cur->size += static_cast<uint32_t>(take);
+    data += take;
+    n -= take;
+    if (cur->free() == 0) finishBuffer(channel);
+  }
+}
+
+void ChannelRecordWriter::finishBuffer(int channel) {
+  auto& cur = current_[static_cast<size_t>(channel)];
+  if (cur == nullptr) return;
+  if (cur->size == 0) return;
+  partition_->subpartition(channel).add(cur);
+  cur = nullptr;
+}
+
+void ChannelRecordWriter::broadcastWatermark(int64_t watermark) {
+  char element[9];
+  element[0] = static_cast<char>(ElementKind::kWatermark);
+  std::memcpy(element + 1, &watermark, 8);
+  for (int c = 0; c < numberOfChannels_; ++c) {
+    write(c, element, sizeof(element));
+    if (options_.flushAlways) finishBuffer(c);
+  }
+}
+
+void ChannelRecordWriter::flushAll() {
+  for (int c = 0; c < numberOfChannels_; ++c) finishBuffer(c);
+}
+
+void ChannelRecordWriter::endOfPartition() {
+  char element = static_cast<char>(ElementKind::kEndOfPartition);
+  for (int c = 0; c < numberOfChannels_; ++c) write(c, &element, 1);
+  flushAll();
+}
+
+}  // namespace brook::runtime

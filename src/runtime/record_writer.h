@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include <brook/operator.h>
+#include <brook/stream_graph.h>
+
+#include "runtime/result_partition.h"
+#include "runtime/stream_element.h"
+
+namespace brook::runtime {
+
+/// Thrown out of a blocking buffer request when the task is cancelled.
+struct TaskCancelledError {};
+
+/// Writes one subtask's elements for one job edge into its ResultPartition: picks channels by
+/// the edge's partitioner, frames elements into buffers (spanning buffers when needed), and
+/// hands full buffers to the subpartitions. Used only by the task thread.
+class ChannelRecordWriter final : public RecordWriter {
+ public:
+  struct Options {
+    PartitionerKind partitioner = PartitionerKind::kRebalance;
+    int maxParallelism = 128;
+    int subtaskIndex = 0;
+    int producerParallelism = 1;
+    bool flushAlways = false;  ///< buffer timeout 0: every record is sent at once
+  };
+
+  ChannelRecordWriter(ResultPartition* partition, const std::atomic<bool>* cancelled,
+                      Options options);
+  ~ChannelRecordWriter() override;
+
+  void emit(std::string_view record, int64_t timestamp) override;
+  void emitKeyed(std::string_view serializedKey, std::string_view record,
+                 int64_t timestamp) override;
+  void emitTo(int channel, std::string_view record, int64_t timestamp) override;
+  void broadcastWatermark(int64_t watermark) override;
+  int numberOfChannels() const override { return numberOfChannels_; }
+
+  /// Sends every partly filled buffer.
+  void flushAll();
+  /// Sends end-of-partition on every channel and flushes.
+  void endOfPartition();
+
+  int64_t recordsOut() const { return recordsOut_; }
+
+ private:
+  void writeRecord(int channel, std::string_view record, int64_t timestamp);
+  void write(int channel, const char* data, size_t n);
+  void finishBuffer(int channel);
+
+  ResultPartition* partition_;
+  const std::atomic<bool>* cancelled_;
+  Options options_;
+  int numberOfChannels_;
+  std::vector<Buffer*> current_;
+  int nextChannel_ = 0;
+  int rescaleStart_ = 0;
+  int rescaleCount_ = 1;
+  std::minstd_rand random_;
+  int64_t recordsOut_ = 0;
+};
+
+}  // namespace brook::runtime

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "runtime/buffer_pool.h"
+
+namespace brook::runtime {
+
+class InputGate;
+
+/// The queue of finished buffers from one producer subtask to one consumer channel.
+/// The producer adds, the consumer polls; thread-safe.
+class ResultSubpartition {
+ public:
+  /// Attaches the consumer: `gate` is told when the queue turns non-empty.
+  void setConsumer(InputGate* gate, int channelIndex);
+  void add(Buffer* buffer);
+  /// Returns the next buffer or null; `moreAvailable` says whether others remain.
+  Buffer* poll(bool& moreAvailable);
+  /// Recycles buffers nobody will read (the job ended or failed).
+  void releaseAll();
+
+ private:
+  std::mutex mutex_;
+  std::deque<Buffer*> queue_;
+  InputGate* gate_ = nullptr;
+  int channelIndex_ = -1;
+};
+
+/// One producer subtask's output on one job edge: a subpartition per consumer channel and a
+/// bounded buffer pool shared by them.
+class ResultPartition {
+ public:
+  ResultPartition(int numberOfSubpartitions, int numberOfBuffers, int bufferSize)
+      : subpartitions_(static_cast<size_t>(numberOfSubpartitions)),
+        pool_(numberOfBuffers, bufferSize) {}
+
+  int numberOfSubpartitions() const { return static_cast<int>(subpartitions_.size()); }
+  ResultSubpartition& subpartition(int i) { return subpartitions_[static_cast<size_t>(i)]; }
+  BufferPool& pool() { return pool_; }
+  void releaseAll() {
+    for (auto& s : subpartitions_) s.releaseAll();
+  }
+
+ private:
+  std::vector<ResultSubpartition> subpartitions_;
+  BufferPool pool_;
+};
+
+}  // namespace brook::runtime

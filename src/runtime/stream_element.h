@@ -1,0 +1,37 @@
+#pragma once
+
+/// The byte layout of stream elements in network buffers. Elements follow each other and may
+/// span buffers:
+///   record:          [1][u32 length][payload]
+///   timed record:    [2][i64 timestamp][u32 length][payload]
+///   watermark:       [3][i64 watermark]
+///   end of partition:[4]
+///   barrier:         [5][i64 checkpoint id][i64 timestamp]
+/// All integers little-endian.
+
+#include <cstdint>
+#include <string_view>
+
+namespace brook::runtime {
+
+enum class ElementKind : uint8_t {
+  kRecord = 1,
+  kTimedRecord = 2,
+  kWatermark = 3,
+  kEndOfPartition = 4,
+  kBarrier = 5,
+};
+
+/// One decoded element. `payload` points into a network buffer or the deserializer's spill
+/// area and is valid until the next element is read.
+struct StreamElement {
+  ElementKind kind = ElementKind::kRecord;
+  int64_t timestamp = 0;  ///< records: their timestamp or kNoTimestamp; watermarks: the value
+  int64_t checkpointId = 0;
+  std::string_view payload;
+};
+
+/// The largest record accepted from the network; larger lengths mean corrupt input.
+inline constexpr uint32_t kMaxRecordBytes = 1u << 30;
+
+}  // namespace brook::runtime
