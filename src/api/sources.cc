@@ -37,7 +37,8 @@ InputStatus SequenceSourceReader::pollNext(SourceOutput<int64_t>& output) {
   return next_ < end_ ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
 }
 
-TextFileSourceReader::TextFileSourceReader(std::string path) : path_(std::move(path)) {}
+TextFileSourceReader::TextFileSourceReader(std::string path, int64_t splitBytes)
+    : path_(std::move(path)), splitBytes_(std::max<int64_t>(1, splitBytes)) {}
 
 TextFileSourceReader::~TextFileSourceReader() { close(); }
 
@@ -69,8 +70,8 @@ void TextFileSourceReader::open(const RuntimeContext& context) {
     std::error_code ec;
     auto size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
     if (ec) throw std::runtime_error("cannot read size of '" + file + "': " + ec.message());
-    for (int64_t start = 0; start < size; start += kSplitBytes) {
-      all.push_back({file, start, std::min(size, start + kSplitBytes)});
+    for (int64_t start = 0; start < size; start += splitBytes_) {
+      all.push_back({file, start, std::min(size, start + splitBytes_)});
     }
   }
   for (size_t j = 0; j < all.size(); ++j) {

@@ -47,11 +47,7 @@ bool loadConfiguration(const CommonOptions& options, brook::Configuration& confi
     }
     config = *loaded;
   }
-  if (options.parallelism != 0) {
-    if (options.parallelism < 1) {
-      std::cerr << "error: -p/--parallelism must be >= 1, got " << options.parallelism << "\n";
-      return false;
-    }
+  if (options.parallelism > 0) {
     config.set(brook::config_keys::kParallelismDefault, std::to_string(options.parallelism));
   }
   for (const auto& d : options.dynamicProperties) {
@@ -172,7 +168,8 @@ void addCommonOptions(CLI::App* cmd, CommonOptions& options) {
   cmd->add_option("job", options.jobPath, "The job library (.so) built with BROOK_JOB")
       ->required();
   cmd->add_option("-p,--parallelism", options.parallelism,
-                  "Default parallelism of the job (parallelism.default)");
+                  "Default parallelism of the job (parallelism.default)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-D", options.dynamicProperties,
                   "A configuration option key=value, e.g. -D execution.runtime-mode=BATCH")
       ->allow_extra_args(false);

@@ -50,7 +50,7 @@ class TextFileSourceReader final : public SourceReader<std::string> {
  public:
   static constexpr int64_t kSplitBytes = 32 << 20;
 
-  explicit TextFileSourceReader(std::string path);
+  explicit TextFileSourceReader(std::string path, int64_t splitBytes = kSplitBytes);
   ~TextFileSourceReader() override;
   void open(const RuntimeContext& context) override;
   InputStatus pollNext(SourceOutput<std::string>& output) override;
@@ -69,6 +69,7 @@ class TextFileSourceReader final : public SourceReader<std::string> {
   bool fillBuffer();
 
   std::string path_;
+  int64_t splitBytes_;
   std::vector<Split> splits_;
   size_t nextSplit_ = 0;
   int fd_ = -1;
