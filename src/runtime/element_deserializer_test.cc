@@ -29,7 +29,10 @@ std::vector<Decoded> drain(ResultPartition& partition) {
     deserializer.setBuffer(b);
     StreamElement e;
     while (deserializer.next(e)) {
-      out.push_back({e.kind, e.timestamp, std::string(e.payload)});
+      // A barrier carries no payload; its checkpoint id stands in for one.
+      std::string payload = e.kind == ElementKind::kBarrier ? std::to_string(e.checkpointId)
+                                                             : std::string(e.payload);
+      out.push_back({e.kind, e.timestamp, payload});
     }
   }
   EXPECT_TRUE(deserializer.isEmpty());
@@ -56,6 +59,10 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
     if (i % 50 == 49) {
       writer.broadcastWatermark(i);
       expected.push_back({ElementKind::kWatermark, i, ""});
+    }
+    if (i % 70 == 69) {
+      writer.broadcastBarrier(i / 70 + 1, 5000 + i);
+      expected.push_back({ElementKind::kBarrier, 5000 + i, std::to_string(i / 70 + 1)});
     }
   }
   writer.endOfPartition();

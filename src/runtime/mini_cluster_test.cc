@@ -1,5 +1,11 @@
 #include "runtime/mini_cluster.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -453,6 +459,90 @@ TEST(TextFileSourceTest, SplitsReadEveryLineExactlyOnce) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace brook::runtime
+
+namespace brook::runtime {
+namespace {
+
+// A one-shot TCP server on 127.0.0.1 with an OS-chosen port that sends `text` to its first
+// client and closes.
+class OneShotServer {
+ public:
+  explicit OneShotServer(std::string text) : text_(std::move(text)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 30'000) != 1) return;
+      int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      // Send in small pieces so lines arrive split across reads.
+      for (size_t i = 0; i < text_.size(); i += 5) {
+        size_t n = std::min<size_t>(5, text_.size() - i);
+        if (::send(client, text_.data() + i, n, MSG_NOSIGNAL) < 0) break;
+      }
+      ::close(client);
+    });
+  }
+  ~OneShotServer() {
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string text_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(SocketSourceTest, ReadsLinesUntilTheServerCloses) {
+  OneShotServer server("alpha\nbeta gamma\r\n\ndelta");
+  StreamExecutionEnvironment env;
+  CollectSink<std::string> sink;
+  env.socketTextStream("127.0.0.1", server.port()).sinkTo(sink.sink()).setParallelism(1);
+  ASSERT_EQ(run(env, config(2)).status, JobStatus::kFinished);
+  EXPECT_THAT(sink.values(), ElementsAre("alpha", "beta gamma", "", "delta"));
+}
+
+TEST(SocketSourceTest, RefusedConnectionFailsTheJobWithTheAddress) {
+  // Bind a port and close it again, so nothing listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  StreamExecutionEnvironment env;
+  env.socketTextStream("127.0.0.1", port).print();
+  auto result = run(env, config(1));
+  EXPECT_EQ(result.status, JobStatus::kFailed);
+  EXPECT_THAT(result.failure, HasSubstr("127.0.0.1:" + std::to_string(port)));
+}
+
+TEST(CollectionSourceTest, FromElementsKeepsOrderAtParallelismOne) {
+  StreamExecutionEnvironment env;
+  CollectSink<std::string> sink;
+  env.fromElements(std::string("c"), std::string("a"), std::string("b"))
+      .map([](std::string s) { return s + s; })
+      .sinkTo(sink.sink());
+  ASSERT_EQ(run(env, config(1)).status, JobStatus::kFinished);
+  EXPECT_THAT(sink.values(), ElementsAre("cc", "aa", "bb"));
 }
 
 }  // namespace

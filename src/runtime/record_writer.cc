@@ -134,6 +134,17 @@ void ChannelRecordWriter::broadcastWatermark(int64_t watermark) {
   }
 }
 
+void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timestamp) {
+  char element[17];
+  element[0] = static_cast<char>(ElementKind::kBarrier);
+  std::memcpy(element + 1, &checkpointId, 8);
+  std::memcpy(element + 9, &timestamp, 8);
+  for (int c = 0; c < numberOfChannels_; ++c) {
+    write(c, element, sizeof(element));
+    finishBuffer(c);  // a barrier is never held back by the buffer timeout
+  }
+}
+
 void ChannelRecordWriter::flushAll() {
   for (int c = 0; c < numberOfChannels_; ++c) finishBuffer(c);
 }

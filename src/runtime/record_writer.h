@@ -41,6 +41,8 @@ class ChannelRecordWriter final : public RecordWriter {
   void broadcastWatermark(int64_t watermark) override;
   int numberOfChannels() const override { return numberOfChannels_; }
 
+  /// Sends a checkpoint barrier on every channel, behind the records written before it.
+  void broadcastBarrier(int64_t checkpointId, int64_t timestamp);
   /// Sends every partly filled buffer.
   void flushAll();
   /// Sends end-of-partition on every channel and flushes.
