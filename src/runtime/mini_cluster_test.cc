@@ -547,3 +547,28 @@ TEST(CollectionSourceTest, FromElementsKeepsOrderAtParallelismOne) {
 
 }  // namespace
 }  // namespace brook::runtime
+
+namespace brook::runtime {
+namespace {
+
+// BATCH mode pre-aggregates before the shuffle; more distinct keys than the combiner holds
+// force it to send partial sums early, which the keyed operator must merge.
+TEST(CombinerTest, BatchSumsAreExactWithMoreKeysThanTheCombinerHolds) {
+  StreamExecutionEnvironment env;
+  CollectSink<std::pair<int64_t, int64_t>> sink;
+  env.fromSequence(0, 299999)
+      .map([](int64_t x) { return std::pair<int64_t, int64_t>(x % 100000, x); })
+      .keyBy([](const std::pair<int64_t, int64_t>& p) { return p.first; })
+      .sum([](std::pair<int64_t, int64_t>& p) -> int64_t& { return p.second; })
+      .sinkTo(sink.sink());
+  ASSERT_EQ(run(env, config(2, "BATCH")).status, JobStatus::kFinished);
+  auto values = sink.values();
+  ASSERT_EQ(values.size(), 100000u);
+  for (auto& [k, v] : values) {
+    // k + (k + 100000) + (k + 200000)
+    ASSERT_EQ(v, 3 * k + 300000) << "key " << k;
+  }
+}
+
+}  // namespace
+}  // namespace brook::runtime

@@ -28,6 +28,7 @@ class ChannelRecordWriter final : public RecordWriter {
     int subtaskIndex = 0;
     int producerParallelism = 1;
     bool flushAlways = false;  ///< buffer timeout 0: every record is sent at once
+    RuntimeMode mode = RuntimeMode::kStreaming;
   };
 
   ChannelRecordWriter(ResultPartition* partition, const std::atomic<bool>* cancelled,
@@ -40,6 +41,7 @@ class ChannelRecordWriter final : public RecordWriter {
   void emitTo(int channel, std::string_view record, int64_t timestamp) override;
   void broadcastWatermark(int64_t watermark) override;
   int numberOfChannels() const override { return numberOfChannels_; }
+  RuntimeMode runtimeMode() const override { return options_.mode; }
 
   /// Sends a checkpoint barrier on every channel, behind the records written before it.
   void broadcastBarrier(int64_t checkpointId, int64_t timestamp);

@@ -54,6 +54,7 @@ void StreamTask::setUp() {
     options.subtaskIndex = env_.subtaskIndex;
     options.producerParallelism = v.parallelism;
     options.flushAlways = jg.bufferTimeoutMillis == 0;
+    options.mode = jg.mode;
     writers_.push_back(
         std::make_unique<ChannelRecordWriter>(env_.outputs[i], &cancelled_, options));
     writerOfStreamEdge[je.streamEdge] = writers_.back().get();
@@ -280,6 +281,7 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
 void StreamTask::finishOperators() {
   // Head to tail: an operator's final output reaches downstream operators before they finish.
   for (auto& op : operators_) op->endInput();
+  for (auto& o : ownedOutputs_) o->finish();
   for (auto& w : writers_) w->flushAll();
 }
 

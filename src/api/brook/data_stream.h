@@ -228,6 +228,13 @@ class DataStream {
     return sinkTo(FileSink::text<T>(std::move(directory)));
   }
 
+  /// This stream with another serializing output on its edges to the next operator.
+  DataStream withNetworkOutput(NetworkOutputFactory factory) const {
+    DataStream result = *this;
+    result.makeNetworkOutput_ = std::move(factory);
+    return result;
+  }
+
   /// Adds an operator consuming this stream; the building block of the methods above.
   template <typename OUT>
   DataStream<OUT> transform(std::string kind, std::string name,
@@ -300,10 +307,7 @@ class KeyedStream {
   /// A rolling reduce: `fn(accumulated, next)` per key.
   template <typename F>
   DataStream<T> reduce(F fn) const {
-    auto selector = selector_;
-    return stream_.template transform<T>("Keyed Reduce", "Keyed Reduce", [selector, fn] {
-      return std::make_unique<internal::KeyedReduceOperator<K, T, KeySelector, F>>(selector, fn);
-    });
+    return aggregate("Keyed Reduce", std::move(fn));
   }
 
   /// Rolling sum of a field: `sum([](auto& r) -> int64_t& { return r.second; })`.
@@ -342,7 +346,16 @@ class KeyedStream {
   template <typename F>
   DataStream<T> aggregate(const char* name, F fn) const {
     auto selector = selector_;
-    return stream_.template transform<T>("Keyed Aggregation", name, [selector, fn] {
+    DataStream<T> input = stream_;
+    // Plain reduce functions may also combine before the shuffle in BATCH mode; rich ones need
+    // their life cycle and run only in the keyed operator.
+    if constexpr (!std::is_base_of_v<RichFunction, F>) {
+      input = stream_.withNetworkOutput([selector, fn](RecordWriter* w) {
+        return std::make_unique<CombiningKeyedNetworkOutput<K, T, KeySelector, F>>(w, selector,
+                                                                                  fn);
+      });
+    }
+    return input.template transform<T>(name, name, [selector, fn] {
       return std::make_unique<internal::KeyedReduceOperator<K, T, KeySelector, F>>(selector, fn);
     });
   }

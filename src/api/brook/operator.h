@@ -16,10 +16,12 @@
 #include <string>
 #include <string_view>
 #include <typeinfo>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <brook/functions.h>
+#include <brook/internal/key_hash.h>
 #include <brook/serializer.h>
 
 namespace brook {
@@ -42,6 +44,9 @@ class OutputBase {
  public:
   virtual ~OutputBase() = default;
   virtual void emitWatermark(int64_t watermark) = 0;
+  /// The input has ended: emit whatever is held back. The task calls it on its network
+  /// outputs after every operator of the chain has seen the end of its input.
+  virtual void finish() {}
   virtual const std::type_info& recordType() const = 0;
 };
 
@@ -96,6 +101,8 @@ class RecordWriter {
   virtual void emitTo(int channel, std::string_view record, int64_t timestamp) = 0;
   virtual void broadcastWatermark(int64_t watermark) = 0;
   virtual int numberOfChannels() const = 0;
+  /// The job's resolved runtime mode (STREAMING or BATCH).
+  virtual RuntimeMode runtimeMode() const = 0;
 };
 
 /// Serializes records of type `T` into a RecordWriter.
@@ -131,6 +138,75 @@ class KeyedNetworkOutput final : public NetworkOutput<T> {
 
  private:
   KeySelector selector_;
+  DataOutput keyBuffer_;
+};
+
+/// A keyed output that, in BATCH mode, pre-aggregates records per key with the downstream
+/// reduce function before they cross the network (a combiner): only final values are visible in
+/// BATCH mode, so the result is the same, with far less data shuffled. At most
+/// `kMaxCombinedKeys` keys are held; beyond that, everything held is sent. In STREAMING mode
+/// every record is sent as it comes.
+template <typename K, typename T, typename KeySelector, typename ReduceFn>
+class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
+ public:
+  static constexpr size_t kMaxCombinedKeys = 1 << 16;
+
+  CombiningKeyedNetworkOutput(RecordWriter* writer, KeySelector selector, ReduceFn reduce)
+      : NetworkOutput<T>(writer),
+        selector_(std::move(selector)),
+        reduce_(std::move(reduce)),
+        combine_(writer->runtimeMode() == RuntimeMode::kBatch) {}
+
+  void push(T&& record, int64_t timestamp) override {
+    if (!combine_) {
+      send(record, timestamp);
+      return;
+    }
+    K key = selector_(std::as_const(record));
+    auto it = held_.find(key);
+    if (it == held_.end()) {
+      held_.emplace(std::move(key), std::move(record));
+      if (held_.size() >= kMaxCombinedKeys) sendHeld();
+    } else if constexpr (requires { reduce_.reduce(std::move(it->second), std::move(record)); }) {
+      it->second = reduce_.reduce(std::move(it->second), std::move(record));
+    } else {
+      it->second = reduce_(std::move(it->second), std::move(record));
+    }
+  }
+
+  void emitWatermark(int64_t watermark) override {
+    // The final watermark must follow the held records; it is sent by finish().
+    if (combine_ && watermark == kMaxWatermark) {
+      finalWatermarkPending_ = true;
+      return;
+    }
+    this->writer_->broadcastWatermark(watermark);
+  }
+
+  void finish() override {
+    sendHeld();
+    if (finalWatermarkPending_) this->writer_->broadcastWatermark(kMaxWatermark);
+    finalWatermarkPending_ = false;
+  }
+
+ private:
+  void send(const T& record, int64_t timestamp) {
+    keyBuffer_.clear();
+    brook::serialize(selector_(record), keyBuffer_);
+    this->buffer_.clear();
+    brook::serialize(record, this->buffer_);
+    this->writer_->emitKeyed(keyBuffer_.view(), this->buffer_.view(), timestamp);
+  }
+  void sendHeld() {
+    for (const auto& [key, value] : held_) send(value, kNoTimestamp);
+    held_.clear();
+  }
+
+  KeySelector selector_;
+  ReduceFn reduce_;
+  bool combine_;
+  bool finalWatermarkPending_ = false;
+  std::unordered_map<K, T, internal::KeyHash<K>> held_;
   DataOutput keyBuffer_;
 };
 
