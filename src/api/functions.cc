@@ -29,6 +29,15 @@ const char* runtimeModeName(RuntimeMode mode) {
   return "UNKNOWN";
 }
 
+namespace {
+// The word after a key is its value unless it is another key; "-5" and "-0.5" are values.
+bool isValue(const std::string& word) {
+  if (word.empty() || word[0] != '-' || word == "-") return true;
+  return word.size() > 1 && (std::isdigit(static_cast<unsigned char>(word[1])) != 0 ||
+                             (word[1] == '.' && word.size() > 2));
+}
+}  // namespace
+
 JobArgs JobArgs::parse(const std::vector<std::string>& argv) {
   JobArgs args;
   args.raw_ = argv;
@@ -40,10 +49,10 @@ JobArgs JobArgs::parse(const std::vector<std::string>& argv) {
     std::string key = a.substr(a[1] == '-' ? 2 : 1);
     if (key.empty()) throw JobDefinitionError("empty job argument name in '" + a + "'");
     auto eq = key.find('=');
+    if (eq == 0) throw JobDefinitionError("empty job argument name in '" + a + "'");
     if (eq != std::string::npos) {
       args.values_[key.substr(0, eq)] = key.substr(eq + 1);
-    } else if (i + 1 < argv.size() &&
-               (argv[i + 1].empty() || argv[i + 1][0] != '-' || argv[i + 1] == "-")) {
+    } else if (i + 1 < argv.size() && isValue(argv[i + 1])) {
       args.values_[key] = argv[++i];
     } else {
       args.values_[key] = "true";

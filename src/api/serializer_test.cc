@@ -326,10 +326,6 @@ TEST(SerializerTest, HugeLengthThrows) {
 }
 
 TEST(SerializerTest, ImplausibleVectorLengthThrowsBeforeAllocating) {
-  GTEST_SKIP() << "DataInput::readLength (serializer.h) accepts any length <= 2^32 even when "
-                  "far fewer bytes remain, so a corrupt length of 0xffffffff makes "
-                  "TypeSerializer<std::vector<int64_t>> resize to 32 GiB (std::bad_alloc or "
-                  "an OOM kill) instead of throwing SerializationError";
   DataOutput out;
   out.writeVarUint(0xffffffffu);
   DataInput in(out.view());
@@ -485,15 +481,10 @@ TEST(JobArgsTest, RejectsArgumentsThatAreNotKeys) {
 }
 
 TEST(JobArgsTest, RejectsAnEmptyKeyBeforeEquals) {
-  GTEST_SKIP() << "JobArgs::parse (functions.cc) rejects '--' as an empty argument name but "
-                  "accepts '--=v', storing \"v\" under the empty key";
   EXPECT_THROW(JobArgs::parse({"--=v"}), JobDefinitionError);
 }
 
 TEST(JobArgsTest, TakesANegativeNumberAsAValueAsFlinkDoes) {
-  GTEST_SKIP() << "JobArgs::parse (functions.cc) reads {\"--offset\", \"-5\"} as the flag "
-                  "offset=true and a second flag '5', where Flink's ParameterTool.fromArgs "
-                  "takes a number after a key as its value (offset=-5)";
   JobArgs args = JobArgs::parse({"--offset", "-5"});
   EXPECT_EQ(args.get("offset"), "-5");
   EXPECT_EQ(args.getInt("offset", 0), -5);

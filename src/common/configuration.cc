@@ -1,6 +1,7 @@
 #include "common/configuration.h"
 
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 
 #include <absl/strings/ascii.h>
@@ -40,16 +41,22 @@ absl::StatusOr<int64_t> parseDurationMillis(const std::string& text) {
   auto parsed = splitNumberUnit(text);
   if (!parsed.ok()) return parsed.status();
   auto [n, unit] = *parsed;
+  auto scaled = [&](int64_t factor) -> absl::StatusOr<int64_t> {
+    if (n > INT64_MAX / factor) {
+      return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' is too large"));
+    }
+    return n * factor;
+  };
   if (unit.empty() || unit == "ms" || unit == "milli" || unit == "millis" ||
       unit == "millisecond" || unit == "milliseconds") {
     return n;
   }
   if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" || unit == "seconds") {
-    return n * 1000;
+    return scaled(1000);
   }
-  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes") return n * 60'000;
-  if (unit == "h" || unit == "hour" || unit == "hours") return n * 3'600'000;
-  if (unit == "d" || unit == "day" || unit == "days") return n * 86'400'000;
+  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes") return scaled(60'000);
+  if (unit == "h" || unit == "hour" || unit == "hours") return scaled(3'600'000);
+  if (unit == "d" || unit == "day" || unit == "days") return scaled(86'400'000);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown time unit '", unit, "' in '", text, "' (use ms, s, min, h or d)"));
 }
@@ -58,10 +65,16 @@ absl::StatusOr<int64_t> parseBytes(const std::string& text) {
   auto parsed = splitNumberUnit(text);
   if (!parsed.ok()) return parsed.status();
   auto [n, unit] = *parsed;
+  auto shifted = [&](int bits) -> absl::StatusOr<int64_t> {
+    if (n > (INT64_MAX >> bits)) {
+      return absl::InvalidArgumentError(absl::StrCat("size '", text, "' is too large"));
+    }
+    return n << bits;
+  };
   if (unit.empty() || unit == "b" || unit == "bytes") return n;
-  if (unit == "k" || unit == "kb" || unit == "kib" || unit == "kibibytes") return n << 10;
-  if (unit == "m" || unit == "mb" || unit == "mib" || unit == "mebibytes") return n << 20;
-  if (unit == "g" || unit == "gb" || unit == "gib" || unit == "gibibytes") return n << 30;
+  if (unit == "k" || unit == "kb" || unit == "kib" || unit == "kibibytes") return shifted(10);
+  if (unit == "m" || unit == "mb" || unit == "mib" || unit == "mebibytes") return shifted(20);
+  if (unit == "g" || unit == "gb" || unit == "gib" || unit == "gibibytes") return shifted(30);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown size unit '", unit, "' in '", text, "' (use b, kb, mb or gb)"));
 }

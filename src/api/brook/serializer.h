@@ -119,10 +119,12 @@ class DataInput {
     throw SerializationError("corrupt varint in serialized record");
   }
 
-  /// Reads a length written by `writeVarUint` and checks that it is plausible.
+  /// Reads a length written by `writeVarUint` and checks that it is plausible: every element of
+  /// a string or container takes at least one byte, so a length beyond the bytes left is
+  /// corrupt.
   size_t readLength() {
     uint64_t n = readVarUint();
-    if (n > remaining() && n > (uint64_t{1} << 32)) {
+    if (n > remaining()) {
       throw SerializationError("corrupt length " + std::to_string(n) + " in serialized record");
     }
     return static_cast<size_t>(n);
