@@ -17,7 +17,8 @@ namespace {
 void tokenize(const std::string& line, brook::Collector<std::string>& out) {
   std::string word;
   for (char c : line) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
       word.push_back(c);
     } else if (!word.empty()) {
@@ -25,7 +26,8 @@ void tokenize(const std::string& line, brook::Collector<std::string>& out) {
       word.clear();
     }
   }
-  if (!word.empty()) out.collect(std::move(word));
+  if (!word.empty())
+    out.collect(std::move(word));
 }
 
 }  // namespace

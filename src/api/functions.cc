@@ -10,11 +10,14 @@ RuntimeMode parseRuntimeMode(const std::string& text) {
   std::string upper(text);
   std::transform(upper.begin(), upper.end(), upper.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (upper == "STREAMING") return RuntimeMode::kStreaming;
-  if (upper == "BATCH") return RuntimeMode::kBatch;
-  if (upper == "AUTOMATIC") return RuntimeMode::kAutomatic;
-  throw std::invalid_argument("execution.runtime-mode: expected STREAMING, BATCH or AUTOMATIC, got '" +
-                              text + "'");
+  if (upper == "STREAMING")
+    return RuntimeMode::kStreaming;
+  if (upper == "BATCH")
+    return RuntimeMode::kBatch;
+  if (upper == "AUTOMATIC")
+    return RuntimeMode::kAutomatic;
+  throw std::invalid_argument(
+      "execution.runtime-mode: expected STREAMING, BATCH or AUTOMATIC, got '" + text + "'");
 }
 
 const char* runtimeModeName(RuntimeMode mode) {
@@ -32,7 +35,8 @@ const char* runtimeModeName(RuntimeMode mode) {
 namespace {
 // The word after a key is its value unless it is another key; "-5" and "-0.5" are values.
 bool isValue(const std::string& word) {
-  if (word.empty() || word[0] != '-' || word == "-") return true;
+  if (word.empty() || word[0] != '-' || word == "-")
+    return true;
   return word.size() > 1 && (std::isdigit(static_cast<unsigned char>(word[1])) != 0 ||
                              (word[1] == '.' && word.size() > 2));
 }
@@ -47,9 +51,11 @@ JobArgs JobArgs::parse(const std::vector<std::string>& argv) {
       throw JobDefinitionError("job argument '" + a + "' is not of the form --key value");
     }
     std::string key = a.substr(a[1] == '-' ? 2 : 1);
-    if (key.empty()) throw JobDefinitionError("empty job argument name in '" + a + "'");
+    if (key.empty())
+      throw JobDefinitionError("empty job argument name in '" + a + "'");
     auto eq = key.find('=');
-    if (eq == 0) throw JobDefinitionError("empty job argument name in '" + a + "'");
+    if (eq == 0)
+      throw JobDefinitionError("empty job argument name in '" + a + "'");
     if (eq != std::string::npos) {
       args.values_[key.substr(0, eq)] = key.substr(eq + 1);
     } else if (i + 1 < argv.size() && isValue(argv[i + 1])) {
@@ -76,15 +82,17 @@ std::string JobArgs::get(const std::string& key, const std::string& fallback) co
 
 int64_t JobArgs::getInt(const std::string& key, int64_t fallback) const {
   auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  if (it == values_.end())
+    return fallback;
   try {
     size_t used = 0;
     int64_t v = std::stoll(it->second, &used);
-    if (used != it->second.size()) throw std::invalid_argument("trailing characters");
+    if (used != it->second.size())
+      throw std::invalid_argument("trailing characters");
     return v;
   } catch (const std::exception&) {
-    throw JobDefinitionError("job argument --" + key + " must be an integer, got '" +
-                             it->second + "'");
+    throw JobDefinitionError("job argument --" + key + " must be an integer, got '" + it->second +
+                             "'");
   }
 }
 

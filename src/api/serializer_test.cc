@@ -1,5 +1,3 @@
-#include <brook/serializer.h>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,10 +10,12 @@
 #include <utility>
 #include <vector>
 
-#include <brook/functions.h>
-#include <brook/text_format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <brook/functions.h>
+#include <brook/serializer.h>
+#include <brook/text_format.h>
 
 // User record types, declared serializable at global scope as jobs do.
 struct Point {
@@ -40,7 +40,9 @@ struct Unserializable {
 struct Celsius {
   double degrees = 0;
 };
-std::ostream& operator<<(std::ostream& os, const Celsius& c) { return os << c.degrees << " C"; }
+std::ostream& operator<<(std::ostream& os, const Celsius& c) {
+  return os << c.degrees << " C";
+}
 
 namespace brook {
 namespace {
@@ -94,7 +96,8 @@ std::string hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
   for (unsigned char c : bytes) {
-    if (!s.empty()) s += ' ';
+    if (!s.empty())
+      s += ' ';
     s += kDigits[c >> 4];
     s += kDigits[c & 15];
   }
@@ -160,7 +163,8 @@ TEST(SerializerTest, RoundTripsStrings) {
 
 TEST(SerializerTest, RoundTripsOneMegabyteString) {
   std::string big(1 << 20, '\0');
-  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 + (i >> 9));
+  for (size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>(i * 131 + (i >> 9));
   std::string bytes = bytesOf(big);
   // 2^20 as a varint: 0x80 0x80 0x40.
   ASSERT_EQ(bytes.size(), 3u + big.size());
@@ -170,7 +174,8 @@ TEST(SerializerTest, RoundTripsOneMegabyteString) {
 
 TEST(SerializerTest, WritesStringAsVarintLengthThenBytes) {
   EXPECT_EQ(bytesOf(std::string()), std::string("\x00", 1));
-  EXPECT_EQ(bytesOf(std::string("abc")), std::string("\x03" "abc"));
+  EXPECT_EQ(bytesOf(std::string("abc")), std::string("\x03"
+                                                     "abc"));
   std::string s300(300, 'x');
   // 300 = 0b10'0101100: low 7 bits 0x2c with the continuation bit, then 0x02.
   EXPECT_EQ(bytesOf(s300), std::string("\xac\x02") + s300);
@@ -179,7 +184,8 @@ TEST(SerializerTest, WritesStringAsVarintLengthThenBytes) {
 TEST(SerializerTest, RoundTripsPairs) {
   std::pair<int32_t, std::string> p(-7, "seven");
   EXPECT_EQ(roundTrip(p), p);
-  EXPECT_EQ(bytesOf(std::pair<int8_t, std::string>(5, "ab")), std::string("\x05\x02" "ab"));
+  EXPECT_EQ(bytesOf(std::pair<int8_t, std::string>(5, "ab")), std::string("\x05\x02"
+                                                                          "ab"));
   std::pair<std::string, std::pair<bool, double>> nested("n", {true, 0.5});
   EXPECT_EQ(roundTrip(nested), nested);
 }
@@ -249,7 +255,8 @@ TEST(SerializerTest, RoundTripsMaps) {
 
 TEST(SerializerTest, RoundTripsUnorderedMaps) {
   std::unordered_map<int64_t, std::vector<std::string>> m;
-  for (int64_t i = 0; i < 100; ++i) m[i * 7919] = std::vector<std::string>(i % 3, "v");
+  for (int64_t i = 0; i < 100; ++i)
+    m[i * 7919] = std::vector<std::string>(i % 3, "v");
   EXPECT_EQ(roundTrip(m), m);
   std::unordered_map<std::string, double> empty;
   EXPECT_EQ(roundTrip(empty), empty);
@@ -418,8 +425,10 @@ TEST(DataOutputTest, GrowsAndIsReusableAfterClear) {
   EXPECT_EQ(out.size(), 0u);
   EXPECT_EQ(out.view(), "");
   serialize(std::string("after"), out);
-  EXPECT_EQ(out.view(), std::string("\x05" "after"));
-  EXPECT_EQ(std::string(out.data(), out.size()), std::string("\x05" "after"));
+  EXPECT_EQ(out.view(), std::string("\x05"
+                                    "after"));
+  EXPECT_EQ(std::string(out.data(), out.size()), std::string("\x05"
+                                                             "after"));
 }
 
 TEST(DataOutputTest, SerializesSeveralRecordsBackToBack) {
@@ -451,13 +460,13 @@ TEST(JobArgsTest, ParsesKeyValuePairsEqualsAndFlags) {
   EXPECT_TRUE(args.has("verbose"));
   EXPECT_FALSE(args.has("missing"));
   EXPECT_EQ(args.values().size(), 5u);
-  EXPECT_EQ(args.raw(), (std::vector<std::string>{"--input", "a.txt", "--output=out/",
-                                                  "--verbose", "-p", "4", "--last"}));
+  EXPECT_EQ(args.raw(), (std::vector<std::string>{"--input", "a.txt", "--output=out/", "--verbose",
+                                                  "-p", "4", "--last"}));
 }
 
 TEST(JobArgsTest, ParsesEdgeCasesOfValues) {
-  JobArgs args = JobArgs::parse({"--expr=a=b", "--empty=", "--blank", "", "--stdin", "-",
-                                 "--flag", "--next", "v"});
+  JobArgs args = JobArgs::parse(
+      {"--expr=a=b", "--empty=", "--blank", "", "--stdin", "-", "--flag", "--next", "v"});
   EXPECT_EQ(args.get("expr"), "a=b");
   EXPECT_EQ(args.get("empty"), "");
   EXPECT_EQ(args.get("blank"), "");

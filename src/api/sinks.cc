@@ -15,15 +15,15 @@ void writeStdoutLines(const std::string& lines) {
 }
 
 TextPartFileWriter::~TextPartFileWriter() {
-  if (file_ != nullptr) std::fclose(file_);
+  if (file_ != nullptr)
+    std::fclose(file_);
 }
 
 void TextPartFileWriter::open(const std::string& directory, int subtaskIndex) {
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec) {
-    throw std::runtime_error("cannot create output directory '" + directory + "': " +
-                             ec.message());
+    throw std::runtime_error("cannot create output directory '" + directory + "': " + ec.message());
   }
   path_ = (std::filesystem::path(directory) / ("part-" + std::to_string(subtaskIndex))).string();
   file_ = std::fopen(path_.c_str(), "wb");
@@ -34,7 +34,8 @@ void TextPartFileWriter::open(const std::string& directory, int subtaskIndex) {
 }
 
 void TextPartFileWriter::flush() {
-  if (file_ == nullptr || buffer_.empty()) return;
+  if (file_ == nullptr || buffer_.empty())
+    return;
   if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
     throw std::runtime_error("cannot write output file '" + path_ + "': " + std::strerror(errno));
   }
@@ -42,7 +43,8 @@ void TextPartFileWriter::flush() {
 }
 
 void TextPartFileWriter::close() {
-  if (file_ == nullptr) return;
+  if (file_ == nullptr)
+    return;
   flush();
   int rc = std::fclose(file_);
   file_ = nullptr;

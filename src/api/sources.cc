@@ -19,7 +19,9 @@ namespace brook {
 namespace {
 __extension__ typedef unsigned __int128 Uint128;
 
-std::string errnoText() { return std::strerror(errno); }
+std::string errnoText() {
+  return std::strerror(errno);
+}
 }  // namespace
 
 void SequenceSourceReader::open(const RuntimeContext& context) {
@@ -33,14 +35,17 @@ void SequenceSourceReader::open(const RuntimeContext& context) {
 
 InputStatus SequenceSourceReader::pollNext(SourceOutput<int64_t>& output) {
   int64_t stop = std::min(end_, next_ + 4096);
-  for (; next_ < stop; ++next_) output.collect(int64_t{next_});
+  for (; next_ < stop; ++next_)
+    output.collect(int64_t{next_});
   return next_ < end_ ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
 }
 
 TextFileSourceReader::TextFileSourceReader(std::string path, int64_t splitBytes)
-    : path_(std::move(path)), splitBytes_(std::max<int64_t>(1, splitBytes)) {}
+    : path_(std::move(path)), splitBytes_(std::max<int64_t>(0, splitBytes)) {}
 
-TextFileSourceReader::~TextFileSourceReader() { close(); }
+TextFileSourceReader::~TextFileSourceReader() {
+  close();
+}
 
 std::vector<std::string> TextFileSourceReader::listFiles(const std::string& path) {
   namespace fs = std::filesystem;
@@ -53,10 +58,13 @@ std::vector<std::string> TextFileSourceReader::listFiles(const std::string& path
   if (fs::is_directory(status)) {
     for (const auto& entry : fs::directory_iterator(path, ec)) {
       std::string name = entry.path().filename().string();
-      if (name.empty() || name[0] == '.' || name[0] == '_') continue;  // hidden, as Flink
-      if (entry.is_regular_file()) files.push_back(entry.path().string());
+      if (name.empty() || name[0] == '.' || name[0] == '_')
+        continue;  // hidden, as Flink
+      if (entry.is_regular_file())
+        files.push_back(entry.path().string());
     }
-    if (ec) throw std::runtime_error("cannot list input directory '" + path + "': " + ec.message());
+    if (ec)
+      throw std::runtime_error("cannot list input directory '" + path + "': " + ec.message());
     std::sort(files.begin(), files.end());
   } else {
     files.push_back(path);
@@ -65,13 +73,27 @@ std::vector<std::string> TextFileSourceReader::listFiles(const std::string& path
 }
 
 void TextFileSourceReader::open(const RuntimeContext& context) {
-  std::vector<Split> all;
+  std::vector<std::pair<std::string, int64_t>> files;
+  int64_t total = 0;
   for (const auto& file : listFiles(path_)) {
     std::error_code ec;
     auto size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
-    if (ec) throw std::runtime_error("cannot read size of '" + file + "': " + ec.message());
-    for (int64_t start = 0; start < size; start += splitBytes_) {
-      all.push_back({file, start, std::min(size, start + splitBytes_)});
+    if (ec) {
+      throw std::runtime_error("cannot read size of '" + file + "': " + ec.message());
+    }
+    files.emplace_back(file, size);
+    total += size;
+  }
+  // Every subtask computes the same splits from the same sizes.
+  int64_t splitBytes = splitBytes_;
+  if (splitBytes == 0) {
+    splitBytes = std::clamp<int64_t>((total + context.parallelism - 1) / context.parallelism,
+                                     kMinSplitBytes, kMaxSplitBytes);
+  }
+  std::vector<Split> all;
+  for (const auto& [file, size] : files) {
+    for (int64_t start = 0; start < size; start += splitBytes) {
+      all.push_back({file, start, std::min(size, start + splitBytes)});
     }
   }
   for (size_t j = 0; j < all.size(); ++j) {
@@ -83,19 +105,23 @@ void TextFileSourceReader::open(const RuntimeContext& context) {
 }
 
 void TextFileSourceReader::close() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0)
+    ::close(fd_);
   fd_ = -1;
 }
 
 bool TextFileSourceReader::openNextSplit() {
   close();
-  if (nextSplit_ >= splits_.size()) return false;
+  if (nextSplit_ >= splits_.size())
+    return false;
   const Split& s = splits_[nextSplit_++];
   fd_ = ::open(s.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw std::runtime_error("cannot open input file '" + s.file + "': " + errnoText());
+  if (fd_ < 0)
+    throw std::runtime_error("cannot open input file '" + s.file + "': " + errnoText());
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   int64_t begin = s.start;
-  if (begin > 0) begin -= 1;  // look at the byte before: a line starting exactly here is ours
+  if (begin > 0)
+    begin -= 1;  // look at the byte before: a line starting exactly here is ours
   if (::lseek(fd_, begin, SEEK_SET) < 0) {
     throw std::runtime_error("cannot seek in '" + s.file + "': " + errnoText());
   }
@@ -106,7 +132,8 @@ bool TextFileSourceReader::openNextSplit() {
   if (s.start > 0) {
     // Skip the tail of the line that started in the previous split.
     for (;;) {
-      if (bufferPos_ == bufferLen_ && !fillBuffer()) return true;
+      if (bufferPos_ == bufferLen_ && !fillBuffer())
+        return true;
       const char* nl = static_cast<const char*>(
           std::memchr(buffer_.data() + bufferPos_, '\n', bufferLen_ - bufferPos_));
       if (nl != nullptr) {
@@ -120,13 +147,16 @@ bool TextFileSourceReader::openNextSplit() {
 }
 
 bool TextFileSourceReader::fillBuffer() {
-  if (eof_) return false;
+  if (eof_)
+    return false;
   position_ += static_cast<int64_t>(bufferLen_);
   bufferPos_ = bufferLen_ = 0;
   for (;;) {
     ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error("cannot read '" + path_ + "': " + errnoText());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw std::runtime_error("cannot read '" + path_ + "': " + errnoText());
     if (n == 0) {
       eof_ = true;
       return false;
@@ -137,12 +167,14 @@ bool TextFileSourceReader::fillBuffer() {
 }
 
 InputStatus TextFileSourceReader::pollNext(SourceOutput<std::string>& output) {
-  if (fd_ < 0 && !openNextSplit()) return InputStatus::kEndOfInput;
+  if (fd_ < 0 && !openNextSplit())
+    return InputStatus::kEndOfInput;
   for (int emitted = 0; emitted < 4096;) {
     // A line belongs to this split if it starts before the split's end.
     int64_t lineStart = position_ + static_cast<int64_t>(bufferPos_);
     if (lineStart >= splitEnd_ || (bufferPos_ == bufferLen_ && !fillBuffer())) {
-      if (!openNextSplit()) return InputStatus::kEndOfInput;
+      if (!openNextSplit())
+        return InputStatus::kEndOfInput;
       continue;
     }
     line_.clear();
@@ -157,16 +189,20 @@ InputStatus TextFileSourceReader::pollNext(SourceOutput<std::string>& output) {
       }
       line_.append(begin, avail);
       bufferPos_ = bufferLen_;
-      if (!fillBuffer()) break;  // last line without a newline
+      if (!fillBuffer())
+        break;  // last line without a newline
     }
-    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    if (!line_.empty() && line_.back() == '\r')
+      line_.pop_back();
     output.collect(std::move(line_));
     ++emitted;
   }
   return InputStatus::kMoreAvailable;
 }
 
-SocketTextSourceReader::~SocketTextSourceReader() { close(); }
+SocketTextSourceReader::~SocketTextSourceReader() {
+  close();
+}
 
 void SocketTextSourceReader::open(const RuntimeContext&) {
   addrinfo hints{};
@@ -176,13 +212,14 @@ void SocketTextSourceReader::open(const RuntimeContext&) {
   std::string port = std::to_string(port_);
   int rc = ::getaddrinfo(host_.c_str(), port.c_str(), &hints, &result);
   if (rc != 0) {
-    throw std::runtime_error("socketTextStream: cannot resolve '" + host_ + "': " +
-                             gai_strerror(rc));
+    throw std::runtime_error("socketTextStream: cannot resolve '" + host_ +
+                             "': " + gai_strerror(rc));
   }
   std::string lastError = "no address";
   for (addrinfo* a = result; a != nullptr && fd_ < 0; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) continue;
+    if (fd < 0)
+      continue;
     if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
       int err = 0;
@@ -211,15 +248,18 @@ InputStatus SocketTextSourceReader::pollNext(SourceOutput<std::string>& output) 
   if (ready < 0 && errno != EINTR) {
     throw std::runtime_error("socketTextStream: poll failed: " + errnoText());
   }
-  if (ready <= 0) return InputStatus::kNothingAvailable;
+  if (ready <= 0)
+    return InputStatus::kNothingAvailable;
   ssize_t n = ::recv(fd_, readBuffer_, sizeof(readBuffer_), 0);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return InputStatus::kNothingAvailable;
-    throw std::runtime_error("socketTextStream: read from " + host_ + ":" +
-                             std::to_string(port_) + " failed: " + errnoText());
+    if (errno == EAGAIN || errno == EINTR)
+      return InputStatus::kNothingAvailable;
+    throw std::runtime_error("socketTextStream: read from " + host_ + ":" + std::to_string(port_) +
+                             " failed: " + errnoText());
   }
   if (n == 0) {
-    if (!pending_.empty()) output.collect(std::move(pending_));
+    if (!pending_.empty())
+      output.collect(std::move(pending_));
     pending_.clear();
     return InputStatus::kEndOfInput;
   }
@@ -227,7 +267,8 @@ InputStatus SocketTextSourceReader::pollNext(SourceOutput<std::string>& output) 
   for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
     if (readBuffer_[i] == delimiter_) {
       pending_.append(readBuffer_ + start, i - start);
-      if (delimiter_ == '\n' && !pending_.empty() && pending_.back() == '\r') pending_.pop_back();
+      if (delimiter_ == '\n' && !pending_.empty() && pending_.back() == '\r')
+        pending_.pop_back();
       output.collect(std::move(pending_));
       pending_.clear();
       start = i + 1;
@@ -238,7 +279,8 @@ InputStatus SocketTextSourceReader::pollNext(SourceOutput<std::string>& output) 
 }
 
 void SocketTextSourceReader::close() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0)
+    ::close(fd_);
   fd_ = -1;
 }
 

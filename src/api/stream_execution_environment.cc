@@ -17,7 +17,9 @@ std::string demangle(const char* mangled) {
   return status == 0 && out ? std::string(out.get()) : std::string(mangled);
 }
 
-void throwJobDefinitionError(const std::string& message) { throw JobDefinitionError(message); }
+void throwJobDefinitionError(const std::string& message) {
+  throw JobDefinitionError(message);
+}
 }  // namespace internal
 
 const char* partitionerName(PartitionerKind kind) {
@@ -103,8 +105,8 @@ DataStream<int64_t> StreamExecutionEnvironment::fromSequence(int64_t from, int64
                              ") must not be below 'from' (" + std::to_string(from) + ")");
   }
   return fromSource<int64_t>(
-      [from, to] { return std::make_unique<SequenceSourceReader>(from, to); },
-      "Sequence Source", /*bounded=*/true);
+      [from, to] { return std::make_unique<SequenceSourceReader>(from, to); }, "Sequence Source",
+      /*bounded=*/true);
 }
 
 DataStream<std::string> StreamExecutionEnvironment::readTextFile(const std::string& path) {
@@ -112,13 +114,14 @@ DataStream<std::string> StreamExecutionEnvironment::readTextFile(const std::stri
   if (!std::filesystem::exists(path, ec)) {
     throw JobDefinitionError("readTextFile: input path '" + path + "' does not exist");
   }
-  return fromSource<std::string>(
-      [path] { return std::make_unique<TextFileSourceReader>(path); }, "File Source",
-      /*bounded=*/true);
+  return fromSource<std::string>([path] { return std::make_unique<TextFileSourceReader>(path); },
+                                 "File Source",
+                                 /*bounded=*/true);
 }
 
 DataStream<std::string> StreamExecutionEnvironment::socketTextStream(const std::string& host,
-                                                                     int port, char delimiter) {
+                                                                     int port,
+                                                                     char delimiter) {
   if (port <= 0 || port > 65535) {
     throw JobDefinitionError("socketTextStream: port must be in [1, 65535], got " +
                              std::to_string(port));

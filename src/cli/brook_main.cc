@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
 #include <brook/stream_execution_environment.h>
 
 #include "common/configuration.h"
@@ -21,7 +22,9 @@ namespace {
 
 std::atomic<bool> gInterrupted{false};
 
-void onSignal(int) { gInterrupted.store(true); }
+void onSignal(int) {
+  gInterrupted.store(true);
+}
 
 struct CommonOptions {
   std::string jobPath;
@@ -67,8 +70,10 @@ struct PlannedJob {
 };
 
 // Loads the job library and plans its graph; prints the error and returns false on failure.
-bool planJob(const CommonOptions& options, const std::vector<std::string>& jobArgs,
-             const brook::Configuration& config, PlannedJob& job) {
+bool planJob(const CommonOptions& options,
+             const std::vector<std::string>& jobArgs,
+             const brook::Configuration& config,
+             PlannedJob& job) {
   auto library = brook::runtime::JobLibrary::load(options.jobPath);
   if (!library.ok()) {
     std::cerr << "error: " << library.status().message() << "\n";
@@ -88,8 +93,7 @@ bool planJob(const CommonOptions& options, const std::vector<std::string>& jobAr
   }
   auto graph = brook::runtime::buildJobGraph(*job.env, config, job.library->name());
   if (!graph.ok()) {
-    std::cerr << "error: job '" << job.library->name() << "': " << graph.status().message()
-              << "\n";
+    std::cerr << "error: job '" << job.library->name() << "': " << graph.status().message() << "\n";
     return false;
   }
   job.graph = std::move(*graph);
@@ -98,13 +102,16 @@ bool planJob(const CommonOptions& options, const std::vector<std::string>& jobAr
 
 int runJob(const CommonOptions& options, const std::vector<std::string>& jobArgs) {
   brook::Configuration config;
-  if (!loadConfiguration(options, config)) return 2;
+  if (!loadConfiguration(options, config))
+    return 2;
   PlannedJob job;
-  if (!planJob(options, jobArgs, config, job)) return 1;
+  if (!planJob(options, jobArgs, config, job))
+    return 1;
 
   // Plan a second time and compare, as every TaskManager does before it runs its subtasks.
   PlannedJob again;
-  if (!planJob(options, jobArgs, config, again)) return 1;
+  if (!planJob(options, jobArgs, config, again))
+    return 1;
   if (again.graph.fingerprint() != job.graph.fingerprint()) {
     std::cerr << "error: job '" << job.library->name()
               << "' plans a different graph each time it is planned (fingerprints "
@@ -157,16 +164,17 @@ int runJob(const CommonOptions& options, const std::vector<std::string>& jobArgs
 
 int infoJob(const CommonOptions& options, const std::vector<std::string>& jobArgs) {
   brook::Configuration config;
-  if (!loadConfiguration(options, config)) return 2;
+  if (!loadConfiguration(options, config))
+    return 2;
   PlannedJob job;
-  if (!planJob(options, jobArgs, config, job)) return 1;
+  if (!planJob(options, jobArgs, config, job))
+    return 1;
   std::cout << job.graph.toJson();
   return 0;
 }
 
 void addCommonOptions(CLI::App* cmd, CommonOptions& options) {
-  cmd->add_option("job", options.jobPath, "The job library (.so) built with BROOK_JOB")
-      ->required();
+  cmd->add_option("job", options.jobPath, "The job library (.so) built with BROOK_JOB")->required();
   cmd->add_option("-p,--parallelism", options.parallelism,
                   "Default parallelism of the job (parallelism.default)")
       ->check(CLI::PositiveNumber);
@@ -186,14 +194,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--") {
       ownArgc = i;
-      for (int j = i + 1; j < argc; ++j) jobArgs.emplace_back(argv[j]);
+      for (int j = i + 1; j < argc; ++j)
+        jobArgs.emplace_back(argv[j]);
       break;
     }
   }
 
-  CLI::App app{"brook: run Brook stream processing jobs.\n"
-               "Job arguments follow '--', e.g.\n"
-               "  brook run --local -p 2 wordcount.so -- --input in.txt --output out/"};
+  CLI::App app{
+      "brook: run Brook stream processing jobs.\n"
+      "Job arguments follow '--', e.g.\n"
+      "  brook run --local -p 2 wordcount.so -- --input in.txt --output out/"};
   app.require_subcommand(1);
   std::string logLevel = "warn";
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")

@@ -16,8 +16,8 @@ std::string trim(const std::string& s) {
 }
 
 std::string unquote(std::string v) {
-  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') ||
-                        (v.front() == '\'' && v.back() == '\''))) {
+  if (v.size() >= 2 &&
+      ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\''))) {
     return v.substr(1, v.size() - 2);
   }
   return v;
@@ -27,8 +27,10 @@ std::string unquote(std::string v) {
 absl::StatusOr<std::pair<int64_t, std::string>> splitNumberUnit(const std::string& text) {
   std::string t = trim(text);
   size_t i = 0;
-  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
-  if (i == 0) return absl::InvalidArgumentError(absl::StrCat("'", t, "' is not a number"));
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])))
+    ++i;
+  if (i == 0)
+    return absl::InvalidArgumentError(absl::StrCat("'", t, "' is not a number"));
   int64_t n = 0;
   if (!absl::SimpleAtoi(absl::string_view(t.data(), i), &n)) {
     return absl::InvalidArgumentError(absl::StrCat("'", t, "' is out of range"));
@@ -39,7 +41,8 @@ absl::StatusOr<std::pair<int64_t, std::string>> splitNumberUnit(const std::strin
 
 absl::StatusOr<int64_t> parseDurationMillis(const std::string& text) {
   auto parsed = splitNumberUnit(text);
-  if (!parsed.ok()) return parsed.status();
+  if (!parsed.ok())
+    return parsed.status();
   auto [n, unit] = *parsed;
   auto scaled = [&](int64_t factor) -> absl::StatusOr<int64_t> {
     if (n > INT64_MAX / factor) {
@@ -54,16 +57,20 @@ absl::StatusOr<int64_t> parseDurationMillis(const std::string& text) {
   if (unit == "s" || unit == "sec" || unit == "secs" || unit == "second" || unit == "seconds") {
     return scaled(1000);
   }
-  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes") return scaled(60'000);
-  if (unit == "h" || unit == "hour" || unit == "hours") return scaled(3'600'000);
-  if (unit == "d" || unit == "day" || unit == "days") return scaled(86'400'000);
+  if (unit == "min" || unit == "m" || unit == "minute" || unit == "minutes")
+    return scaled(60'000);
+  if (unit == "h" || unit == "hour" || unit == "hours")
+    return scaled(3'600'000);
+  if (unit == "d" || unit == "day" || unit == "days")
+    return scaled(86'400'000);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown time unit '", unit, "' in '", text, "' (use ms, s, min, h or d)"));
 }
 
 absl::StatusOr<int64_t> parseBytes(const std::string& text) {
   auto parsed = splitNumberUnit(text);
-  if (!parsed.ok()) return parsed.status();
+  if (!parsed.ok())
+    return parsed.status();
   auto [n, unit] = *parsed;
   auto shifted = [&](int bits) -> absl::StatusOr<int64_t> {
     if (n > (INT64_MAX >> bits)) {
@@ -71,25 +78,32 @@ absl::StatusOr<int64_t> parseBytes(const std::string& text) {
     }
     return n << bits;
   };
-  if (unit.empty() || unit == "b" || unit == "bytes") return n;
-  if (unit == "k" || unit == "kb" || unit == "kib" || unit == "kibibytes") return shifted(10);
-  if (unit == "m" || unit == "mb" || unit == "mib" || unit == "mebibytes") return shifted(20);
-  if (unit == "g" || unit == "gb" || unit == "gib" || unit == "gibibytes") return shifted(30);
+  if (unit.empty() || unit == "b" || unit == "bytes")
+    return n;
+  if (unit == "k" || unit == "kb" || unit == "kib" || unit == "kibibytes")
+    return shifted(10);
+  if (unit == "m" || unit == "mb" || unit == "mib" || unit == "mebibytes")
+    return shifted(20);
+  if (unit == "g" || unit == "gb" || unit == "gib" || unit == "gibibytes")
+    return shifted(30);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown size unit '", unit, "' in '", text, "' (use b, kb, mb or gb)"));
 }
 
 absl::StatusOr<Configuration> Configuration::loadYaml(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read configuration file '", path, "'"));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read configuration file '", path, "'"));
   Configuration config;
   std::string line;
   int lineNumber = 0;
   while (std::getline(in, line)) {
     ++lineNumber;
     auto hash = line.find('#');
-    if (hash != std::string::npos) line.resize(hash);
-    if (trim(line).empty()) continue;
+    if (hash != std::string::npos)
+      line.resize(hash);
+    if (trim(line).empty())
+      continue;
     if (std::isspace(static_cast<unsigned char>(line[0]))) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ":", lineNumber, ": nested keys are not supported; write 'a.b.c: value'"));
@@ -111,15 +125,15 @@ absl::StatusOr<Configuration> Configuration::loadYaml(const std::string& path) {
 absl::Status Configuration::setFromOption(const std::string& option) {
   auto eq = option.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-D expects key=value, got '", option, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("-D expects key=value, got '", option, "'"));
   }
   values_[trim(option.substr(0, eq))] = trim(option.substr(eq + 1));
   return absl::OkStatus();
 }
 
 void Configuration::mergeFrom(const Configuration& other) {
-  for (const auto& [k, v] : other.values_) values_[k] = v;
+  for (const auto& [k, v] : other.values_)
+    values_[k] = v;
 }
 
 std::string Configuration::getString(const std::string& key, const std::string& fallback) const {
@@ -129,7 +143,8 @@ std::string Configuration::getString(const std::string& key, const std::string& 
 
 absl::StatusOr<int64_t> Configuration::getInt(const std::string& key, int64_t fallback) const {
   auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  if (it == values_.end())
+    return fallback;
   int64_t v = 0;
   if (!absl::SimpleAtoi(absl::string_view(it->second), &v)) {
     return absl::InvalidArgumentError(
@@ -141,17 +156,21 @@ absl::StatusOr<int64_t> Configuration::getInt(const std::string& key, int64_t fa
 absl::StatusOr<int64_t> Configuration::getDurationMillis(const std::string& key,
                                                          int64_t fallback) const {
   auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  if (it == values_.end())
+    return fallback;
   auto v = parseDurationMillis(it->second);
-  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
+  if (!v.ok())
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
   return v;
 }
 
 absl::StatusOr<int64_t> Configuration::getBytes(const std::string& key, int64_t fallback) const {
   auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  if (it == values_.end())
+    return fallback;
   auto v = parseBytes(it->second);
-  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
+  if (!v.ok())
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", v.status().message()));
   return v;
 }
 

@@ -20,7 +20,8 @@ spdlog::level::level_enum& defaultLevel() {
 
 std::shared_ptr<spdlog::logger> getLogger(const std::string& name) {
   std::lock_guard lock(loggerMutex());
-  if (auto existing = spdlog::get(name)) return existing;
+  if (auto existing = spdlog::get(name))
+    return existing;
   auto logger = spdlog::stderr_color_mt(name);
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
   logger->set_level(defaultLevel());

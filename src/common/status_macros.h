@@ -4,10 +4,11 @@
 #include <absl/status/statusor.h>
 
 /// Returns from the current function if `expr` (an absl::Status) is not OK.
-#define BROOK_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::absl::Status brook_status_ = (expr);       \
-    if (!brook_status_.ok()) return brook_status_; \
+#define BROOK_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::absl::Status brook_status_ = (expr); \
+    if (!brook_status_.ok())               \
+      return brook_status_;                \
   } while (0)
 
 #define BROOK_STATUS_CONCAT_INNER(a, b) a##b
@@ -18,5 +19,6 @@
   BROOK_ASSIGN_OR_RETURN_IMPL(BROOK_STATUS_CONCAT(brook_statusor_, __LINE__), lhs, rexpr)
 #define BROOK_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                                \
-  if (!tmp.ok()) return tmp.status();                \
+  if (!tmp.ok())                                     \
+    return tmp.status();                             \
   lhs = std::move(tmp).value()

@@ -19,7 +19,8 @@ BufferPool::BufferPool(int numberOfBuffers, int bufferSize)
 Buffer* BufferPool::request(const std::atomic<bool>& cancelled) {
   std::unique_lock lock(mutex_);
   while (free_.empty()) {
-    if (cancelled.load(std::memory_order_relaxed)) return nullptr;
+    if (cancelled.load(std::memory_order_relaxed))
+      return nullptr;
     available_.wait_for(lock, std::chrono::milliseconds(50));
   }
   Buffer* b = free_.back();

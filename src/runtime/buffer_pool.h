@@ -48,6 +48,8 @@ class BufferPool {
 };
 
 /// Returns a buffer to its pool.
-inline void recycleBuffer(Buffer* buffer) { buffer->pool->recycle(buffer); }
+inline void recycleBuffer(Buffer* buffer) {
+  buffer->pool->recycle(buffer);
+}
 
 }  // namespace brook::runtime

@@ -2,8 +2,9 @@
 #include <string>
 #include <vector>
 
-#include <brook/operator.h>
 #include <gtest/gtest.h>
+
+#include <brook/operator.h>
 
 #include "runtime/input_gate.h"
 #include "runtime/record_writer.h"
@@ -25,13 +26,14 @@ std::vector<Decoded> drain(ResultPartition& partition) {
   bool more = true;
   while (more) {
     Buffer* b = partition.subpartition(0).poll(more);
-    if (b == nullptr) break;
+    if (b == nullptr)
+      break;
     deserializer.setBuffer(b);
     StreamElement e;
     while (deserializer.next(e)) {
       // A barrier carries no payload; its checkpoint id stands in for one.
-      std::string payload = e.kind == ElementKind::kBarrier ? std::to_string(e.checkpointId)
-                                                             : std::string(e.payload);
+      std::string payload =
+          e.kind == ElementKind::kBarrier ? std::to_string(e.checkpointId) : std::string(e.payload);
       out.push_back({e.kind, e.timestamp, payload});
     }
   }
@@ -54,8 +56,8 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
     std::string payload(static_cast<size_t>(i * 7 % 97), static_cast<char>('a' + i % 26));
     int64_t ts = i % 3 == 0 ? kNoTimestamp : 1000 + i;
     writer.emit(payload, ts);
-    expected.push_back({ts == kNoTimestamp ? ElementKind::kRecord : ElementKind::kTimedRecord,
-                        ts, payload});
+    expected.push_back(
+        {ts == kNoTimestamp ? ElementKind::kRecord : ElementKind::kTimedRecord, ts, payload});
     if (i % 50 == 49) {
       writer.broadcastWatermark(i);
       expected.push_back({ElementKind::kWatermark, i, ""});
@@ -80,7 +82,8 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
   EXPECT_EQ(partition.pool().availableBuffers(), partition.pool().numberOfBuffers());
 }
 
-INSTANTIATE_TEST_SUITE_P(BufferSizes, ElementDeserializerTest,
+INSTANTIATE_TEST_SUITE_P(BufferSizes,
+                         ElementDeserializerTest,
                          ::testing::Values(7, 16, 64, 1000, 32 * 1024));
 
 TEST(ElementDeserializerTest, RecordLargerThanManyBuffers) {
@@ -150,7 +153,8 @@ TEST(RecordWriterTest, KeyedRecordsGoToTheOwnerOfTheirKeyGroup) {
   options.maxParallelism = 128;
   ChannelRecordWriter writer(&partition, &cancelled, options);
   // Same key, same channel, every time.
-  for (int i = 0; i < 10; ++i) writer.emitKeyed("key-a", "v", kNoTimestamp);
+  for (int i = 0; i < 10; ++i)
+    writer.emitKeyed("key-a", "v", kNoTimestamp);
   writer.flushAll();
   int nonEmpty = 0;
   for (int c = 0; c < 3; ++c) {

@@ -16,7 +16,8 @@ void ResultSubpartition::setConsumer(InputGate* gate, int channelIndex) {
     hasData = !queue_.empty();
   }
   // Buffers may have arrived before the consumer attached.
-  if (hasData) gate->notifyDataAvailable(channelIndex);
+  if (hasData)
+    gate->notifyDataAvailable(channelIndex);
 }
 
 void ResultSubpartition::add(Buffer* buffer) {
@@ -28,7 +29,8 @@ void ResultSubpartition::add(Buffer* buffer) {
     queue_.push_back(buffer);
     gate = gate_;
   }
-  if (wasEmpty && gate != nullptr) gate->notifyDataAvailable(channelIndex_);
+  if (wasEmpty && gate != nullptr)
+    gate->notifyDataAvailable(channelIndex_);
 }
 
 Buffer* ResultSubpartition::poll(bool& moreAvailable) {
@@ -45,14 +47,18 @@ Buffer* ResultSubpartition::poll(bool& moreAvailable) {
 
 void ResultSubpartition::releaseAll() {
   std::lock_guard lock(mutex_);
-  for (Buffer* b : queue_) recycleBuffer(b);
+  for (Buffer* b : queue_)
+    recycleBuffer(b);
   queue_.clear();
 }
 
-ElementDeserializer::~ElementDeserializer() { releaseBuffer(); }
+ElementDeserializer::~ElementDeserializer() {
+  releaseBuffer();
+}
 
 void ElementDeserializer::releaseBuffer() {
-  if (buffer_ != nullptr) recycleBuffer(buffer_);
+  if (buffer_ != nullptr)
+    recycleBuffer(buffer_);
   buffer_ = nullptr;
   pos_ = 0;
 }
@@ -71,9 +77,11 @@ bool ElementDeserializer::read(size_t n, const char*& out) {
     return true;
   }
   size_t take = std::min(n - spill_.size(), avail);
-  if (take > 0) spill_.append(buffer_->data + pos_, take);
+  if (take > 0)
+    spill_.append(buffer_->data + pos_, take);
   pos_ += take;
-  if (spill_.size() < n) return false;
+  if (spill_.size() < n)
+    return false;
   out = spill_.data();
   return true;
 }
@@ -81,17 +89,19 @@ bool ElementDeserializer::read(size_t n, const char*& out) {
 bool ElementDeserializer::next(StreamElement& element) {
   // Bytes of a finished element that came from the spill area are dropped here, after the
   // caller has processed it.
-  if (stage_ == Stage::kKind && !spill_.empty()) spill_.clear();
+  if (stage_ == Stage::kKind && !spill_.empty())
+    spill_.clear();
   for (;;) {
     const char* p = nullptr;
     switch (stage_) {
       case Stage::kKind: {
-        if (!read(1, p)) break;
+        if (!read(1, p))
+          break;
         auto kind = static_cast<uint8_t>(*p);
         spill_.clear();
         if (kind < 1 || kind > 5) {
-          throw std::runtime_error("corrupt network data on " + channel_ + ": unknown element kind " +
-                                   std::to_string(kind));
+          throw std::runtime_error("corrupt network data on " + channel_ +
+                                   ": unknown element kind " + std::to_string(kind));
         }
         kind_ = static_cast<ElementKind>(kind);
         switch (kind_) {
@@ -116,13 +126,15 @@ bool ElementDeserializer::next(StreamElement& element) {
         continue;
       }
       case Stage::kTimestamp:
-        if (!read(8, p)) break;
+        if (!read(8, p))
+          break;
         std::memcpy(&timestamp_, p, 8);
         spill_.clear();
         stage_ = Stage::kLength;
         continue;
       case Stage::kLength:
-        if (!read(4, p)) break;
+        if (!read(4, p))
+          break;
         std::memcpy(&length_, p, 4);
         spill_.clear();
         if (length_ > kMaxRecordBytes) {
@@ -132,21 +144,24 @@ bool ElementDeserializer::next(StreamElement& element) {
         stage_ = Stage::kPayload;
         continue;
       case Stage::kPayload:
-        if (!read(length_, p)) break;
+        if (!read(length_, p))
+          break;
         element.kind = kind_;
         element.timestamp = timestamp_;
         element.payload = std::string_view(p, length_);
         stage_ = Stage::kKind;
         return true;
       case Stage::kWatermark:
-        if (!read(8, p)) break;
+        if (!read(8, p))
+          break;
         element.kind = ElementKind::kWatermark;
         std::memcpy(&element.timestamp, p, 8);
         element.payload = {};
         stage_ = Stage::kKind;
         return true;
       case Stage::kBarrier:
-        if (!read(16, p)) break;
+        if (!read(16, p))
+          break;
         element.kind = ElementKind::kBarrier;
         std::memcpy(&element.checkpointId, p, 8);
         std::memcpy(&element.timestamp, p + 8, 8);
@@ -171,7 +186,8 @@ int InputGate::addChannel(ResultSubpartition* subpartition, int inputEdge) {
 void InputGate::notifyDataAvailable(int channel) {
   {
     std::lock_guard lock(mutex_);
-    if (queued_[static_cast<size_t>(channel)]) return;
+    if (queued_[static_cast<size_t>(channel)])
+      return;
     queued_[static_cast<size_t>(channel)] = true;
     available_.push_back(channel);
   }
@@ -182,15 +198,18 @@ Buffer* InputGate::pollNext(int& channel) {
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      if (available_.empty()) return nullptr;
+      if (available_.empty())
+        return nullptr;
       channel = available_.front();
       available_.pop_front();
       queued_[static_cast<size_t>(channel)] = false;
     }
     bool more = false;
     Buffer* b = channels_[static_cast<size_t>(channel)].subpartition->poll(more);
-    if (more) notifyDataAvailable(channel);
-    if (b != nullptr) return b;
+    if (more)
+      notifyDataAvailable(channel);
+    if (b != nullptr)
+      return b;
   }
 }
 

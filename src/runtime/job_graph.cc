@@ -42,7 +42,8 @@ std::string jsonEscape(const std::string& s) {
 }  // namespace
 
 absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
-                                       const Configuration& config, const std::string& jobName) {
+                                       const Configuration& config,
+                                       const std::string& jobName) {
   const StreamGraph& sg = env.streamGraph();
   JobGraph jg;
   jg.jobName = jobName;
@@ -54,14 +55,16 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   // Job-wide settings: code first, then configuration, then defaults.
   int defaultParallelism = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto p = config.getInt(config_keys::kParallelismDefault, defaultParallelism);
-  if (!p.ok()) return p.status();
+  if (!p.ok())
+    return p.status();
   if (*p < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_keys::kParallelismDefault, " must be >= 1, got ", *p));
   }
   int parallelism = env.parallelism().value_or(static_cast<int>(*p));
   auto mp = config.getInt(config_keys::kMaxParallelism, 128);
-  if (!mp.ok()) return mp.status();
+  if (!mp.ok())
+    return mp.status();
   if (*mp < 1 || *mp > 32768) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_keys::kMaxParallelism, " must be in [1, 32768], got ", *mp));
@@ -81,7 +84,8 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   if (mode == RuntimeMode::kAutomatic) {
     bool allBounded = true;
     for (const auto& n : sg.nodes) {
-      if (n.isSource && !n.isBounded) allBounded = false;
+      if (n.isSource && !n.isBounded)
+        allBounded = false;
     }
     mode = allBounded ? RuntimeMode::kBatch : RuntimeMode::kStreaming;
   }
@@ -99,19 +103,23 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
                                ? config_keys::kBufferTimeout
                                : config_keys::kBufferTimeoutLegacy;
   auto timeout = config.getDurationMillis(timeoutKey, 100);
-  if (!timeout.ok()) return timeout.status();
+  if (!timeout.ok())
+    return timeout.status();
   jg.bufferTimeoutMillis = env.bufferTimeout().value_or(*timeout);
   auto segment = config.getBytes(config_keys::kSegmentSize, 32 * 1024);
-  if (!segment.ok()) return segment.status();
+  if (!segment.ok())
+    return segment.status();
   if (*segment < 4096 || *segment > (64 << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(config_keys::kSegmentSize,
-                                                   " must be between 4kb and 64mb, got ", *segment));
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_keys::kSegmentSize, " must be between 4kb and 64mb, got ", *segment));
   }
   jg.bufferSize = static_cast<int>(*segment);
   auto perChannel = config.getInt(config_keys::kBuffersPerChannel, 2);
-  if (!perChannel.ok()) return perChannel.status();
+  if (!perChannel.ok())
+    return perChannel.status();
   auto floating = config.getInt(config_keys::kFloatingBuffers, 8);
-  if (!floating.ok()) return floating.status();
+  if (!floating.ok())
+    return floating.status();
   if (*perChannel < 1 || *floating < 0) {
     return absl::InvalidArgumentError("network buffer counts must be positive");
   }
@@ -125,8 +133,8 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
     int np = n.parallelism > 0 ? n.parallelism : (n.fixedParallelism ? 1 : parallelism);
     int nmp = n.maxParallelism > 0 ? n.maxParallelism : maxParallelism;
     if (np > nmp) {
-      return absl::InvalidArgumentError(absl::StrCat("operator '", n.name, "' has parallelism ",
-                                                     np, " above its max parallelism ", nmp));
+      return absl::InvalidArgumentError(absl::StrCat("operator '", n.name, "' has parallelism ", np,
+                                                     " above its max parallelism ", nmp));
     }
     if (!n.isSource && n.inEdges.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("operator '", n.name, "' has no input"));
@@ -146,10 +154,10 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
       kind = up == down ? PartitionerKind::kForward : PartitionerKind::kRebalance;
     }
     if (kind == PartitionerKind::kForward && up != down) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "forward partitioning does not allow a change of parallelism: '",
-          sg.nodes[static_cast<size_t>(edge.sourceId)].name, "' has ", up, ", '",
-          sg.nodes[static_cast<size_t>(edge.targetId)].name, "' has ", down));
+      return absl::InvalidArgumentError(
+          absl::StrCat("forward partitioning does not allow a change of parallelism: '",
+                       sg.nodes[static_cast<size_t>(edge.sourceId)].name, "' has ", up, ", '",
+                       sg.nodes[static_cast<size_t>(edge.targetId)].name, "' has ", down));
     }
     edgePartitioner[e] = kind;
   }
@@ -164,7 +172,8 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
                   nodeMaxParallelism[static_cast<size_t>(n.id)];
     }
     if (chain) {
-      int v = jg.nodeToVertex[static_cast<size_t>(sg.edges[static_cast<size_t>(n.inEdges[0])].sourceId)];
+      int v = jg.nodeToVertex[static_cast<size_t>(
+          sg.edges[static_cast<size_t>(n.inEdges[0])].sourceId)];
       jg.nodeToVertex[static_cast<size_t>(n.id)] = v;
       JobVertex& vertex = jg.vertices[static_cast<size_t>(v)];
       vertex.chainedNodes.push_back(n.id);
@@ -186,7 +195,8 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
     const StreamEdge& edge = sg.edges[e];
     int sv = jg.nodeToVertex[static_cast<size_t>(edge.sourceId)];
     int tv = jg.nodeToVertex[static_cast<size_t>(edge.targetId)];
-    if (sv == tv) continue;  // chained
+    if (sv == tv)
+      continue;  // chained
     JobEdge je;
     je.id = static_cast<int>(jg.edges.size());
     je.sourceVertex = sv;
@@ -207,7 +217,9 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
     }
     std::string shape = absl::StrCat(n.operatorKind, "#", n.id);
     for (int e : n.inEdges) {
-      absl::StrAppend(&shape, "<", jg.operatorIds[static_cast<size_t>(sg.edges[static_cast<size_t>(e)].sourceId)]);
+      absl::StrAppend(
+          &shape, "<",
+          jg.operatorIds[static_cast<size_t>(sg.edges[static_cast<size_t>(e)].sourceId)]);
     }
     jg.operatorIds[static_cast<size_t>(n.id)] =
         absl::StrFormat("%016x", state::hashKeyBytes(shape));
@@ -215,10 +227,9 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   for (size_t i = 0; i < sg.nodes.size(); ++i) {
     for (size_t j = i + 1; j < sg.nodes.size(); ++j) {
       if (jg.operatorIds[i] == jg.operatorIds[j]) {
-        return absl::InvalidArgumentError(absl::StrCat("uid '", jg.operatorIds[i],
-                                                       "' is used by two operators: '",
-                                                       sg.nodes[i].name, "' and '",
-                                                       sg.nodes[j].name, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("uid '", jg.operatorIds[i], "' is used by two operators: '",
+                         sg.nodes[i].name, "' and '", sg.nodes[j].name, "'"));
       }
     }
   }

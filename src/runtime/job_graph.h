@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <absl/status/statusor.h>
+
 #include <brook/functions.h>
 #include <brook/stream_execution_environment.h>
 #include <brook/stream_graph.h>
@@ -19,13 +20,13 @@ namespace brook::runtime {
 
 struct JobVertex {
   int id = -1;
-  std::string name;              ///< the chain, "Source: File Source -> Flat Map"
-  std::vector<int> chainedNodes; ///< StreamNode ids, head first, in topological order
+  std::string name;               ///< the chain, "Source: File Source -> Flat Map"
+  std::vector<int> chainedNodes;  ///< StreamNode ids, head first, in topological order
   int parallelism = 1;
   int maxParallelism = 128;
   bool isSource = false;
-  std::vector<int> inputs;       ///< JobEdge ids
-  std::vector<int> outputs;      ///< JobEdge ids
+  std::vector<int> inputs;   ///< JobEdge ids
+  std::vector<int> outputs;  ///< JobEdge ids
 };
 
 struct JobEdge {
@@ -43,7 +44,7 @@ struct JobGraph {
   const StreamGraph* streamGraph = nullptr;
   std::vector<JobVertex> vertices;
   std::vector<JobEdge> edges;
-  std::vector<int> nodeToVertex;      ///< StreamNode id -> JobVertex id
+  std::vector<int> nodeToVertex;         ///< StreamNode id -> JobVertex id
   std::vector<std::string> operatorIds;  ///< per StreamNode: uid or one derived from the shape
   RuntimeMode mode = RuntimeMode::kStreaming;  ///< resolved: STREAMING or BATCH
   int64_t bufferTimeoutMillis = 100;
@@ -61,6 +62,7 @@ struct JobGraph {
 /// `execution.runtime-mode`, `execution.buffer-timeout.interval`, network settings); settings
 /// made in the job's code win. Errors name the operator at fault.
 absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
-                                       const Configuration& config, const std::string& jobName);
+                                       const Configuration& config,
+                                       const std::string& jobName);
 
 }  // namespace brook::runtime

@@ -1,7 +1,8 @@
 #include "runtime/job_graph.h"
 
-#include <brook/brook.h>
 #include <gtest/gtest.h>
+
+#include <brook/brook.h>
 
 namespace brook::runtime {
 namespace {
@@ -32,9 +33,13 @@ TEST(JobGraphTest, ChainsForwardEdgesOfEqualParallelism) {
 TEST(JobGraphTest, ParallelismChangeAndExplicitPartitioningBreakChains) {
   StreamExecutionEnvironment env;
   auto s = env.fromSequence(1, 10);
-  s.map([](int64_t x) { return x; }).setParallelism(3).rebalance().map([](int64_t x) {
-    return x;
-  }).setParallelism(3).print().setParallelism(1);
+  s.map([](int64_t x) { return x; })
+      .setParallelism(3)
+      .rebalance()
+      .map([](int64_t x) { return x; })
+      .setParallelism(3)
+      .print()
+      .setParallelism(1);
   auto jg = buildJobGraph(env, parallelism(2), "breaks");
   ASSERT_TRUE(jg.ok()) << jg.status();
   ASSERT_EQ(jg->vertices.size(), 4u);
@@ -47,7 +52,10 @@ TEST(JobGraphTest, ParallelismChangeAndExplicitPartitioningBreakChains) {
 
 TEST(JobGraphTest, ForwardWithDifferentParallelismIsAnError) {
   StreamExecutionEnvironment env;
-  env.fromSequence(1, 10).forward().map([](int64_t x) { return x; }).name("Doubler")
+  env.fromSequence(1, 10)
+      .forward()
+      .map([](int64_t x) { return x; })
+      .name("Doubler")
       .setParallelism(3);
   auto jg = buildJobGraph(env, parallelism(2), "bad");
   ASSERT_FALSE(jg.ok());
@@ -58,9 +66,10 @@ TEST(JobGraphTest, ForwardWithDifferentParallelismIsAnError) {
 TEST(JobGraphTest, FingerprintIsStableAndReflectsTheShape) {
   auto plan = [](int p) {
     StreamExecutionEnvironment env;
-    env.fromElements(std::string("a"), std::string("b")).map([](std::string s) {
-      return s + "!";
-    }).uid("exclaim").print();
+    env.fromElements(std::string("a"), std::string("b"))
+        .map([](std::string s) { return s + "!"; })
+        .uid("exclaim")
+        .print();
     auto jg = buildJobGraph(env, parallelism(p), "fp");
     EXPECT_TRUE(jg.ok());
     return jg->fingerprint();

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <absl/strings/str_cat.h>
+
 #include <brook/job.h>
 
 namespace brook::runtime {
@@ -23,8 +24,8 @@ absl::StatusOr<std::unique_ptr<JobLibrary>> JobLibrary::load(const std::string& 
   void* handle = ::dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* err = ::dlerror();
-    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not a loadable job library: ",
-                                                   err != nullptr ? err : "unknown error"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", path, "' is not a loadable job library: ", err != nullptr ? err : "unknown error"));
   }
   auto abi = reinterpret_cast<int (*)()>(::dlsym(handle, "brook_job_abi_version"));
   auto name = reinterpret_cast<const char* (*)()>(::dlsym(handle, "brook_job_name"));

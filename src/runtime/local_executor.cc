@@ -9,7 +9,8 @@ absl::StatusOr<JobExecutionResult> executeLocally(const StreamExecutionEnvironme
                                                   const JobArgs& args,
                                                   const std::string& jobName) {
   auto graph = buildJobGraph(env, config, jobName);
-  if (!graph.ok()) return graph.status();
+  if (!graph.ok())
+    return graph.status();
   MiniCluster cluster;
   return cluster.execute(*graph, args);
 }

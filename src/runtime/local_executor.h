@@ -3,6 +3,7 @@
 #include <string>
 
 #include <absl/status/statusor.h>
+
 #include <brook/functions.h>
 #include <brook/stream_execution_environment.h>
 

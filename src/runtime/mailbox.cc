@@ -13,7 +13,8 @@ void Mailbox::put(Mail mail) {
 
 bool Mailbox::tryTake(Mail& mail) {
   std::lock_guard lock(mutex_);
-  if (mails_.empty()) return false;
+  if (mails_.empty())
+    return false;
   mail = std::move(mails_.front());
   mails_.pop_front();
   return true;

@@ -49,16 +49,20 @@ struct MiniCluster::Execution {
   std::string failure;
 
   void cancelAll() {
-    for (auto& t : tasks) t->cancel();
+    for (auto& t : tasks)
+      t->cancel();
   }
 };
 
-MiniCluster::~MiniCluster() { cancel(); }
+MiniCluster::~MiniCluster() {
+  cancel();
+}
 
 void MiniCluster::cancel() {
   std::lock_guard lock(mutex_);
   cancelRequested_ = true;
-  if (running_ == nullptr) return;
+  if (running_ == nullptr)
+    return;
   {
     std::lock_guard execLock(running_->mutex);
     running_->cancelled = true;
@@ -66,7 +70,8 @@ void MiniCluster::cancel() {
   running_->cancelAll();
 }
 
-JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
+JobExecutionResult MiniCluster::execute(const JobGraph& jg,
+                                        const JobArgs& args,
                                         const StatusListener& listener) {
   auto log = getLogger("runtime");
   auto start = std::chrono::steady_clock::now();
@@ -74,7 +79,8 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
   result.jobId = newJobId();
   auto report = [&](JobStatus s) {
     result.status = s;
-    if (listener) listener(result.jobId, s);
+    if (listener)
+      listener(result.jobId, s);
   };
   report(JobStatus::kCreated);
 
@@ -104,7 +110,8 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
       }
       --exec.remaining;
     }
-    if (cancelOthers) exec.cancelAll();
+    if (cancelOthers)
+      exec.cancelAll();
     exec.done.notify_all();
   };
 
@@ -116,12 +123,14 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
       env.args = &args;
       env.vertexId = v.id;
       env.subtaskIndex = i;
-      for (int e : v.outputs) env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
+      for (int e : v.outputs)
+        env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
       for (int e : v.inputs) {
         const JobEdge& je = jg.edges[static_cast<size_t>(e)];
         std::vector<ResultSubpartition*> channels;
         if (je.partitioner == PartitionerKind::kForward) {
-          channels.push_back(&partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]->subpartition(0));
+          channels.push_back(
+              &partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]->subpartition(0));
         } else {
           for (ResultPartition* p : partitionOf[static_cast<size_t>(e)]) {
             channels.push_back(&p->subpartition(i));
@@ -137,16 +146,19 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
   {
     std::lock_guard lock(mutex_);
     running_ = &exec;
-    if (cancelRequested_) exec.cancelled = true;
+    if (cancelRequested_)
+      exec.cancelled = true;
   }
   log->info("[{}] job '{}' with {} tasks switched to RUNNING", result.jobId, jg.jobName,
             exec.tasks.size());
   report(JobStatus::kRunning);
-  if (exec.cancelled) exec.cancelAll();
+  if (exec.cancelled)
+    exec.cancelAll();
 
   std::vector<std::jthread> threads;
   threads.reserve(exec.tasks.size());
-  for (auto& t : exec.tasks) threads.emplace_back([task = t.get()] { task->run(); });
+  for (auto& t : exec.tasks)
+    threads.emplace_back([task = t.get()] { task->run(); });
 
   bool reportedTransition = false;
   {
@@ -162,13 +174,15 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg, const JobArgs& args,
       }
     }
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   {
     std::lock_guard lock(mutex_);
     running_ = nullptr;
     cancelRequested_ = false;
   }
-  for (auto& p : exec.partitions) p->releaseAll();
+  for (auto& p : exec.partitions)
+    p->releaseAll();
 
   result.durationMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)

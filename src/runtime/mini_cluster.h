@@ -40,7 +40,8 @@ class MiniCluster {
 
   /// Runs `jobGraph` until it finishes, fails, or is cancelled; reports status changes to
   /// `listener` (on the calling thread or a task thread).
-  JobExecutionResult execute(const JobGraph& jobGraph, const JobArgs& args,
+  JobExecutionResult execute(const JobGraph& jobGraph,
+                             const JobArgs& args,
                              const StatusListener& listener = {});
 
   /// Cancels the running job, if any; `execute` returns CANCELED once every task stopped.

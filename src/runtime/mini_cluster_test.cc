@@ -8,15 +8,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
-#include <set>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
-#include <brook/brook.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <brook/brook.h>
 
 #include "runtime/job_graph.h"
 #include "runtime/local_executor.h"
@@ -77,7 +78,8 @@ TEST_P(ParallelismTest, KeyedSumEmitsEveryUpdateInStreamingMode) {
   StreamExecutionEnvironment env;
   CollectSink<std::pair<int, int64_t>> sink;
   std::vector<std::pair<int, int64_t>> input;
-  for (int i = 0; i < 300; ++i) input.emplace_back(i % 3, i);
+  for (int i = 0; i < 300; ++i)
+    input.emplace_back(i % 3, i);
   env.fromCollection(input)
       .keyBy([](const std::pair<int, int64_t>& p) { return p.first; })
       .sum([](std::pair<int, int64_t>& p) -> int64_t& { return p.second; })
@@ -87,11 +89,13 @@ TEST_P(ParallelismTest, KeyedSumEmitsEveryUpdateInStreamingMode) {
   ASSERT_EQ(values.size(), 300u);
   // The updates of a key arrive in order: its running sums.
   std::map<int, std::vector<int64_t>> perKey;
-  for (auto& [k, v] : values) perKey[k].push_back(v);
+  for (auto& [k, v] : values)
+    perKey[k].push_back(v);
   for (int k = 0; k < 3; ++k) {
     int64_t running = 0;
     std::vector<int64_t> expected;
-    for (int i = k; i < 300; i += 3) expected.push_back(running += i);
+    for (int i = k; i < 300; i += 3)
+      expected.push_back(running += i);
     EXPECT_EQ(perKey[k], expected) << "key " << k;
   }
 }
@@ -100,7 +104,8 @@ TEST_P(ParallelismTest, KeyedSumEmitsFinalValuesOnceInBatchMode) {
   StreamExecutionEnvironment env;
   CollectSink<std::pair<int, int64_t>> sink;
   std::vector<std::pair<int, int64_t>> input;
-  for (int i = 0; i < 300; ++i) input.emplace_back(i % 3, i);
+  for (int i = 0; i < 300; ++i)
+    input.emplace_back(i % 3, i);
   env.fromCollection(input)
       .keyBy([](const std::pair<int, int64_t>& p) { return p.first; })
       .sum([](std::pair<int, int64_t>& p) -> int64_t& { return p.second; })
@@ -115,8 +120,12 @@ TEST_P(ParallelismTest, KeyedSumEmitsFinalValuesOnceInBatchMode) {
 TEST_P(ParallelismTest, ReduceMinMaxMinByMaxBy) {
   using Rec = std::tuple<std::string, int, int>;  // key, a, b
   std::vector<Rec> input = {{"x", 5, 1}, {"y", 2, 9}, {"x", 3, 2}, {"x", 7, 3}, {"y", 1, 8}};
-  auto key = [](const Rec& r) { return std::get<0>(r); };
-  auto fieldA = [](Rec& r) -> int& { return std::get<1>(r); };
+  auto key = [](const Rec& r) {
+    return std::get<0>(r);
+  };
+  auto fieldA = [](Rec& r) -> int& {
+    return std::get<1>(r);
+  };
   StreamExecutionEnvironment env;
   auto keyed = env.fromCollection(input).keyBy(key);
   CollectSink<Rec> minSink, maxSink, minBySink, maxBySink, reduceSink;
@@ -124,9 +133,12 @@ TEST_P(ParallelismTest, ReduceMinMaxMinByMaxBy) {
   keyed.max(fieldA).sinkTo(maxSink.sink());
   keyed.minBy(fieldA).sinkTo(minBySink.sink());
   keyed.maxBy(fieldA).sinkTo(maxBySink.sink());
-  keyed.reduce([](Rec a, Rec b) {
-    return Rec{std::get<0>(a), std::get<1>(a) + std::get<1>(b), std::get<2>(a) * std::get<2>(b)};
-  }).sinkTo(reduceSink.sink());
+  keyed
+      .reduce([](Rec a, Rec b) {
+        return Rec{std::get<0>(a), std::get<1>(a) + std::get<1>(b),
+                   std::get<2>(a) * std::get<2>(b)};
+      })
+      .sinkTo(reduceSink.sink());
   ASSERT_EQ(run(env, config(GetParam(), "BATCH")).status, JobStatus::kFinished);
   // min/max change only the field; minBy/maxBy keep the whole record.
   EXPECT_THAT(minSink.values(), UnorderedElementsAre(Rec{"x", 3, 1}, Rec{"y", 1, 9}));
@@ -145,8 +157,10 @@ TEST_P(ParallelismTest, UnionMergesStreams) {
   a.union_(b, c).map([](int64_t x) { return x; }).sinkTo(sink.sink());
   ASSERT_EQ(run(env, config(GetParam())).status, JobStatus::kFinished);
   std::vector<int64_t> expected = {-2, -1};
-  for (int64_t x = 1; x <= 100; ++x) expected.push_back(x);
-  for (int64_t x = 1001; x <= 1100; ++x) expected.push_back(x);
+  for (int64_t x = 1; x <= 100; ++x)
+    expected.push_back(x);
+  for (int64_t x = 1001; x <= 1100; ++x)
+    expected.push_back(x);
   EXPECT_EQ(sorted(sink.values()), expected);
 }
 
@@ -155,14 +169,13 @@ INSTANTIATE_TEST_SUITE_P(Parallelism, ParallelismTest, ::testing::Values(1, 2, 4
 // Tags each record with the subtask that saw it.
 class SubtaskTagger : public RichMapFunction<int64_t, std::pair<int, int64_t>> {
  public:
-  std::pair<int, int64_t> map(int64_t x) override {
-    return {getRuntimeContext().subtaskIndex, x};
-  }
+  std::pair<int, int64_t> map(int64_t x) override { return {getRuntimeContext().subtaskIndex, x}; }
 };
 
 std::map<int, std::vector<int64_t>> bySubtask(const std::vector<std::pair<int, int64_t>>& v) {
   std::map<int, std::vector<int64_t>> out;
-  for (auto& [s, x] : v) out[s].push_back(x);
+  for (auto& [s, x] : v)
+    out[s].push_back(x);
   return out;
 }
 
@@ -180,30 +193,39 @@ TEST(PartitioningTest, GlobalSendsEverythingToTheFirstSubtask) {
 TEST(PartitioningTest, BroadcastSendsEveryRecordToEverySubtask) {
   StreamExecutionEnvironment env;
   CollectSink<std::pair<int, int64_t>> sink;
-  env.fromSequence(1, 100).broadcast().map(SubtaskTagger()).setParallelism(3).sinkTo(
-      sink.sink());
+  env.fromSequence(1, 100).broadcast().map(SubtaskTagger()).setParallelism(3).sinkTo(sink.sink());
   ASSERT_EQ(run(env, config(2)).status, JobStatus::kFinished);
   auto groups = bySubtask(sink.values());
   ASSERT_EQ(groups.size(), 3u);
-  for (auto& [s, values] : groups) EXPECT_EQ(values.size(), 100u) << "subtask " << s;
+  for (auto& [s, values] : groups)
+    EXPECT_EQ(values.size(), 100u) << "subtask " << s;
 }
 
 TEST(PartitioningTest, RebalanceSpreadsEvenly) {
   StreamExecutionEnvironment env;
   CollectSink<std::pair<int, int64_t>> sink;
-  env.fromSequence(1, 900).setParallelism(1).rebalance().map(SubtaskTagger()).setParallelism(3)
+  env.fromSequence(1, 900)
+      .setParallelism(1)
+      .rebalance()
+      .map(SubtaskTagger())
+      .setParallelism(3)
       .sinkTo(sink.sink());
   ASSERT_EQ(run(env, config(1)).status, JobStatus::kFinished);
   auto groups = bySubtask(sink.values());
   ASSERT_EQ(groups.size(), 3u);
-  for (auto& [s, values] : groups) EXPECT_EQ(values.size(), 300u) << "subtask " << s;
+  for (auto& [s, values] : groups)
+    EXPECT_EQ(values.size(), 300u) << "subtask " << s;
 }
 
 TEST(PartitioningTest, RescaleFeedsLocalGroups) {
   StreamExecutionEnvironment env;
   CollectSink<std::pair<int, int64_t>> sink;
   // Two producers, four consumers: producer 0 feeds subtasks 0-1, producer 1 feeds 2-3.
-  env.fromSequence(1, 400).setParallelism(2).rescale().map(SubtaskTagger()).setParallelism(4)
+  env.fromSequence(1, 400)
+      .setParallelism(2)
+      .rescale()
+      .map(SubtaskTagger())
+      .setParallelism(4)
       .sinkTo(sink.sink());
   ASSERT_EQ(run(env, config(1)).status, JobStatus::kFinished);
   auto groups = bySubtask(sink.values());
@@ -239,7 +261,8 @@ TEST(PartitioningTest, CustomPartitionerPicksTheChannel) {
   ASSERT_EQ(run(env, config(2)).status, JobStatus::kFinished);
   auto values = sink.values();
   ASSERT_EQ(values.size(), 300u);
-  for (auto& [s, x] : values) EXPECT_EQ(s, x % 3);
+  for (auto& [s, x] : values)
+    EXPECT_EQ(s, x % 3);
 }
 
 TEST(PartitioningTest, KeyByRoutesEqualKeysToOneSubtask) {
@@ -252,13 +275,16 @@ TEST(PartitioningTest, KeyByRoutesEqualKeysToOneSubtask) {
       .sinkTo(sink.sink());
   ASSERT_EQ(run(env, config(3)).status, JobStatus::kFinished);
   std::map<int64_t, std::set<int>> subtasksOfKey;
-  for (auto& [s, x] : sink.values()) subtasksOfKey[x % 17].insert(s);
+  for (auto& [s, x] : sink.values())
+    subtasksOfKey[x % 17].insert(s);
   (void)subtasksOfKey;
   // Keyed reduce output is chained with the tagger, so each key's updates come from one subtask.
   std::map<int, int> count;
-  for (auto& [s, x] : sink.values()) ++count[s];
+  for (auto& [s, x] : sink.values())
+    ++count[s];
   int total = 0;
-  for (auto& [s, n] : count) total += n;
+  for (auto& [s, n] : count)
+    total += n;
   EXPECT_EQ(total, 1000);
 }
 
@@ -336,7 +362,8 @@ TEST(FailureTest, ThrowingUserFunctionFailsTheJobWithTheOperatorName) {
   CollectSink<int64_t> sink;
   env.fromSequence(1, 100000)
       .map([](int64_t x) {
-        if (x == 5000) throw std::runtime_error("cannot handle 5000");
+        if (x == 5000)
+          throw std::runtime_error("cannot handle 5000");
         return x;
       })
       .name("Picky")
@@ -379,7 +406,8 @@ TEST(CancelTest, CancellingAnUnboundedJobStopsEveryTask) {
     cluster.cancel();
   });
   auto result = cluster.execute(*jg, JobArgs{}, [&](const std::string&, JobStatus s) {
-    if (s == JobStatus::kRunning) running = true;
+    if (s == JobStatus::kRunning)
+      running = true;
   });
   canceller.join();
   EXPECT_EQ(result.status, JobStatus::kCanceled);
@@ -393,7 +421,8 @@ TEST(BackpressureTest, SlowConsumerLosesNothing) {
       .map([](int64_t x) { return std::to_string(x) + std::string(100, '.'); })
       .rebalance()
       .map([](std::string s) {
-        if (s.size() % 7 == 0) std::this_thread::yield();
+        if (s.size() % 7 == 0)
+          std::this_thread::yield();
         return s;
       })
       .setParallelism(1)
@@ -435,7 +464,8 @@ TEST(TextFileSourceTest, SplitsReadEveryLineExactlyOnce) {
   {
     std::ofstream a(dir + "/a.txt");
     for (int i = 0; i < 2000; ++i) {
-      std::string line = "line " + std::to_string(i) + std::string(static_cast<size_t>(i % 13), 'z');
+      std::string line =
+          "line " + std::to_string(i) + std::string(static_cast<size_t>(i % 13), 'z');
       a << line << (i % 5 == 0 ? "\r\n" : "\n");
       expected.push_back(line);
     }
@@ -484,13 +514,16 @@ class OneShotServer {
     port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] {
       pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 30'000) != 1) return;
+      if (::poll(&p, 1, 30'000) != 1)
+        return;
       int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
+      if (client < 0)
+        return;
       // Send in small pieces so lines arrive split across reads.
       for (size_t i = 0; i < text_.size(); i += 5) {
         size_t n = std::min<size_t>(5, text_.size() - i);
-        if (::send(client, text_.data() + i, n, MSG_NOSIGNAL) < 0) break;
+        if (::send(client, text_.data() + i, n, MSG_NOSIGNAL) < 0)
+          break;
       }
       ::close(client);
     });

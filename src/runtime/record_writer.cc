@@ -7,7 +7,8 @@
 namespace brook::runtime {
 
 ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
-                                         const std::atomic<bool>* cancelled, Options options)
+                                         const std::atomic<bool>* cancelled,
+                                         Options options)
     : partition_(partition),
       cancelled_(cancelled),
       options_(options),
@@ -29,7 +30,8 @@ ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
 
 ChannelRecordWriter::~ChannelRecordWriter() {
   for (Buffer* b : current_) {
-    if (b != nullptr) recycleBuffer(b);
+    if (b != nullptr)
+      recycleBuffer(b);
   }
 }
 
@@ -40,7 +42,8 @@ void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
       writeRecord(0, record, timestamp);
       return;
     case PartitionerKind::kBroadcast:
-      for (int c = 0; c < numberOfChannels_; ++c) writeRecord(c, record, timestamp);
+      for (int c = 0; c < numberOfChannels_; ++c)
+        writeRecord(c, record, timestamp);
       return;
     case PartitionerKind::kShuffle:
       writeRecord(static_cast<int>(random_() % static_cast<uint32_t>(numberOfChannels_)), record,
@@ -61,7 +64,8 @@ void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
   }
 }
 
-void ChannelRecordWriter::emitKeyed(std::string_view serializedKey, std::string_view record,
+void ChannelRecordWriter::emitKeyed(std::string_view serializedKey,
+                                    std::string_view record,
                                     int64_t timestamp) {
   int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
   writeRecord(state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup),
@@ -97,7 +101,8 @@ void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int6
     write(channel, record.data(), record.size());
   }
   ++recordsOut_;
-  if (options_.flushAlways) finishBuffer(channel);
+  if (options_.flushAlways)
+    finishBuffer(channel);
 }
 
 void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
@@ -105,21 +110,25 @@ void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
   while (n > 0) {
     if (cur == nullptr) {
       cur = partition_->pool().request(*cancelled_);
-      if (cur == nullptr) throw TaskCancelledError{};
+      if (cur == nullptr)
+        throw TaskCancelledError{};
     }
     size_t take = std::min<size_t>(n, cur->free());
     std::memcpy(cur->data + cur->size, data, take);
     cur->size += static_cast<uint32_t>(take);
     data += take;
     n -= take;
-    if (cur->free() == 0) finishBuffer(channel);
+    if (cur->free() == 0)
+      finishBuffer(channel);
   }
 }
 
 void ChannelRecordWriter::finishBuffer(int channel) {
   auto& cur = current_[static_cast<size_t>(channel)];
-  if (cur == nullptr) return;
-  if (cur->size == 0) return;
+  if (cur == nullptr)
+    return;
+  if (cur->size == 0)
+    return;
   partition_->subpartition(channel).add(cur);
   cur = nullptr;
 }
@@ -130,7 +139,8 @@ void ChannelRecordWriter::broadcastWatermark(int64_t watermark) {
   std::memcpy(element + 1, &watermark, 8);
   for (int c = 0; c < numberOfChannels_; ++c) {
     write(c, element, sizeof(element));
-    if (options_.flushAlways) finishBuffer(c);
+    if (options_.flushAlways)
+      finishBuffer(c);
   }
 }
 
@@ -146,12 +156,14 @@ void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timesta
 }
 
 void ChannelRecordWriter::flushAll() {
-  for (int c = 0; c < numberOfChannels_; ++c) finishBuffer(c);
+  for (int c = 0; c < numberOfChannels_; ++c)
+    finishBuffer(c);
 }
 
 void ChannelRecordWriter::endOfPartition() {
   char element = static_cast<char>(ElementKind::kEndOfPartition);
-  for (int c = 0; c < numberOfChannels_; ++c) write(c, &element, 1);
+  for (int c = 0; c < numberOfChannels_; ++c)
+    write(c, &element, 1);
   flushAll();
 }
 

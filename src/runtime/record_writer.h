@@ -31,12 +31,14 @@ class ChannelRecordWriter final : public RecordWriter {
     RuntimeMode mode = RuntimeMode::kStreaming;
   };
 
-  ChannelRecordWriter(ResultPartition* partition, const std::atomic<bool>* cancelled,
+  ChannelRecordWriter(ResultPartition* partition,
+                      const std::atomic<bool>* cancelled,
                       Options options);
   ~ChannelRecordWriter() override;
 
   void emit(std::string_view record, int64_t timestamp) override;
-  void emitKeyed(std::string_view serializedKey, std::string_view record,
+  void emitKeyed(std::string_view serializedKey,
+                 std::string_view record,
                  int64_t timestamp) override;
   void emitTo(int channel, std::string_view record, int64_t timestamp) override;
   void broadcastWatermark(int64_t watermark) override;

@@ -42,7 +42,8 @@ class ResultPartition {
   ResultSubpartition& subpartition(int i) { return subpartitions_[static_cast<size_t>(i)]; }
   BufferPool& pool() { return pool_; }
   void releaseAll() {
-    for (auto& s : subpartitions_) s.releaseAll();
+    for (auto& s : subpartitions_)
+      s.releaseAll();
   }
 
  private:

@@ -149,7 +149,8 @@ void StreamTask::run() {
     setUp();
     log->debug("[{}] {} switched to RUNNING", env_.jobId, description_);
     // Open tail first, so that every operator's downstream is ready before it emits.
-    for (size_t i = operators_.size(); i-- > 0;) operators_[i]->open(*contexts_[i]);
+    for (size_t i = operators_.size(); i-- > 0;)
+      operators_[i]->open(*contexts_[i]);
     opened_ = true;
     nextFlush_ = std::chrono::steady_clock::now() + bufferTimeout_;
     if (env_.jobGraph->vertices[static_cast<size_t>(env_.vertexId)].isSource) {
@@ -157,11 +158,14 @@ void StreamTask::run() {
     } else {
       runInputs();
     }
-    if (cancelled_.load()) throw TaskCancelledError{};
+    if (cancelled_.load())
+      throw TaskCancelledError{};
     finishOperators();
-    for (auto& w : writers_) w->endOfPartition();
+    for (auto& w : writers_)
+      w->endOfPartition();
     opened_ = false;
-    for (auto& op : operators_) op->close();
+    for (auto& op : operators_)
+      op->close();
   } catch (const TaskCancelledError&) {
     finalState = TaskState::kCanceled;
   } catch (const std::exception& e) {
@@ -171,7 +175,8 @@ void StreamTask::run() {
     finalState = TaskState::kFailed;
     failure = absl::StrCat("task '", description_, "' failed with an unknown exception");
   }
-  if (finalState != TaskState::kFinished) closeOperators();
+  if (finalState != TaskState::kFinished)
+    closeOperators();
   // Release everything the task holds before reporting.
   writers_.clear();
   channelDeserializers_.clear();
@@ -185,7 +190,8 @@ void StreamTask::run() {
 }
 
 void StreamTask::closeOperators() noexcept {
-  if (!opened_) return;
+  if (!opened_)
+    return;
   opened_ = false;
   for (auto& op : operators_) {
     try {
@@ -199,7 +205,8 @@ void StreamTask::closeOperators() noexcept {
 void StreamTask::maybeFlush() {
   auto now = std::chrono::steady_clock::now();
   if (now >= nextFlush_) {
-    for (auto& w : writers_) w->flushAll();
+    for (auto& w : writers_)
+      w->flushAll();
     nextFlush_ = now + bufferTimeout_;
   }
 }
@@ -208,14 +215,17 @@ void StreamTask::runSource() {
   auto* source = static_cast<SourceOperatorBase*>(operators_.front().get());
   Mailbox::Mail mail;
   for (;;) {
-    while (mailbox_.tryTake(mail)) mail();
-    if (cancelled_.load(std::memory_order_relaxed)) return;
+    while (mailbox_.tryTake(mail))
+      mail();
+    if (cancelled_.load(std::memory_order_relaxed))
+      return;
     InputStatus status = source->emitNext();
-    if (status == InputStatus::kEndOfInput) break;
+    if (status == InputStatus::kEndOfInput)
+      break;
     maybeFlush();
     if (status == InputStatus::kNothingAvailable) {
-      mailbox_.waitUntil(std::min(nextFlush_, std::chrono::steady_clock::now() +
-                                                  std::chrono::milliseconds(5)));
+      mailbox_.waitUntil(
+          std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(5)));
     }
   }
   // A bounded source ends event time: every window and timer downstream fires.
@@ -226,8 +236,10 @@ void StreamTask::runInputs() {
   Mailbox::Mail mail;
   const int channels = gate_.numberOfChannels();
   while (channelsEnded_ < channels) {
-    while (mailbox_.tryTake(mail)) mail();
-    if (cancelled_.load(std::memory_order_relaxed)) return;
+    while (mailbox_.tryTake(mail))
+      mail();
+    if (cancelled_.load(std::memory_order_relaxed))
+      return;
     int channel = -1;
     Buffer* buffer = gate_.pollNext(channel);
     if (buffer != nullptr) {
@@ -256,7 +268,8 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
         w = std::max(w, e.timestamp);
         int64_t min = kMaxWatermark;
         for (size_t c = 0; c < channelWatermark_.size(); ++c) {
-          if (!channelEnded_[c]) min = std::min(min, channelWatermark_[c]);
+          if (!channelEnded_[c])
+            min = std::min(min, channelWatermark_[c]);
         }
         if (min > currentWatermark_) {
           currentWatermark_ = min;
@@ -280,9 +293,12 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
 
 void StreamTask::finishOperators() {
   // Head to tail: an operator's final output reaches downstream operators before they finish.
-  for (auto& op : operators_) op->endInput();
-  for (auto& o : ownedOutputs_) o->finish();
-  for (auto& w : writers_) w->flushAll();
+  for (auto& op : operators_)
+    op->endInput();
+  for (auto& o : ownedOutputs_)
+    o->finish();
+  for (auto& w : writers_)
+    w->flushAll();
 }
 
 }  // namespace brook::runtime

@@ -24,7 +24,9 @@ std::string utf16le(std::string_view ascii) {
 // Published MurmurHash3_x64_128 digests with seed 0; h1 is the first 64-bit half. The values
 // are those asserted by the test suites of Guava (Murmur3Hash128Test) and Apache DataSketches
 // (MurmurHash3Test, taken from the reference C++ implementation).
-TEST(HashKeyBytesTest, EmptyInputHashesToZero) { EXPECT_EQ(hashKeyBytes(""), 0u); }
+TEST(HashKeyBytesTest, EmptyInputHashesToZero) {
+  EXPECT_EQ(hashKeyBytes(""), 0u);
+}
 
 TEST(HashKeyBytesTest, MatchesGuavaTestVectors) {
   EXPECT_EQ(hashKeyBytes("hell"), 0x629942693e10f867ULL);
@@ -50,7 +52,10 @@ TEST(HashKeyBytesTest, MatchesDataSketchesTestVectorsForEveryTailLength) {
             0xca77b498ea9ed953ULL);
   // 48 bytes with 0xff and 0x00 bytes: the tail bytes must be read unsigned.
   std::string withHighBytes = "The quick brown fox jumps over the lazy dog";
-  withHighBytes += std::string("\xff" "dog\0", 5);
+  withHighBytes += std::string(
+      "\xff"
+      "dog\0",
+      5);
   ASSERT_EQ(withHighBytes.size(), 48u);
   EXPECT_EQ(hashKeyBytes(withHighBytes), 0xe88abda785929c9eULL);
 }

@@ -20,7 +20,9 @@ using testing::TempDir;
 const std::string kBrook = BROOK_CLI_PATH;
 const std::string kJobs = BROOK_JOBS_DIR;
 
-std::string job(const std::string& name) { return kJobs + "/" + name + ".so"; }
+std::string job(const std::string& name) {
+  return kJobs + "/" + name + ".so";
+}
 
 TEST(CliTest, RunsWordCountAndReportsFinished) {
   TempDir tmp;
@@ -138,8 +140,8 @@ TEST(CliTest, UnknownFlagsAndBadValuesExitWithUsageErrors) {
   auto d = runProcess(kBrook + " run --local -D novalue " + job("print_job"));
   EXPECT_EQ(d.exitCode, 2);
   EXPECT_THAT(d.err, HasSubstr("key=value"));
-  auto mode = runProcess(kBrook + " run --local -D execution.runtime-mode=SOMETIMES " +
-                         job("print_job"));
+  auto mode =
+      runProcess(kBrook + " run --local -D execution.runtime-mode=SOMETIMES " + job("print_job"));
   EXPECT_EQ(mode.exitCode, 1);
   EXPECT_THAT(mode.err, HasSubstr("execution.runtime-mode"));
   auto none = runProcess(kBrook);
@@ -154,15 +156,15 @@ TEST(CliTest, ConfigurationFileIsReadAndItsErrorsNameTheLine) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "1\n2\n");  // parallelism 1: no prefixes
   std::ofstream(tmp.path() + "/bad.yaml") << "parallelism.default: 1\nthis line is wrong\n";
-  auto bad = runProcess(kBrook + " run --local --conf " + tmp.path() + "/bad.yaml " +
-                        job("print_job"));
+  auto bad =
+      runProcess(kBrook + " run --local --conf " + tmp.path() + "/bad.yaml " + job("print_job"));
   EXPECT_EQ(bad.exitCode, 2);
   EXPECT_THAT(bad.err, HasSubstr("bad.yaml:2"));
 }
 
 TEST(CliTest, InfoPrintsTheJobGraphAsJson) {
-  auto r = runProcess(kBrook + " info -p 3 " + std::string(BROOK_WORDCOUNT_JOB) +
-                      " -- --input " + BROOK_SOURCE_DIR + "/examples/data/rivers.txt --output x");
+  auto r = runProcess(kBrook + " info -p 3 " + std::string(BROOK_WORDCOUNT_JOB) + " -- --input " +
+                      BROOK_SOURCE_DIR + "/examples/data/rivers.txt --output x");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"name\": \"Source: File Source -> Tokenizer -> Map\""));
   EXPECT_THAT(r.out, HasSubstr("\"parallelism\": 3"));

@@ -35,7 +35,8 @@ ProcessResult runProcess(const std::string& command) {
 
 TempDir::TempDir() {
   std::string templ = (std::filesystem::temp_directory_path() / "brook-test-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
   path_ = templ;
 }
 
@@ -49,7 +50,8 @@ std::vector<std::string> readPartFiles(const std::string& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     std::ifstream in(entry.path());
     std::string line;
-    while (std::getline(in, line)) lines.push_back(line);
+    while (std::getline(in, line))
+      lines.push_back(line);
   }
   return lines;
 }

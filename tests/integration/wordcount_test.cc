@@ -7,8 +7,9 @@
 #include <random>
 #include <string>
 
-#include <brook/brook.h>
 #include <gtest/gtest.h>
+
+#include <brook/brook.h>
 
 #include "integration/test_process.h"
 #include "runtime/job_graph.h"
@@ -33,7 +34,8 @@ std::map<std::string, int64_t> referenceCounts(const std::string& text) {
       word.clear();
     }
   }
-  if (!word.empty()) ++counts[word];
+  if (!word.empty())
+    ++counts[word];
   return counts;
 }
 
@@ -110,12 +112,14 @@ TEST_P(WordCountTest, CountsMatchTheReference) {
   EXPECT_EQ(finalCounts, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ModesAndParallelism, WordCountTest,
-    ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Values("BATCH", "STREAMING")),
-    [](const auto& info) {
-      return std::get<1>(info.param) + "_p" + std::to_string(std::get<0>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(ModesAndParallelism,
+                         WordCountTest,
+                         ::testing::Combine(::testing::Values(1, 2, 4),
+                                            ::testing::Values("BATCH", "STREAMING")),
+                         [](const auto& info) {
+                           return std::get<1>(info.param) + "_p" +
+                                  std::to_string(std::get<0>(info.param));
+                         });
 
 TEST(WordCountDirectoryTest, ReadsEveryFileOfADirectory) {
   TempDir data;
@@ -129,7 +133,8 @@ TEST(WordCountDirectoryTest, ReadsEveryFileOfADirectory) {
   auto run = runWordCount(data.path(), 3, "BATCH");
   ASSERT_EQ(run.status, runtime::JobStatus::kFinished);
   std::map<std::string, int64_t> counts;
-  for (const auto& line : run.lines) counts.insert(parseLine(line));
+  for (const auto& line : run.lines)
+    counts.insert(parseLine(line));
   EXPECT_EQ(counts, referenceCounts(all));
 }
 
@@ -141,7 +146,8 @@ TEST(WordCountDemoTest, TheShippedTextCountsAsTheReferenceSays) {
   auto run = runWordCount(path, 2, "BATCH");
   ASSERT_EQ(run.status, runtime::JobStatus::kFinished);
   std::map<std::string, int64_t> counts;
-  for (const auto& line : run.lines) counts.insert(parseLine(line));
+  for (const auto& line : run.lines)
+    counts.insert(parseLine(line));
   EXPECT_EQ(counts, referenceCounts(text));
   EXPECT_EQ(counts["the"], referenceCounts(text)["the"]);
 }

@@ -9,7 +9,8 @@ BROOK_JOB(failing_job) {
   auto& env = job.env();
   env.fromSequence(1, 1000)
       .map([](int64_t x) {
-        if (x == 777) throw std::runtime_error("record 777 is cursed");
+        if (x == 777)
+          throw std::runtime_error("record 777 is cursed");
         return x;
       })
       .name("Curse Checker")

@@ -5,4 +5,6 @@
 #undef BROOK_ABI_VERSION
 #define BROOK_ABI_VERSION 999
 
-BROOK_JOB(other_abi_job) { job.env().fromSequence(1, 3).print(); }
+BROOK_JOB(other_abi_job) {
+  job.env().fromSequence(1, 3).print();
+}

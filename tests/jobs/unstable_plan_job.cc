@@ -9,5 +9,9 @@ int timesPlanned = 0;
 
 BROOK_JOB(unstable_plan_job) {
   ++timesPlanned;
-  job.env().fromSequence(1, 3).map([](int64_t x) { return x; }).setParallelism(timesPlanned).print();
+  job.env()
+      .fromSequence(1, 3)
+      .map([](int64_t x) { return x; })
+      .setParallelism(timesPlanned)
+      .print();
 }

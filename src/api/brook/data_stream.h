@@ -39,7 +39,8 @@ std::shared_ptr<const RecordType> recordTypeOf() {
     t->makeFanOut = [](std::vector<OutputBase*> outputs) -> std::unique_ptr<OutputBase> {
       std::vector<Output<T>*> typed;
       typed.reserve(outputs.size());
-      for (auto* o : outputs) typed.push_back(static_cast<Output<T>*>(o));
+      for (auto* o : outputs)
+        typed.push_back(static_cast<Output<T>*>(o));
       return std::make_unique<FanOutOutput<T>>(std::move(typed));
     };
     t->makeDeserializer = [](OutputBase* target) -> std::unique_ptr<RecordDeserializer> {
@@ -147,20 +148,18 @@ class DataStream {
 
   /// One output record per input record.
   template <typename F>
-    requires std::invocable<F&, T> || requires(F& f, T v) { f.map(std::move(v)); }
+  requires std::invocable<F&, T> || requires(F& f, T v) { f.map(std::move(v)); }
   auto map(F fn) const {
     using R = std::remove_cvref_t<typename internal::MapOutput<F, T>::Type>;
-    return transform<R>("Map", "Map", [fn] {
-      return std::make_unique<internal::MapOperator<T, R, F>>(fn);
-    });
+    return transform<R>("Map", "Map",
+                        [fn] { return std::make_unique<internal::MapOperator<T, R, F>>(fn); });
   }
 
   /// Zero or more output records per input record, through a `Collector<R>&`. `R` is deduced
   /// from a non-generic function's parameter, or given: `flatMap<std::string>(fn)`.
   template <typename R = void, typename F>
   auto flatMap(F fn) const {
-    using Out = std::conditional_t<std::is_void_v<R>,
-                                   typename internal::FlatMapOutput<F>::Type, R>;
+    using Out = std::conditional_t<std::is_void_v<R>, typename internal::FlatMapOutput<F>::Type, R>;
     return transform<Out>("Flat Map", "Flat Map", [fn] {
       return std::make_unique<internal::FlatMapOperator<T, Out, F>>(fn);
     });
@@ -168,17 +167,17 @@ class DataStream {
 
   /// Keeps the records for which `fn` returns true.
   template <typename F>
-    requires std::predicate<F&, const T&> || requires(F& f, const T& v) { f.filter(v); }
+  requires std::predicate<F&, const T&> || requires(F& f, const T& v) { f.filter(v); }
   DataStream filter(F fn) const {
-    return transform<T>("Filter", "Filter", [fn] {
-      return std::make_unique<internal::FilterOperator<T, F>>(fn);
-    });
+    return transform<T>("Filter", "Filter",
+                        [fn] { return std::make_unique<internal::FilterOperator<T, F>>(fn); });
   }
 
   /// A ProcessFunction<T, OUT> subclass over each element.
   template <typename PF>
-    requires std::is_base_of_v<ProcessFunction<T, typename PF::OutputType>, PF>
-  DataStream<typename PF::OutputType> process(PF fn) const {
+  requires std::is_base_of_v<ProcessFunction<T, typename PF::OutputType>, PF>
+      DataStream<typename PF::OutputType> process(PF fn)
+  const {
     using OUT = typename PF::OutputType;
     return transform<OUT>("Process", "Process", [fn] {
       return std::make_unique<internal::ProcessOperator<T, OUT, PF>>(fn);
@@ -194,7 +193,7 @@ class DataStream {
 
   /// Partitions by key: records with equal keys go to the same subtask, by key group.
   template <typename KeySelector>
-    requires std::invocable<KeySelector&, const T&>
+  requires std::invocable<KeySelector&, const T&>
   auto keyBy(KeySelector selector) const {
     using K = std::remove_cvref_t<std::invoke_result_t<KeySelector&, const T&>>;
     static_assert(internal::requireSerializer<K>());
@@ -207,8 +206,8 @@ class DataStream {
 
   /// Merges streams of the same type into one.
   template <typename... Streams>
-    requires(std::same_as<Streams, DataStream<T>> && ...)
-  DataStream union_(const Streams&... others) const {
+  requires(std::same_as<Streams, DataStream<T>>&&...) DataStream union_(const Streams&... others)
+  const {
     DataStream result = *this;
     (result.upstreams_.insert(result.upstreams_.end(), others.upstreams_.begin(),
                               others.upstreams_.end()),
@@ -237,7 +236,8 @@ class DataStream {
 
   /// Adds an operator consuming this stream; the building block of the methods above.
   template <typename OUT>
-  DataStream<OUT> transform(std::string kind, std::string name,
+  DataStream<OUT> transform(std::string kind,
+                            std::string name,
                             std::function<std::unique_ptr<StreamOperator>()> factory) const {
     int id = addOperator(std::move(kind), std::move(name), internal::recordTypeOf<OUT>(),
                          std::move(factory));
@@ -264,7 +264,9 @@ class DataStream {
     return env_->streamGraph().nodes.at(upstreams_.front().nodeId);
   }
 
-  int addOperator(std::string kind, std::string name, std::shared_ptr<const RecordType> outType,
+  int addOperator(std::string kind,
+                  std::string name,
+                  std::shared_ptr<const RecordType> outType,
                   std::function<std::unique_ptr<StreamOperator>()> factory) const {
     StreamNode n;
     n.operatorKind = std::move(kind);
@@ -274,7 +276,9 @@ class DataStream {
     int id = env_->addNode(std::move(n));
     NetworkOutputFactory makeNet = makeNetworkOutput_;
     if (!makeNet) {
-      makeNet = [](RecordWriter* w) { return std::make_unique<NetworkOutput<T>>(w); };
+      makeNet = [](RecordWriter* w) {
+        return std::make_unique<NetworkOutput<T>>(w);
+      };
     }
     for (const auto& up : upstreams_) {
       StreamEdge e;
@@ -315,9 +319,7 @@ class KeyedStream {
   DataStream<T> sum(Field field) const {
     return aggregate("Keyed Aggregation", internal::SumReduce<T, Field>{field});
   }
-  DataStream<T> sum() const
-    requires std::is_arithmetic_v<T>
-  {
+  DataStream<T> sum() const requires std::is_arithmetic_v<T> {
     return sum(internal::IdentityField{});
   }
   /// Rolling minimum of a field; the other fields are those of the key's first record.
@@ -351,8 +353,7 @@ class KeyedStream {
     // their life cycle and run only in the keyed operator.
     if constexpr (!std::is_base_of_v<RichFunction, F>) {
       input = stream_.withNetworkOutput([selector, fn](RecordWriter* w) {
-        return std::make_unique<CombiningKeyedNetworkOutput<K, T, KeySelector, F>>(w, selector,
-                                                                                  fn);
+        return std::make_unique<CombiningKeyedNetworkOutput<K, T, KeySelector, F>>(w, selector, fn);
       });
     }
     return input.template transform<T>(name, name, [selector, fn] {
@@ -369,22 +370,24 @@ class KeyedStream {
 template <typename T>
 DataStream<T> StreamExecutionEnvironment::fromCollection(std::vector<T> elements) {
   auto shared = std::make_shared<const std::vector<T>>(std::move(elements));
-  return fromSource<T>(
-      [shared] { return std::make_unique<CollectionSourceReader<T>>(shared); },
-      "Collection Source", /*bounded=*/true, /*parallel=*/false);
+  return fromSource<T>([shared] { return std::make_unique<CollectionSourceReader<T>>(shared); },
+                       "Collection Source", /*bounded=*/true, /*parallel=*/false);
 }
 
 template <typename T>
 DataStream<T> StreamExecutionEnvironment::fromSource(
-    std::function<std::unique_ptr<SourceReader<T>>()> createReader, std::string name,
-    bool bounded, bool parallel) {
+    std::function<std::unique_ptr<SourceReader<T>>()> createReader,
+    std::string name,
+    bool bounded,
+    bool parallel) {
   StreamNode n;
   n.operatorKind = "Source";
   n.name = "Source: " + name;
   n.isSource = true;
   n.isBounded = bounded;
   n.fixedParallelism = !parallel;
-  if (!parallel) n.parallelism = 1;
+  if (!parallel)
+    n.parallelism = 1;
   n.outputType = internal::recordTypeOf<T>();
   n.factory = [createReader] {
     return std::make_unique<internal::SourceOperator<T>>(createReader());

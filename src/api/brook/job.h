@@ -39,22 +39,22 @@ class JobContext {
 
 }  // namespace brook
 
-#define BROOK_JOB(jobName)                                                              \
-  static void brookJobBody_##jobName(::brook::JobContext& job);                         \
-  extern "C" __attribute__((visibility("default"))) int brook_job_abi_version() {      \
-    return BROOK_ABI_VERSION;                                                           \
-  }                                                                                     \
-  extern "C" __attribute__((visibility("default"))) const char* brook_job_name() {     \
-    return #jobName;                                                                    \
-  }                                                                                     \
-  extern "C" __attribute__((visibility("default"))) void brook_job_main(               \
-      ::brook::JobContext* context) {                                                   \
-    try {                                                                               \
-      brookJobBody_##jobName(*context);                                                 \
-    } catch (const std::exception& e) {                                                 \
-      context->error = e.what();                                                        \
-    } catch (...) {                                                                     \
-      context->error = "unknown exception while building the job graph";               \
-    }                                                                                   \
-  }                                                                                     \
+#define BROOK_JOB(jobName)                                                         \
+  static void brookJobBody_##jobName(::brook::JobContext& job);                    \
+  extern "C" __attribute__((visibility("default"))) int brook_job_abi_version() {  \
+    return BROOK_ABI_VERSION;                                                      \
+  }                                                                                \
+  extern "C" __attribute__((visibility("default"))) const char* brook_job_name() { \
+    return #jobName;                                                               \
+  }                                                                                \
+  extern "C" __attribute__((visibility("default"))) void brook_job_main(           \
+      ::brook::JobContext* context) {                                              \
+    try {                                                                          \
+      brookJobBody_##jobName(*context);                                            \
+    } catch (const std::exception& e) {                                            \
+      context->error = e.what();                                                   \
+    } catch (...) {                                                                \
+      context->error = "unknown exception while building the job graph";           \
+    }                                                                              \
+  }                                                                                \
   static void brookJobBody_##jobName(::brook::JobContext& job)

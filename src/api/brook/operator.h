@@ -71,7 +71,8 @@ class FanOutOutput final : public Output<T> {
     outputs_.back()->push(std::move(record), timestamp);
   }
   void emitWatermark(int64_t watermark) override {
-    for (auto* o : outputs_) o->emitWatermark(watermark);
+    for (auto* o : outputs_)
+      o->emitWatermark(watermark);
   }
 
  private:
@@ -95,7 +96,8 @@ class RecordWriter {
   /// Sends a serialized record; the edge's partitioner picks the channel(s).
   virtual void emit(std::string_view record, int64_t timestamp) = 0;
   /// Sends a record to the channel owning the key group of `serializedKey`.
-  virtual void emitKeyed(std::string_view serializedKey, std::string_view record,
+  virtual void emitKeyed(std::string_view serializedKey,
+                         std::string_view record,
                          int64_t timestamp) = 0;
   /// Sends a record to one channel chosen by a custom partitioner.
   virtual void emitTo(int channel, std::string_view record, int64_t timestamp) = 0;
@@ -166,7 +168,8 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
     auto it = held_.find(key);
     if (it == held_.end()) {
       held_.emplace(std::move(key), std::move(record));
-      if (held_.size() >= kMaxCombinedKeys) sendHeld();
+      if (held_.size() >= kMaxCombinedKeys)
+        sendHeld();
     } else if constexpr (requires { reduce_.reduce(std::move(it->second), std::move(record)); }) {
       it->second = reduce_.reduce(std::move(it->second), std::move(record));
     } else {
@@ -185,7 +188,8 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
 
   void finish() override {
     sendHeld();
-    if (finalWatermarkPending_) this->writer_->broadcastWatermark(kMaxWatermark);
+    if (finalWatermarkPending_)
+      this->writer_->broadcastWatermark(kMaxWatermark);
     finalWatermarkPending_ = false;
   }
 
@@ -198,7 +202,8 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
     this->writer_->emitKeyed(keyBuffer_.view(), this->buffer_.view(), timestamp);
   }
   void sendHeld() {
-    for (const auto& [key, value] : held_) send(value, kNoTimestamp);
+    for (const auto& [key, value] : held_)
+      send(value, kNoTimestamp);
     held_.clear();
   }
 
@@ -282,7 +287,8 @@ class StreamOperator {
   }
   OutputBase* sideOutput(std::string_view tagId) const {
     for (const auto& [id, out] : sideOutputs_) {
-      if (id == tagId) return out;
+      if (id == tagId)
+        return out;
     }
     return nullptr;
   }

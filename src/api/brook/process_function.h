@@ -30,7 +30,8 @@ class ProcessFunction : public RichFunction {
     template <typename X>
     void output(const OutputTag<X>& tag, X value) {
       OutputBase* out = op_->sideOutput(tag.id());
-      if (out == nullptr) return;
+      if (out == nullptr)
+        return;
       if (out->recordType() != typeid(X)) {
         throw std::logic_error("side output '" + tag.id() + "' is used with two record types");
       }

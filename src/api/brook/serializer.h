@@ -27,7 +27,8 @@
 
 namespace brook {
 
-static_assert(std::endian::native == std::endian::little, "Brook's wire format assumes little-endian");
+static_assert(std::endian::native == std::endian::little,
+              "Brook's wire format assumes little-endian");
 
 /// Thrown when bytes cannot be decoded into a record: truncated or corrupt input.
 class SerializationError : public std::runtime_error {
@@ -47,16 +48,15 @@ class DataOutput {
   std::string_view view() const { return {buf_.data(), size_}; }
 
   void writeBytes(const void* src, size_t n) {
-    if (size_ + n > buf_.size()) grow(size_ + n);
+    if (size_ + n > buf_.size())
+      grow(size_ + n);
     std::memcpy(buf_.data() + size_, src, n);
     size_ += n;
   }
 
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  void writeRaw(T value) {
-    writeBytes(&value, sizeof(T));
-  }
+  requires std::is_arithmetic_v<T>
+  void writeRaw(T value) { writeBytes(&value, sizeof(T)); }
 
   /// Writes an unsigned LEB128 varint.
   void writeVarUint(uint64_t v) {
@@ -101,8 +101,7 @@ class DataInput {
   }
 
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  T readRaw() {
+  requires std::is_arithmetic_v<T> T readRaw() {
     T value;
     readBytes(&value, sizeof(T));
     return value;
@@ -114,7 +113,8 @@ class DataInput {
       require(1);
       auto byte = static_cast<uint8_t>(*pos_++);
       result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return result;
+      if ((byte & 0x80) == 0)
+        return result;
     }
     throw SerializationError("corrupt varint in serialized record");
   }
@@ -133,8 +133,8 @@ class DataInput {
  private:
   void require(size_t n) const {
     if (n > remaining()) {
-      throw SerializationError("truncated record: needed " + std::to_string(n) +
-                               " more bytes, " + std::to_string(remaining()) + " left");
+      throw SerializationError("truncated record: needed " + std::to_string(n) + " more bytes, " +
+                               std::to_string(remaining()) + " left");
     }
   }
 
@@ -236,12 +236,14 @@ template <typename T>
 struct TypeSerializer<std::vector<T>> {
   static void serialize(const std::vector<T>& v, DataOutput& out) {
     out.writeVarUint(v.size());
-    for (const auto& e : v) brook::serialize(e, out);
+    for (const auto& e : v)
+      brook::serialize(e, out);
   }
   static void deserialize(DataInput& in, std::vector<T>& v) {
     size_t n = in.readLength();
     v.resize(n);
-    for (auto& e : v) brook::deserialize(in, e);
+    for (auto& e : v)
+      brook::deserialize(in, e);
   }
 };
 
@@ -249,16 +251,19 @@ template <typename T>
 struct TypeSerializer<std::optional<T>> {
   static void serialize(const std::optional<T>& v, DataOutput& out) {
     out.writeRaw<uint8_t>(v.has_value() ? 1 : 0);
-    if (v) brook::serialize(*v, out);
+    if (v)
+      brook::serialize(*v, out);
   }
   static void deserialize(DataInput& in, std::optional<T>& v) {
     auto flag = in.readRaw<uint8_t>();
-    if (flag > 1) throw SerializationError("corrupt optional flag in serialized record");
+    if (flag > 1)
+      throw SerializationError("corrupt optional flag in serialized record");
     if (flag == 0) {
       v.reset();
       return;
     }
-    if (!v) v.emplace();
+    if (!v)
+      v.emplace();
     brook::deserialize(in, *v);
   }
 };
@@ -306,7 +311,6 @@ struct TypeSerializer<std::unordered_map<K, V, H, E, A>>
 /// Declares the serializer of a user struct from its fields, at global namespace scope:
 ///   struct Bid { int64_t auction; double price; std::string url; };
 ///   BROOK_SERIALIZABLE(Bid, &Bid::auction, &Bid::price, &Bid::url);
-#define BROOK_SERIALIZABLE(Type, ...)                                \
-  template <>                                                        \
-  struct brook::TypeSerializer<Type>                                 \
-      : ::brook::internal::StructSerializer<Type, __VA_ARGS__> {}
+#define BROOK_SERIALIZABLE(Type, ...) \
+  template <>                         \
+  struct brook::TypeSerializer<Type> : ::brook::internal::StructSerializer<Type, __VA_ARGS__> {}

@@ -50,7 +50,8 @@ class TextPartFileWriter {
   std::string& buffer() { return buffer_; }
   /// Writes out the buffer when it is large; call after appending each line.
   void maybeFlush() {
-    if (buffer_.size() >= kFlushBytes) flush();
+    if (buffer_.size() >= kFlushBytes)
+      flush();
   }
   void flush();
   void close();
@@ -69,7 +70,8 @@ template <typename T>
 class PrintSinkWriter final : public SinkWriter<T> {
  public:
   void open(const RuntimeContext& context) override {
-    if (context.parallelism > 1) prefix_ = std::to_string(context.subtaskIndex + 1) + "> ";
+    if (context.parallelism > 1)
+      prefix_ = std::to_string(context.subtaskIndex + 1) + "> ";
   }
   void write(T&& record, int64_t) override {
     line_.clear();
@@ -107,7 +109,9 @@ class TextFileSinkWriter final : public SinkWriter<T> {
 
 template <typename T>
 Sink<T> printSink() {
-  return {"Print to Std. Out", [] { return std::make_unique<PrintSinkWriter<T>>(); }};
+  return {"Print to Std. Out", [] {
+            return std::make_unique<PrintSinkWriter<T>>();
+          }};
 }
 
 /// Text sinks writing to files.
@@ -115,7 +119,9 @@ struct FileSink {
   /// A directory of part files `part-<subtask>`, one record per line.
   template <typename T = std::string>
   static Sink<T> text(std::string directory) {
-    return {"File Sink", [directory] { return std::make_unique<TextFileSinkWriter<T>>(directory); }};
+    return {"File Sink", [directory] {
+              return std::make_unique<TextFileSinkWriter<T>>(directory);
+            }};
   }
 };
 
@@ -129,7 +135,9 @@ class CollectSink {
 
   Sink<T> sink() const {
     auto shared = shared_;
-    return {"Collect Sink", [shared] { return std::make_unique<Writer>(shared); }};
+    return {"Collect Sink", [shared] {
+              return std::make_unique<Writer>(shared);
+            }};
   }
 
   /// The records gathered so far, in arrival order per subtask.
@@ -157,7 +165,8 @@ class CollectSink {
    private:
     void publish() {
       std::lock_guard lock(shared_->mutex);
-      for (auto& v : local_) shared_->values.push_back(std::move(v));
+      for (auto& v : local_)
+        shared_->values.push_back(std::move(v));
       local_.clear();
     }
     std::shared_ptr<Shared> shared_;

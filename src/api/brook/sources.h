@@ -19,7 +19,8 @@ class CollectionSourceReader final : public SourceReader<T> {
       : elements_(std::move(elements)) {}
   InputStatus pollNext(SourceOutput<T>& output) override {
     size_t end = std::min(elements_->size(), next_ + kBatch);
-    for (; next_ < end; ++next_) output.collect((*elements_)[next_]);
+    for (; next_ < end; ++next_)
+      output.collect((*elements_)[next_]);
     return next_ < elements_->size() ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
   }
 
@@ -44,13 +45,16 @@ class SequenceSourceReader final : public SourceReader<int64_t> {
 };
 
 /// Reads lines of a text file or of the regular files of a directory. Files are cut into
-/// splits of at most `kSplitBytes`; subtask i of p reads splits i, i+p, ... A line belongs to
-/// the split in which it starts. Trailing '\r' is removed.
+/// splits; subtask i of p reads splits i, i+p, ... A line belongs to the split in which it
+/// starts. Trailing '\r' is removed. The split size, unless given, is the total size divided
+/// by the parallelism, between 64 KiB and `kMaxSplitBytes`, so that every reader has work.
 class TextFileSourceReader final : public SourceReader<std::string> {
  public:
-  static constexpr int64_t kSplitBytes = 32 << 20;
+  static constexpr int64_t kMaxSplitBytes = 32 << 20;
+  static constexpr int64_t kMinSplitBytes = 64 << 10;
 
-  explicit TextFileSourceReader(std::string path, int64_t splitBytes = kSplitBytes);
+  /// `splitBytes` 0 picks the split size from the input's size and the parallelism.
+  explicit TextFileSourceReader(std::string path, int64_t splitBytes = 0);
   ~TextFileSourceReader() override;
   void open(const RuntimeContext& context) override;
   InputStatus pollNext(SourceOutput<std::string>& output) override;

@@ -55,13 +55,16 @@ class StreamExecutionEnvironment {
   /// JobDefinitionError if the path does not exist.
   DataStream<std::string> readTextFile(const std::string& path);
   /// Lines from a TCP server; non-parallel and unbounded (ends when the server closes).
-  DataStream<std::string> socketTextStream(const std::string& host, int port,
+  DataStream<std::string> socketTextStream(const std::string& host,
+                                           int port,
                                            char delimiter = '\n');
 
   /// A source from a reader factory (one reader per subtask).
   template <typename T>
   DataStream<T> fromSource(std::function<std::unique_ptr<SourceReader<T>>()> createReader,
-                           std::string name, bool bounded, bool parallel = true);
+                           std::string name,
+                           bool bounded,
+                           bool parallel = true);
 
   StreamGraph& streamGraph() { return graph_; }
   const StreamGraph& streamGraph() const { return graph_; }

@@ -53,7 +53,7 @@ struct StreamNode {
   int parallelism = -1;     ///< -1: the job's default
   int maxParallelism = -1;  ///< -1: the job's
   bool isSource = false;
-  bool isBounded = true;    ///< sources only
+  bool isBounded = true;          ///< sources only
   bool fixedParallelism = false;  ///< non-parallel sources: always 1
   std::function<std::unique_ptr<StreamOperator>()> factory;
   std::shared_ptr<const RecordType> outputType;  ///< null for sinks

@@ -68,7 +68,8 @@ struct TextFormatter<std::vector<T>> {
   static void append(std::string& out, const std::vector<T>& v) {
     out += '[';
     for (size_t i = 0; i < v.size(); ++i) {
-      if (i > 0) out += ", ";
+      if (i > 0)
+        out += ", ";
       appendText(out, v[i]);
     }
     out += ']';

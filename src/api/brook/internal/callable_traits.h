@@ -34,8 +34,8 @@ struct CollectorElement<Collector<T>&> {
 /// The record type a flatMap function emits, from its `Collector<R>&` parameter.
 template <typename F, typename = void>
 struct FlatMapOutput {
-  using Type = typename CollectorElement<
-      std::tuple_element_t<1, typename CallableTraits<F>::Args>>::Type;
+  using Type =
+      typename CollectorElement<std::tuple_element_t<1, typename CallableTraits<F>::Args>>::Type;
 };
 template <typename F>
 struct FlatMapOutput<F, std::void_t<decltype(&F::flatMap)>> {

@@ -27,9 +27,11 @@ template <typename... Ts>
 struct KeyHash<std::tuple<Ts...>> {
   size_t operator()(const std::tuple<Ts...>& key) const {
     size_t seed = 0;
-    std::apply([&](const auto&... e) {
-      ((seed = combineHash(seed, KeyHash<std::remove_cvref_t<decltype(e)>>{}(e))), ...);
-    }, key);
+    std::apply(
+        [&](const auto&... e) {
+          ((seed = combineHash(seed, KeyHash<std::remove_cvref_t<decltype(e)>>{}(e))), ...);
+        },
+        key);
     return seed;
   }
 };

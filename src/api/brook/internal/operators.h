@@ -28,7 +28,8 @@ void openFunction(F& fn, const RuntimeContext& context) {
 
 template <typename F>
 void closeFunction(F& fn) {
-  if constexpr (std::is_base_of_v<RichFunction, F>) fn.close();
+  if constexpr (std::is_base_of_v<RichFunction, F>)
+    fn.close();
 }
 
 /// An operator over a user function with the rich life cycle.
@@ -76,7 +77,8 @@ class FilterOperator final : public FunctionOperator<IN, IN, F> {
         return this->fn_(std::as_const(record));
       }
     });
-    if (keep) this->out_->push(std::move(record), timestamp);
+    if (keep)
+      this->out_->push(std::move(record), timestamp);
   }
 };
 
@@ -118,7 +120,8 @@ class FlatMapOperator final : public FunctionOperator<IN, OUT, F> {
 template <typename IN, typename OUT, typename F>
 class ProcessOperator final : public FunctionOperator<IN, OUT, F> {
  public:
-  explicit ProcessOperator(F fn) : FunctionOperator<IN, OUT, F>(std::move(fn)), ctx_(this, &watermark_) {}
+  explicit ProcessOperator(F fn)
+      : FunctionOperator<IN, OUT, F>(std::move(fn)), ctx_(this, &watermark_) {}
   void push(IN&& record, int64_t timestamp) override {
     collector_.reset(this->out_, timestamp);
     ctx_.setTimestamp(timestamp);
@@ -170,8 +173,10 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   }
 
   void endInput() override {
-    if (!batch_) return;
-    for (auto& [key, value] : values_) this->out_->push(std::move(value), kNoTimestamp);
+    if (!batch_)
+      return;
+    for (auto& [key, value] : values_)
+      this->out_->push(std::move(value), kNoTimestamp);
     values_.clear();
   }
 
@@ -199,7 +204,8 @@ template <typename T, typename Field>
 struct MinReduce {
   Field field;
   T operator()(T a, T b) const {
-    if (field(b) < field(a)) field(a) = field(b);
+    if (field(b) < field(a))
+      field(a) = field(b);
     return a;
   }
 };
@@ -207,7 +213,8 @@ template <typename T, typename Field>
 struct MaxReduce {
   Field field;
   T operator()(T a, T b) const {
-    if (field(a) < field(b)) field(a) = field(b);
+    if (field(a) < field(b))
+      field(a) = field(b);
     return a;
   }
 };
