@@ -49,6 +49,10 @@ bool loadConfiguration(const CommonOptions& options, brook::Configuration& confi
       return false;
     }
     config = *loaded;
+    if (auto s = config.validate(); !s.ok()) {
+      std::cerr << "error: " << path << ": " << s.message() << "\n";
+      return false;
+    }
   }
   if (options.parallelism > 0) {
     config.set(brook::config_keys::kParallelismDefault, std::to_string(options.parallelism));
@@ -58,6 +62,10 @@ bool loadConfiguration(const CommonOptions& options, brook::Configuration& confi
       std::cerr << "error: " << s.message() << "\n";
       return false;
     }
+  }
+  if (auto s = config.validate(); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return false;
   }
   return true;
 }

@@ -131,6 +131,66 @@ absl::Status Configuration::setFromOption(const std::string& option) {
   return absl::OkStatus();
 }
 
+namespace {
+enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode };
+
+struct OptionSpec {
+  const char* key;
+  OptionType type;
+  int64_t min;
+  int64_t max;
+};
+
+constexpr OptionSpec kOptions[] = {
+    {config_keys::kParallelismDefault, OptionType::kInt, 1, 32768},
+    {config_keys::kMaxParallelism, OptionType::kInt, 1, 32768},
+    {config_keys::kRuntimeMode, OptionType::kRuntimeMode, 0, 0},
+    {config_keys::kBufferTimeout, OptionType::kDuration, 0, INT64_MAX},
+    {config_keys::kBufferTimeoutLegacy, OptionType::kDuration, 0, INT64_MAX},
+    {config_keys::kSegmentSize, OptionType::kBytes, 4 << 10, 64 << 20},
+    {config_keys::kBuffersPerChannel, OptionType::kInt, 1, 1024},
+    {config_keys::kFloatingBuffers, OptionType::kInt, 0, 65536},
+};
+}  // namespace
+
+absl::Status Configuration::validate() const {
+  for (const auto& [key, value] : values_) {
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : kOptions) {
+      if (key == o.key) spec = &o;
+    }
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown configuration key '", key, "'"));
+    }
+    absl::StatusOr<int64_t> parsed = 0;
+    switch (spec->type) {
+      case OptionType::kInt:
+        parsed = getInt(key, 0);
+        break;
+      case OptionType::kDuration:
+        parsed = getDurationMillis(key, 0);
+        break;
+      case OptionType::kBytes:
+        parsed = getBytes(key, 0);
+        break;
+      case OptionType::kRuntimeMode: {
+        std::string upper = absl::AsciiStrToUpper(value);
+        if (upper != "STREAMING" && upper != "BATCH" && upper != "AUTOMATIC") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              key, ": expected STREAMING, BATCH or AUTOMATIC, got '", value, "'"));
+        }
+        continue;
+      }
+    }
+    if (!parsed.ok()) return parsed.status();
+    if (*parsed < spec->min || *parsed > spec->max) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": ", value, " is out of range [",
+                                                     spec->min, ", ", spec->max, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void Configuration::mergeFrom(const Configuration& other) {
   for (const auto& [k, v] : other.values_)
     values_[k] = v;

@@ -33,6 +33,10 @@ class Configuration {
 
   const std::map<std::string, std::string>& values() const { return values_; }
 
+  /// Checks that every key is one Brook knows and that its value parses and is in range; the
+  /// error names the key.
+  absl::Status validate() const;
+
  private:
   std::map<std::string, std::string> values_;
 };
@@ -52,7 +56,6 @@ inline constexpr char kBufferTimeoutLegacy[] = "execution.buffer-timeout";
 inline constexpr char kSegmentSize[] = "taskmanager.memory.segment-size";
 inline constexpr char kBuffersPerChannel[] = "taskmanager.network.memory.buffers-per-channel";
 inline constexpr char kFloatingBuffers[] = "taskmanager.network.memory.floating-buffers-per-gate";
-inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
 }  // namespace config_keys
 
 }  // namespace brook

@@ -287,3 +287,37 @@ TEST(ParseBytesTest, RejectsSizesThatOverflow) {
 
 }  // namespace
 }  // namespace brook
+
+namespace brook {
+namespace {
+
+TEST(ConfigurationValidateTest, AcceptsKnownKeysWithGoodValues) {
+  Configuration c;
+  c.set("parallelism.default", "4");
+  c.set("execution.runtime-mode", "batch");
+  c.set("execution.buffer-timeout.interval", "10 ms");
+  c.set("taskmanager.memory.segment-size", "64kb");
+  EXPECT_TRUE(c.validate().ok()) << c.validate().ToString();
+}
+
+TEST(ConfigurationValidateTest, NamesUnknownKeysAndBadValues) {
+  Configuration unknown;
+  unknown.set("parallelism.defualt", "4");
+  EXPECT_EQ(std::string(unknown.validate().message()),
+            "unknown configuration key 'parallelism.defualt'");
+  Configuration badMode;
+  badMode.set("execution.runtime-mode", "sometimes");
+  EXPECT_NE(std::string(badMode.validate().message()).find("execution.runtime-mode"),
+            std::string::npos);
+  Configuration zero;
+  zero.set("parallelism.default", "0");
+  EXPECT_NE(std::string(zero.validate().message()).find("parallelism.default: 0 is out of range"),
+            std::string::npos);
+  Configuration badDuration;
+  badDuration.set("execution.buffer-timeout", "fast");
+  EXPECT_NE(std::string(badDuration.validate().message()).find("execution.buffer-timeout"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace brook

@@ -142,8 +142,15 @@ TEST(CliTest, UnknownFlagsAndBadValuesExitWithUsageErrors) {
   EXPECT_THAT(d.err, HasSubstr("key=value"));
   auto mode =
       runProcess(kBrook + " run --local -D execution.runtime-mode=SOMETIMES " + job("print_job"));
-  EXPECT_EQ(mode.exitCode, 1);
+  EXPECT_EQ(mode.exitCode, 2);
   EXPECT_THAT(mode.err, HasSubstr("execution.runtime-mode"));
+  auto unknown = runProcess(kBrook + " run --local -D parallelism.defualt=2 " + job("print_job"));
+  EXPECT_EQ(unknown.exitCode, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown configuration key 'parallelism.defualt'"));
+  auto range = runProcess(kBrook + " run --local -D taskmanager.memory.segment-size=1b " +
+                          job("print_job"));
+  EXPECT_EQ(range.exitCode, 2);
+  EXPECT_THAT(range.err, HasSubstr("taskmanager.memory.segment-size"));
   auto none = runProcess(kBrook);
   EXPECT_EQ(none.exitCode, 2);
 }
