@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libssl-dev
 )
 
 missing=()

@@ -33,39 +33,17 @@ struct CommonOptions {
   int parallelism = 0;
 };
 
-// Builds the configuration: conf file (explicit, or $BROOK_CONF_DIR/brook.yaml), then -p, then
-// -D options. Returns false after printing the error.
+// Builds the configuration: conf file, then -D options, then -p. Returns false after printing
+// the error.
 bool loadConfiguration(const CommonOptions& options, brook::Configuration& config) {
-  std::string path = options.confFile;
-  if (path.empty()) {
-    if (const char* dir = std::getenv("BROOK_CONF_DIR"); dir != nullptr) {
-      path = std::string(dir) + "/brook.yaml";
-    }
+  auto loaded = brook::loadConfiguration(options.confFile, options.dynamicProperties);
+  if (!loaded.ok()) {
+    std::cerr << "error: " << loaded.status().message() << "\n";
+    return false;
   }
-  if (!path.empty()) {
-    auto loaded = brook::Configuration::loadYaml(path);
-    if (!loaded.ok()) {
-      std::cerr << "error: " << loaded.status().message() << "\n";
-      return false;
-    }
-    config = *loaded;
-    if (auto s = config.validate(); !s.ok()) {
-      std::cerr << "error: " << path << ": " << s.message() << "\n";
-      return false;
-    }
-  }
+  config = std::move(*loaded);
   if (options.parallelism > 0) {
     config.set(brook::config_keys::kParallelismDefault, std::to_string(options.parallelism));
-  }
-  for (const auto& d : options.dynamicProperties) {
-    if (auto s = config.setFromOption(d); !s.ok()) {
-      std::cerr << "error: " << s.message() << "\n";
-      return false;
-    }
-  }
-  if (auto s = config.validate(); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n";
-    return false;
   }
   return true;
 }

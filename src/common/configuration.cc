@@ -1,6 +1,7 @@
 #include "common/configuration.h"
 
 #include <cctype>
+#include <cstdlib>
 #include <cstdint>
 #include <fstream>
 
@@ -132,7 +133,7 @@ absl::Status Configuration::setFromOption(const std::string& option) {
 }
 
 namespace {
-enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode };
+enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode, kString };
 
 struct OptionSpec {
   const char* key;
@@ -150,6 +151,11 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kSegmentSize, OptionType::kBytes, 4 << 10, 64 << 20},
     {config_keys::kBuffersPerChannel, OptionType::kInt, 1, 1024},
     {config_keys::kFloatingBuffers, OptionType::kInt, 0, 65536},
+    {config_keys::kJobManagerAddress, OptionType::kString, 0, 0},
+    {config_keys::kJobManagerPort, OptionType::kInt, 0, 65535},
+    {config_keys::kNumberOfTaskSlots, OptionType::kInt, 1, 1024},
+    {config_keys::kHeartbeatInterval, OptionType::kDuration, 10, 3'600'000},
+    {config_keys::kHeartbeatTimeout, OptionType::kDuration, 20, 86'400'000},
 };
 }  // namespace
 
@@ -173,6 +179,9 @@ absl::Status Configuration::validate() const {
       case OptionType::kBytes:
         parsed = getBytes(key, 0);
         break;
+      case OptionType::kString:
+        if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(key, ": empty value"));
+        continue;
       case OptionType::kRuntimeMode: {
         std::string upper = absl::AsciiStrToUpper(value);
         if (upper != "STREAMING" && upper != "BATCH" && upper != "AUTOMATIC") {
@@ -189,6 +198,30 @@ absl::Status Configuration::validate() const {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Configuration> loadConfiguration(const std::string& confFile,
+                                                const std::vector<std::string>& options) {
+  Configuration config;
+  std::string path = confFile;
+  if (path.empty()) {
+    if (const char* dir = std::getenv("BROOK_CONF_DIR"); dir != nullptr && *dir != '\0') {
+      path = std::string(dir) + "/brook.yaml";
+    }
+  }
+  if (!path.empty()) {
+    auto loaded = Configuration::loadYaml(path);
+    if (!loaded.ok()) return loaded.status();
+    if (auto s = loaded->validate(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+    }
+    config = std::move(*loaded);
+  }
+  for (const auto& option : options) {
+    if (auto s = config.setFromOption(option); !s.ok()) return s;
+  }
+  if (auto s = config.validate(); !s.ok()) return s;
+  return config;
 }
 
 void Configuration::mergeFrom(const Configuration& other) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <absl/status/statusor.h>
 
@@ -41,6 +42,12 @@ class Configuration {
   std::map<std::string, std::string> values_;
 };
 
+/// The configuration of a Brook process: `confFile` (or, when empty, $BROOK_CONF_DIR/brook.yaml
+/// if that variable is set), then the `-D key=value` options, validated. Errors name the file
+/// or option at fault.
+absl::StatusOr<Configuration> loadConfiguration(const std::string& confFile,
+                                                const std::vector<std::string>& options);
+
 /// Parses a Flink duration ("100 ms", "2s", "1 min"); bare numbers are milliseconds.
 absl::StatusOr<int64_t> parseDurationMillis(const std::string& text);
 /// Parses a Flink memory size ("32kb", "64 mb"); bare numbers are bytes.
@@ -56,6 +63,11 @@ inline constexpr char kBufferTimeoutLegacy[] = "execution.buffer-timeout";
 inline constexpr char kSegmentSize[] = "taskmanager.memory.segment-size";
 inline constexpr char kBuffersPerChannel[] = "taskmanager.network.memory.buffers-per-channel";
 inline constexpr char kFloatingBuffers[] = "taskmanager.network.memory.floating-buffers-per-gate";
+inline constexpr char kJobManagerAddress[] = "jobmanager.rpc.address";
+inline constexpr char kJobManagerPort[] = "jobmanager.rpc.port";
+inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
+inline constexpr char kHeartbeatInterval[] = "heartbeat.interval";
+inline constexpr char kHeartbeatTimeout[] = "heartbeat.timeout";
 }  // namespace config_keys
 
 }  // namespace brook

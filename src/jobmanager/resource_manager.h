@@ -1,0 +1,92 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <absl/status/statusor.h>
+#include <absl/synchronization/mutex.h>
+
+#include "brook/brook.grpc.pb.h"
+
+namespace brook::jobmanager {
+
+/// The registry of TaskManagers and their slots. TaskManagers register and then heartbeat;
+/// one that misses heartbeats for `heartbeatTimeout` is declared lost, removed, and reported to
+/// the loss listeners. Thread-safe; `start` runs the loss checker on its own thread and `stop`
+/// returns once it has ended.
+class ResourceManager {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Options {
+    std::chrono::milliseconds heartbeatInterval{1000};
+    std::chrono::milliseconds heartbeatTimeout{10000};
+  };
+
+  struct TaskManager {
+    std::string id;
+    std::string rpcAddress;
+    std::string dataAddress;
+    int numberOfSlots = 0;
+    std::vector<std::string> slotJobs;  ///< per slot: the job using it, or empty
+    Clock::time_point lastHeartbeat;
+  };
+
+  using LossListener = std::function<void(const std::string& taskManagerId,
+                                          const std::string& reason)>;
+
+  explicit ResourceManager(Options options);
+  ~ResourceManager();
+  ResourceManager(const ResourceManager&) = delete;
+  ResourceManager& operator=(const ResourceManager&) = delete;
+
+  void start();
+  void stop();
+
+  /// Registers (or re-registers, replacing the old entry) a TaskManager.
+  absl::Status registerTaskManager(const v1::RegisterTaskManagerRequest& request);
+  /// Records a heartbeat; false if the TaskManager is unknown (it must register again).
+  absl::StatusOr<bool> heartbeat(const v1::HeartbeatRequest& request);
+  /// Declares lost every TaskManager whose last heartbeat is older than the timeout.
+  void checkHeartbeats();
+
+  std::vector<TaskManager> taskManagers() const;
+  std::vector<std::pair<std::string, std::string>> lostTaskManagers() const;
+  void addLossListener(LossListener listener);
+  const Options& options() const { return options_; }
+
+ private:
+  Options options_;
+  mutable absl::Mutex mutex_;
+  std::map<std::string, TaskManager> taskManagers_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::pair<std::string, std::string>> lost_ ABSL_GUARDED_BY(mutex_);
+  std::vector<LossListener> listeners_ ABSL_GUARDED_BY(mutex_);
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::jthread checker_;
+};
+
+/// The gRPC face of the ResourceManager.
+class ResourceManagerService final : public v1::ResourceManager::Service {
+ public:
+  explicit ResourceManagerService(ResourceManager* resourceManager)
+      : resourceManager_(resourceManager) {}
+
+  grpc::Status RegisterTaskManager(grpc::ServerContext* context,
+                                   const v1::RegisterTaskManagerRequest* request,
+                                   v1::RegisterTaskManagerResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+  grpc::Status ListTaskManagers(grpc::ServerContext* context,
+                                const v1::ListTaskManagersRequest* request,
+                                v1::ListTaskManagersResponse* response) override;
+
+ private:
+  ResourceManager* resourceManager_;
+};
+
+}  // namespace brook::jobmanager

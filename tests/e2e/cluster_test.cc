@@ -1,0 +1,166 @@
+// The cluster with real processes: a brook-jobmanager and brook-taskmanagers on loopback.
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "brook/brook.grpc.pb.h"
+#include "e2e/child_process.h"
+#include "runtime/job_graph_proto.h"
+
+namespace brook {
+namespace {
+
+using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
+using ::testing::HasSubstr;
+using testing::ChildProcess;
+using testing::eventually;
+
+const std::string kJobManager = BROOK_JOBMANAGER_PATH;
+const std::string kTaskManager = BROOK_TASKMANAGER_PATH;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    logDir_ = ::testing::TempDir() + "/brook-e2e-" + info->name();
+    std::filesystem::remove_all(logDir_);
+    std::filesystem::create_directories(logDir_);
+  }
+  void TearDown() override {
+    taskManagers_.clear();
+    jobManager_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(logDir_);
+  }
+
+  // Starts the JobManager on `port` (0: any) with fast heartbeats; returns its address.
+  std::string startJobManager(int port = 0) {
+    jobManager_ = std::make_unique<ChildProcess>(
+        logDir_, "jobmanager",
+        std::vector<std::string>{kJobManager, "--host", "127.0.0.1", "--port",
+                                 std::to_string(port), "-D", "heartbeat.interval=100ms", "-D",
+                                 "heartbeat.timeout=1s"});
+    EXPECT_TRUE(jobManager_->waitForOutput("JobManager listening on", 10s))
+        << jobManager_->stderrText();
+    std::string out = jobManager_->stdoutText();
+    auto colon = out.rfind(':');
+    address_ = "127.0.0.1:" + std::to_string(std::stoi(out.substr(colon + 1)));
+    return address_;
+  }
+
+  ChildProcess& startTaskManager(const std::string& id, const std::string& jobManager,
+                                 int slots) {
+    taskManagers_.push_back(std::make_unique<ChildProcess>(
+        logDir_, id,
+        std::vector<std::string>{kTaskManager, "-m", jobManager, "--slots", std::to_string(slots),
+                                 "--id", id, "-D", "heartbeat.timeout=1s"}));
+    return *taskManagers_.back();
+  }
+
+  v1::ListTaskManagersResponse listTaskManagers(uint32_t version = runtime::kProtocolVersion,
+                                                grpc::Status* status = nullptr) {
+    auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    auto stub = v1::ResourceManager::NewStub(channel);
+    v1::ListTaskManagersRequest request;
+    request.set_protocol_version(version);
+    v1::ListTaskManagersResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 2s);
+    grpc::Status s = stub->ListTaskManagers(&context, request, &response);
+    if (status != nullptr) *status = s;
+    return response;
+  }
+
+  std::string logDir_;
+  std::string address_;
+  std::unique_ptr<ChildProcess> jobManager_;
+  std::vector<std::unique_ptr<ChildProcess>> taskManagers_;
+};
+
+TEST_F(ClusterTest, TaskManagersRegisterTheirSlots) {
+  std::string jm = startJobManager();
+  startTaskManager("tm-a", jm, 2);
+  startTaskManager("tm-b", jm, 2);
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 2; }, 10s))
+      << jobManager_->stderrText();
+  auto list = listTaskManagers();
+  int slots = 0;
+  for (const auto& tm : list.task_managers()) {
+    slots += tm.number_of_slots();
+    EXPECT_EQ(tm.free_slots(), 2);
+  }
+  EXPECT_EQ(slots, 4);
+}
+
+TEST_F(ClusterTest, KilledTaskManagerIsDeclaredLostWithinTheHeartbeatTimeout) {
+  std::string jm = startJobManager();
+  ChildProcess& victim = startTaskManager("tm-victim", jm, 2);
+  startTaskManager("tm-survivor", jm, 2);
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 2; }, 10s));
+  auto killedAt = std::chrono::steady_clock::now();
+  victim.kill9();
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().lost_size() == 1; }, 5s))
+      << jobManager_->stderrText();
+  auto detectedAfter = std::chrono::steady_clock::now() - killedAt;
+  // heartbeat.timeout is 1 s; the checker runs every 100 ms.
+  EXPECT_LT(detectedAfter, 3s);
+  auto list = listTaskManagers();
+  EXPECT_EQ(list.lost(0).task_manager_id(), "tm-victim");
+  EXPECT_THAT(list.lost(0).reason(), HasSubstr("no heartbeat"));
+  ASSERT_EQ(list.task_managers_size(), 1);
+  EXPECT_EQ(list.task_managers(0).task_manager_id(), "tm-survivor");
+}
+
+TEST_F(ClusterTest, TaskManagerStartedFirstRegistersWhenTheJobManagerAppears) {
+  int port = testing::pickFreePort();
+  std::string jmAddress = "127.0.0.1:" + std::to_string(port);
+  ChildProcess& tm = startTaskManager("tm-early", jmAddress, 1);
+  ASSERT_TRUE(eventually([&] { return tm.stderrText().find("not reachable yet") !=
+                                      std::string::npos; }, 10s))
+      << tm.stderrText();
+  startJobManager(port);
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 1; }, 10s))
+      << tm.stderrText();
+  EXPECT_EQ(listTaskManagers().task_managers(0).task_manager_id(), "tm-early");
+}
+
+TEST_F(ClusterTest, TaskManagerRegistersAgainWithARestartedJobManager) {
+  int port = testing::pickFreePort();
+  startJobManager(port);
+  ChildProcess& tm = startTaskManager("tm-loyal", address_, 1);
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 1; }, 10s));
+  EXPECT_EQ(jobManager_->stop(SIGTERM, 5s), 0);
+  startJobManager(port);
+  ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 1; }, 10s))
+      << tm.stderrText();
+  EXPECT_THAT(tm.stderrText(), HasSubstr("(registration 2)"));
+}
+
+TEST_F(ClusterTest, AnotherProtocolVersionIsRefused) {
+  startJobManager();
+  grpc::Status status;
+  listTaskManagers(99, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("protocol version 99"));
+}
+
+TEST_F(ClusterTest, BadOptionsAreUsageErrors) {
+  ChildProcess badKey(logDir_, "bad-key",
+                      {kJobManager, "--port", "0", "-D", "heartbeat.timout=1s"});
+  EXPECT_EQ(badKey.stop(0, 10s), 2);
+  EXPECT_THAT(badKey.stderrText(), HasSubstr("unknown configuration key 'heartbeat.timout'"));
+  ChildProcess badTimeout(logDir_, "bad-timeout",
+                          {kJobManager, "--port", "0", "-D", "heartbeat.interval=2s", "-D",
+                           "heartbeat.timeout=1s"});
+  EXPECT_EQ(badTimeout.stop(0, 10s), 2);
+  EXPECT_THAT(badTimeout.stderrText(), HasSubstr("heartbeat.timeout"));
+  ChildProcess badSlots(logDir_, "bad-slots", {kTaskManager, "--slots", "0"});
+  EXPECT_EQ(badSlots.stop(0, 10s), 2);
+}
+
+}  // namespace
+}  // namespace brook
