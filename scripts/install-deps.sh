@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libssl-dev
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

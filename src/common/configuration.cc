@@ -1,8 +1,8 @@
 #include "common/configuration.h"
 
 #include <cctype>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 
 #include <absl/strings/ascii.h>
@@ -156,6 +156,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kNumberOfTaskSlots, OptionType::kInt, 1, 1024},
     {config_keys::kHeartbeatInterval, OptionType::kDuration, 10, 3'600'000},
     {config_keys::kHeartbeatTimeout, OptionType::kDuration, 20, 86'400'000},
+    {config_keys::kBlobStorageDirectory, OptionType::kString, 0, 0},
 };
 }  // namespace
 
@@ -163,7 +164,8 @@ absl::Status Configuration::validate() const {
   for (const auto& [key, value] : values_) {
     const OptionSpec* spec = nullptr;
     for (const auto& o : kOptions) {
-      if (key == o.key) spec = &o;
+      if (key == o.key)
+        spec = &o;
     }
     if (spec == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown configuration key '", key, "'"));
@@ -180,21 +182,23 @@ absl::Status Configuration::validate() const {
         parsed = getBytes(key, 0);
         break;
       case OptionType::kString:
-        if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(key, ": empty value"));
+        if (value.empty())
+          return absl::InvalidArgumentError(absl::StrCat(key, ": empty value"));
         continue;
       case OptionType::kRuntimeMode: {
         std::string upper = absl::AsciiStrToUpper(value);
         if (upper != "STREAMING" && upper != "BATCH" && upper != "AUTOMATIC") {
-          return absl::InvalidArgumentError(absl::StrCat(
-              key, ": expected STREAMING, BATCH or AUTOMATIC, got '", value, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(key, ": expected STREAMING, BATCH or AUTOMATIC, got '", value, "'"));
         }
         continue;
       }
     }
-    if (!parsed.ok()) return parsed.status();
+    if (!parsed.ok())
+      return parsed.status();
     if (*parsed < spec->min || *parsed > spec->max) {
-      return absl::InvalidArgumentError(absl::StrCat(key, ": ", value, " is out of range [",
-                                                     spec->min, ", ", spec->max, "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": ", value, " is out of range [", spec->min, ", ", spec->max, "]"));
     }
   }
   return absl::OkStatus();
@@ -211,16 +215,19 @@ absl::StatusOr<Configuration> loadConfiguration(const std::string& confFile,
   }
   if (!path.empty()) {
     auto loaded = Configuration::loadYaml(path);
-    if (!loaded.ok()) return loaded.status();
+    if (!loaded.ok())
+      return loaded.status();
     if (auto s = loaded->validate(); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
     }
     config = std::move(*loaded);
   }
   for (const auto& option : options) {
-    if (auto s = config.setFromOption(option); !s.ok()) return s;
+    if (auto s = config.setFromOption(option); !s.ok())
+      return s;
   }
-  if (auto s = config.validate(); !s.ok()) return s;
+  if (auto s = config.validate(); !s.ok())
+    return s;
   return config;
 }
 

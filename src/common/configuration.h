@@ -68,6 +68,7 @@ inline constexpr char kJobManagerPort[] = "jobmanager.rpc.port";
 inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
 inline constexpr char kHeartbeatInterval[] = "heartbeat.interval";
 inline constexpr char kHeartbeatTimeout[] = "heartbeat.timeout";
+inline constexpr char kBlobStorageDirectory[] = "blob.storage.directory";
 }  // namespace config_keys
 
 }  // namespace brook

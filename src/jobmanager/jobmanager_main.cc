@@ -1,8 +1,12 @@
 // brook-jobmanager: the JobManager process. Serves the ResourceManager (TaskManager
-// registration and heartbeats) over gRPC until SIGTERM or SIGINT.
+// registration and heartbeats) and the BlobServer (job artifacts) over gRPC until SIGTERM or
+// SIGINT.
+
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -13,6 +17,7 @@
 
 #include "common/configuration.h"
 #include "common/logging.h"
+#include "jobmanager/blob_server.h"
 #include "jobmanager/resource_manager.h"
 
 int main(int argc, char** argv) {
@@ -26,8 +31,9 @@ int main(int argc, char** argv) {
                  "Configuration file (default: $BROOK_CONF_DIR/brook.yaml if set)");
   app.add_option("-D", dynamicProperties, "A configuration option key=value");
   app.add_option("--host", host, "Address to listen on (jobmanager.rpc.address, default 0.0.0.0)");
-  app.add_option("--port", port, "Port to listen on, 0 for any free one (jobmanager.rpc.port, "
-                                 "default 6123)")
+  app.add_option("--port", port,
+                 "Port to listen on, 0 for any free one (jobmanager.rpc.port, "
+                 "default 6123)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -44,13 +50,15 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << config.status().message() << "\n";
     return 2;
   }
-  if (host.empty()) host = config->getString(brook::config_keys::kJobManagerAddress, "0.0.0.0");
-  if (port < 0) port = static_cast<int>(*config->getInt(brook::config_keys::kJobManagerPort, 6123));
+  if (host.empty())
+    host = config->getString(brook::config_keys::kJobManagerAddress, "0.0.0.0");
+  if (port < 0)
+    port = static_cast<int>(*config->getInt(brook::config_keys::kJobManagerPort, 6123));
   brook::jobmanager::ResourceManager::Options rmOptions;
-  rmOptions.heartbeatInterval =
-      std::chrono::milliseconds(*config->getDurationMillis(brook::config_keys::kHeartbeatInterval, 1000));
-  rmOptions.heartbeatTimeout =
-      std::chrono::milliseconds(*config->getDurationMillis(brook::config_keys::kHeartbeatTimeout, 10000));
+  rmOptions.heartbeatInterval = std::chrono::milliseconds(
+      *config->getDurationMillis(brook::config_keys::kHeartbeatInterval, 1000));
+  rmOptions.heartbeatTimeout = std::chrono::milliseconds(
+      *config->getDurationMillis(brook::config_keys::kHeartbeatTimeout, 10000));
   if (rmOptions.heartbeatTimeout <= rmOptions.heartbeatInterval) {
     std::cerr << "error: heartbeat.timeout (" << rmOptions.heartbeatTimeout.count()
               << " ms) must be longer than heartbeat.interval ("
@@ -65,6 +73,17 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::string blobDirectory = config->getString(
+      brook::config_keys::kBlobStorageDirectory,
+      (std::filesystem::temp_directory_path() / ("brook-blobs-" + std::to_string(::getpid())))
+          .string());
+  auto blobStore = brook::jobmanager::BlobStore::open(blobDirectory);
+  if (!blobStore.ok()) {
+    std::cerr << "error: blob.storage.directory: " << blobStore.status().message() << "\n";
+    return 1;
+  }
+  brook::jobmanager::BlobService blobService(*blobStore);
+
   brook::jobmanager::ResourceManager resourceManager(rmOptions);
   brook::jobmanager::ResourceManagerService rmService(&resourceManager);
   grpc::ServerBuilder builder;
@@ -72,6 +91,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
                            &boundPort);
   builder.RegisterService(&rmService);
+  builder.RegisterService(&blobService);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || boundPort == 0) {
     std::cerr << "error: cannot listen on " << host << ":" << port

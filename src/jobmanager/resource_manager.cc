@@ -10,7 +10,9 @@ namespace brook::jobmanager {
 
 ResourceManager::ResourceManager(Options options) : options_(options) {}
 
-ResourceManager::~ResourceManager() { stop(); }
+ResourceManager::~ResourceManager() {
+  stop();
+}
 
 void ResourceManager::start() {
   checker_ = std::jthread([this](std::stop_token) {
@@ -21,7 +23,8 @@ void ResourceManager::start() {
     while (!stopping_) {
       mutex_.AwaitWithTimeout(absl::Condition(&stopping_),
                               absl::Milliseconds(static_cast<int64_t>(period.count())));
-      if (stopping_) break;
+      if (stopping_)
+        break;
       mutex_.Unlock();
       checkHeartbeats();
       mutex_.Lock();
@@ -34,7 +37,8 @@ void ResourceManager::stop() {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  if (checker_.joinable()) checker_.join();
+  if (checker_.joinable())
+    checker_.join();
 }
 
 absl::Status ResourceManager::registerTaskManager(const v1::RegisterTaskManagerRequest& request) {
@@ -74,7 +78,8 @@ absl::StatusOr<bool> ResourceManager::heartbeat(const v1::HeartbeatRequest& requ
   }
   absl::MutexLock lock(&mutex_);
   auto it = taskManagers_.find(request.task_manager_id());
-  if (it == taskManagers_.end()) return false;
+  if (it == taskManagers_.end())
+    return false;
   it->second.lastHeartbeat = Clock::now();
   for (const auto& slot : request.slots()) {
     if (slot.slot_index() >= 0 && slot.slot_index() < it->second.numberOfSlots) {
@@ -91,8 +96,8 @@ void ResourceManager::checkHeartbeats() {
     absl::MutexLock lock(&mutex_);
     auto now = Clock::now();
     for (auto it = taskManagers_.begin(); it != taskManagers_.end();) {
-      auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(
-          now - it->second.lastHeartbeat);
+      auto silent =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.lastHeartbeat);
       if (silent > options_.heartbeatTimeout) {
         std::string reason = absl::StrCat("no heartbeat for ", silent.count(), " ms (timeout ",
                                           options_.heartbeatTimeout.count(), " ms)");
@@ -107,14 +112,16 @@ void ResourceManager::checkHeartbeats() {
   }
   for (const auto& [id, reason] : lostNow) {
     getLogger("resourcemanager")->warn("TaskManager {} is lost: {}", id, reason);
-    for (const auto& l : listeners) l(id, reason);
+    for (const auto& l : listeners)
+      l(id, reason);
   }
 }
 
 std::vector<ResourceManager::TaskManager> ResourceManager::taskManagers() const {
   absl::MutexLock lock(&mutex_);
   std::vector<TaskManager> out;
-  for (const auto& [id, tm] : taskManagers_) out.push_back(tm);
+  for (const auto& [id, tm] : taskManagers_)
+    out.push_back(tm);
   return out;
 }
 
@@ -129,9 +136,11 @@ void ResourceManager::addLossListener(LossListener listener) {
 }
 
 grpc::Status ResourceManagerService::RegisterTaskManager(
-    grpc::ServerContext*, const v1::RegisterTaskManagerRequest* request,
+    grpc::ServerContext*,
+    const v1::RegisterTaskManagerRequest* request,
     v1::RegisterTaskManagerResponse* response) {
-  if (auto s = resourceManager_->registerTaskManager(*request); !s.ok()) return toGrpcStatus(s);
+  if (auto s = resourceManager_->registerTaskManager(*request); !s.ok())
+    return toGrpcStatus(s);
   response->set_heartbeat_interval_millis(resourceManager_->options().heartbeatInterval.count());
   return grpc::Status::OK;
 }
@@ -140,7 +149,8 @@ grpc::Status ResourceManagerService::Heartbeat(grpc::ServerContext*,
                                                const v1::HeartbeatRequest* request,
                                                v1::HeartbeatResponse* response) {
   auto known = resourceManager_->heartbeat(*request);
-  if (!known.ok()) return toGrpcStatus(known.status());
+  if (!known.ok())
+    return toGrpcStatus(known.status());
   response->set_known(*known);
   return grpc::Status::OK;
 }
@@ -160,7 +170,8 @@ grpc::Status ResourceManagerService::ListTaskManagers(grpc::ServerContext*,
     d->set_data_address(tm.dataAddress);
     d->set_number_of_slots(tm.numberOfSlots);
     int free = 0;
-    for (const auto& job : tm.slotJobs) free += job.empty() ? 1 : 0;
+    for (const auto& job : tm.slotJobs)
+      free += job.empty() ? 1 : 0;
     d->set_free_slots(free);
     d->set_millis_since_heartbeat(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - tm.lastHeartbeat).count());

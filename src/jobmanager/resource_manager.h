@@ -37,8 +37,8 @@ class ResourceManager {
     Clock::time_point lastHeartbeat;
   };
 
-  using LossListener = std::function<void(const std::string& taskManagerId,
-                                          const std::string& reason)>;
+  using LossListener =
+      std::function<void(const std::string& taskManagerId, const std::string& reason)>;
 
   explicit ResourceManager(Options options);
   ~ResourceManager();
@@ -79,7 +79,8 @@ class ResourceManagerService final : public v1::ResourceManager::Service {
   grpc::Status RegisterTaskManager(grpc::ServerContext* context,
                                    const v1::RegisterTaskManagerRequest* request,
                                    v1::RegisterTaskManagerResponse* response) override;
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+  grpc::Status Heartbeat(grpc::ServerContext* context,
+                         const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
   grpc::Status ListTaskManagers(grpc::ServerContext* context,
                                 const v1::ListTaskManagersRequest* request,

@@ -29,12 +29,25 @@ Buffer* BufferPool::request(const std::atomic<bool>& cancelled) {
   return b;
 }
 
+Buffer* BufferPool::tryRequest() {
+  std::lock_guard lock(mutex_);
+  if (free_.empty())
+    return nullptr;
+  Buffer* b = free_.back();
+  free_.pop_back();
+  b->size = 0;
+  return b;
+}
+
 void BufferPool::recycle(Buffer* buffer) {
   {
     std::lock_guard lock(mutex_);
     free_.push_back(buffer);
   }
   available_.notify_one();
+  // The buffer is free before the listener hears of it, so a credit it grants is always backed.
+  if (listener_ != nullptr)
+    listener_->onBufferRecycled();
 }
 
 int BufferPool::availableBuffers() const {

@@ -11,6 +11,17 @@ namespace brook::runtime {
 
 class BufferPool;
 
+/// Hears about every buffer that returns to a pool. The network stack uses it to turn a recycled
+/// receive buffer into a credit for the sender. Called on the recycling thread, outside the
+/// pool's lock; implementations must be cheap and must not block.
+class BufferRecycleListener {
+ public:
+  virtual void onBufferRecycled() = 0;
+
+ protected:
+  ~BufferRecycleListener() = default;
+};
+
 /// A fixed-size memory segment that carries serialized stream elements. A buffer belongs to
 /// one pool and returns to it when its consumer is done with it.
 struct Buffer {
@@ -33,8 +44,12 @@ class BufferPool {
   /// Returns a free buffer, waiting as long as needed; returns null once `cancelled` is set
   /// (checked at least every 50 ms).
   Buffer* request(const std::atomic<bool>& cancelled);
-  /// Returns a buffer to the pool and wakes a waiting producer.
+  /// Returns a free buffer, or null at once when none is free.
+  Buffer* tryRequest();
+  /// Returns a buffer to the pool, wakes a waiting producer and tells the recycle listener.
   void recycle(Buffer* buffer);
+  /// Sets the listener told of every recycle; call before the pool's buffers are in use.
+  void setRecycleListener(BufferRecycleListener* listener) { listener_ = listener; }
 
   int numberOfBuffers() const { return static_cast<int>(buffers_.size()); }
   int availableBuffers() const;
@@ -45,6 +60,7 @@ class BufferPool {
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<Buffer*> free_;
+  BufferRecycleListener* listener_ = nullptr;
 };
 
 /// Returns a buffer to its pool.

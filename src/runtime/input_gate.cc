@@ -7,30 +7,23 @@
 
 namespace brook::runtime {
 
-void ResultSubpartition::setConsumer(InputGate* gate, int channelIndex) {
-  bool hasData;
-  {
-    std::lock_guard lock(mutex_);
-    gate_ = gate;
-    channelIndex_ = channelIndex;
-    hasData = !queue_.empty();
-  }
+void ResultSubpartition::setConsumer(SubpartitionListener* listener, int channelIndex) {
+  std::lock_guard lock(mutex_);
+  listener_ = listener;
+  channelIndex_ = channelIndex;
   // Buffers may have arrived before the consumer attached.
-  if (hasData)
-    gate->notifyDataAvailable(channelIndex);
+  if (listener != nullptr && !queue_.empty())
+    listener->notifyDataAvailable(channelIndex);
 }
 
 void ResultSubpartition::add(Buffer* buffer) {
-  bool wasEmpty;
-  InputGate* gate;
-  {
-    std::lock_guard lock(mutex_);
-    wasEmpty = queue_.empty();
-    queue_.push_back(buffer);
-    gate = gate_;
-  }
-  if (wasEmpty && gate != nullptr)
-    gate->notifyDataAvailable(channelIndex_);
+  // The listener is told under the lock, so that a consumer that detaches is never called
+  // afterwards (a network reader is freed right after it detaches).
+  std::lock_guard lock(mutex_);
+  bool wasEmpty = queue_.empty();
+  queue_.push_back(buffer);
+  if (wasEmpty && listener_ != nullptr)
+    listener_->notifyDataAvailable(channelIndex_);
 }
 
 Buffer* ResultSubpartition::poll(bool& moreAvailable) {

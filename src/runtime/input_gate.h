@@ -49,7 +49,7 @@ class ElementDeserializer {
 
 /// A task's input: the channels of all its input edges. Producers report channels that have
 /// data; the task thread polls them in arrival order.
-class InputGate {
+class InputGate final : public SubpartitionListener {
  public:
   struct Channel {
     ResultSubpartition* subpartition;
@@ -64,7 +64,7 @@ class InputGate {
   const Channel& channel(int i) const { return channels_[static_cast<size_t>(i)]; }
 
   /// Producer side (any thread).
-  void notifyDataAvailable(int channel);
+  void notifyDataAvailable(int channel) override;
 
   /// Task thread: the next buffer of some channel, or null if none is ready.
   Buffer* pollNext(int& channel);

@@ -58,10 +58,13 @@ v1::JobGraph toProto(const JobGraph& graph, const JobArgs& args, const Configura
       op->set_operator_id(graph.operatorIds[static_cast<size_t>(nodeId)]);
       op->set_kind(n.operatorKind);
       op->set_name(n.name);
-      if (n.outputType) op->set_output_type(n.outputType->name);
+      if (n.outputType)
+        op->set_output_type(n.outputType->name);
     }
-    for (int e : v.inputs) pv->add_inputs(e);
-    for (int e : v.outputs) pv->add_outputs(e);
+    for (int e : v.inputs)
+      pv->add_inputs(e);
+    for (int e : v.outputs)
+      pv->add_outputs(e);
   }
   for (const JobEdge& e : graph.edges) {
     const StreamEdge& se = sg.edges[static_cast<size_t>(e.streamEdge)];
@@ -71,42 +74,44 @@ v1::JobGraph toProto(const JobGraph& graph, const JobArgs& args, const Configura
     pe->set_target_vertex(e.targetVertex);
     pe->set_stream_edge(e.streamEdge);
     pe->set_partitioner(toProto(e.partitioner));
-    if (se.recordType) pe->set_record_type(se.recordType->name);
+    if (se.recordType)
+      pe->set_record_type(se.recordType->name);
     pe->set_side_output_tag(se.sideOutputTag);
   }
-  for (const auto& a : args.raw()) proto.add_job_arguments(a);
-  for (const auto& [k, v] : config.values()) (*proto.mutable_configuration())[k] = v;
+  for (const auto& a : args.raw())
+    proto.add_job_arguments(a);
+  for (const auto& [k, v] : config.values())
+    (*proto.mutable_configuration())[k] = v;
   return proto;
 }
 
 absl::Status validateJobGraphProto(const v1::JobGraph& proto) {
   if (proto.protocol_version() != kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job graph uses protocol version ", proto.protocol_version(), ", this process speaks ",
-        kProtocolVersion));
+    return absl::FailedPreconditionError(absl::StrCat("job graph uses protocol version ",
+                                                      proto.protocol_version(),
+                                                      ", this process speaks ", kProtocolVersion));
   }
   const int vertices = proto.vertices_size();
   const int edges = proto.edges_size();
-  if (vertices == 0) return absl::InvalidArgumentError("job graph has no vertices");
+  if (vertices == 0)
+    return absl::InvalidArgumentError("job graph has no vertices");
   for (int i = 0; i < vertices; ++i) {
     const v1::JobVertex& v = proto.vertices(i);
     if (v.id() != i) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("job graph vertex ", i, " has id ", v.id()));
+      return absl::InvalidArgumentError(absl::StrCat("job graph vertex ", i, " has id ", v.id()));
     }
     if (v.parallelism() < 1 || v.parallelism() > v.max_parallelism()) {
       return absl::InvalidArgumentError(absl::StrCat("job graph vertex ", i, " ('", v.name(),
                                                      "') has parallelism ", v.parallelism(),
-                                                     " and max parallelism ",
-                                                     v.max_parallelism()));
+                                                     " and max parallelism ", v.max_parallelism()));
     }
     if (v.operators_size() == 0) {
       return absl::InvalidArgumentError(absl::StrCat("job graph vertex ", i, " has no operators"));
     }
     for (int e : v.inputs()) {
       if (e < 0 || e >= edges || proto.edges(e).target_vertex() != i) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("job graph vertex ", i, " lists input edge ", e, " that does not end there"));
+        return absl::InvalidArgumentError(absl::StrCat("job graph vertex ", i, " lists input edge ",
+                                                       e, " that does not end there"));
       }
     }
     for (int e : v.outputs()) {
@@ -138,7 +143,8 @@ absl::StatusOr<v1::JobGraph> parseJobGraphProto(const std::string& bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("job graph message of ", bytes.size(), " bytes cannot be decoded"));
   }
-  if (auto s = validateJobGraphProto(proto); !s.ok()) return s;
+  if (auto s = validateJobGraphProto(proto); !s.ok())
+    return s;
   return proto;
 }
 

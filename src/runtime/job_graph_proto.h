@@ -6,6 +6,7 @@
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
+
 #include <brook/functions.h>
 
 #include "brook/brook.pb.h"

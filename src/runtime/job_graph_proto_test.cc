@@ -1,7 +1,8 @@
 #include "runtime/job_graph_proto.h"
 
-#include <brook/brook.h>
 #include <gtest/gtest.h>
+
+#include <brook/brook.h>
 
 namespace brook::runtime {
 namespace {

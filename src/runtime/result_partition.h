@@ -9,14 +9,26 @@
 
 namespace brook::runtime {
 
-class InputGate;
+/// The consumer of a ResultSubpartition: an InputGate in the same process, or the network
+/// reader that sends the subpartition's buffers to a remote InputGate.
+class SubpartitionListener {
+ public:
+  /// Tells the consumer that the subpartition's queue turned non-empty. Called on the
+  /// producer's thread while the subpartition's lock is held: must not block or call back into
+  /// the subpartition.
+  virtual void notifyDataAvailable(int channelIndex) = 0;
+
+ protected:
+  ~SubpartitionListener() = default;
+};
 
 /// The queue of finished buffers from one producer subtask to one consumer channel.
 /// The producer adds, the consumer polls; thread-safe.
 class ResultSubpartition {
  public:
-  /// Attaches the consumer: `gate` is told when the queue turns non-empty.
-  void setConsumer(InputGate* gate, int channelIndex);
+  /// Attaches the consumer: `listener` is told when the queue turns non-empty. A null listener
+  /// detaches the current one; once this returns, the old listener is never called again.
+  void setConsumer(SubpartitionListener* listener, int channelIndex);
   void add(Buffer* buffer);
   /// Returns the next buffer or null; `moreAvailable` says whether others remain.
   Buffer* poll(bool& moreAvailable);
@@ -26,7 +38,7 @@ class ResultSubpartition {
  private:
   std::mutex mutex_;
   std::deque<Buffer*> queue_;
-  InputGate* gate_ = nullptr;
+  SubpartitionListener* listener_ = nullptr;
   int channelIndex_ = -1;
 };
 

@@ -14,7 +14,9 @@ std::chrono::system_clock::time_point deadlineIn(std::chrono::milliseconds d) {
 }
 }  // namespace
 
-TaskExecutor::TaskExecutor(Options options) : options_(std::move(options)) { connect(); }
+TaskExecutor::TaskExecutor(Options options) : options_(std::move(options)) {
+  connect();
+}
 
 void TaskExecutor::connect() {
   // A fresh channel per registration attempt connects at once, where a channel that failed
@@ -27,7 +29,9 @@ void TaskExecutor::connect() {
                                        grpc::InsecureChannelCredentials(), args);
 }
 
-TaskExecutor::~TaskExecutor() { stop(); }
+TaskExecutor::~TaskExecutor() {
+  stop();
+}
 
 void TaskExecutor::start() {
   thread_ = std::jthread([this] { run(); });
@@ -38,7 +42,8 @@ void TaskExecutor::stop() {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 bool TaskExecutor::registered() const {
@@ -78,8 +83,8 @@ bool TaskExecutor::tryRegister() {
     }
     return false;
   }
-  heartbeatInterval_ = std::chrono::milliseconds(
-      std::max<int64_t>(10, response.heartbeat_interval_millis()));
+  heartbeatInterval_ =
+      std::chrono::milliseconds(std::max<int64_t>(10, response.heartbeat_interval_millis()));
   lastAcknowledged_ = std::chrono::steady_clock::now();
   int count;
   {
@@ -98,7 +103,8 @@ bool TaskExecutor::sendHeartbeat() {
   v1::HeartbeatRequest request;
   request.set_protocol_version(runtime::kProtocolVersion);
   request.set_task_manager_id(options_.taskManagerId);
-  for (int i = 0; i < options_.numberOfSlots; ++i) request.add_slots()->set_slot_index(i);
+  for (int i = 0; i < options_.numberOfSlots; ++i)
+    request.add_slots()->set_slot_index(i);
   v1::HeartbeatResponse response;
   grpc::ClientContext context;
   context.set_deadline(deadlineIn(std::max(heartbeatInterval_, std::chrono::milliseconds(500))));
@@ -139,10 +145,12 @@ void TaskExecutor::run() {
                    options_.taskManagerId, options_.jobManagerAddress);
         warnedUnreachable = true;
       }
-      if (!waitFor(options_.registrationRetry)) return;
+      if (!waitFor(options_.registrationRetry))
+        return;
       continue;
     }
-    if (!waitFor(heartbeatInterval_)) return;
+    if (!waitFor(heartbeatInterval_))
+      return;
     if (!sendHeartbeat()) {
       absl::MutexLock lock(&mutex_);
       registered_ = false;

@@ -32,8 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("-m,--jobmanager", jobManager,
                  "JobManager address HOST:PORT (default: $BROOK_JOBMANAGER, else "
                  "jobmanager.rpc.address:jobmanager.rpc.port)");
-  app.add_option("--slots", slots, "Task slots to offer (taskmanager.numberOfTaskSlots, "
-                                   "default: the number of CPU cores)")
+  app.add_option("--slots", slots,
+                 "Task slots to offer (taskmanager.numberOfTaskSlots, "
+                 "default: the number of CPU cores)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--id", id, "TaskManager id (default: host-pid-random)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")
@@ -60,9 +61,9 @@ int main(int argc, char** argv) {
     }
   }
   if (slots == 0) {
-    slots = static_cast<int>(*config->getInt(
-        brook::config_keys::kNumberOfTaskSlots,
-        static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
+    slots = static_cast<int>(
+        *config->getInt(brook::config_keys::kNumberOfTaskSlots,
+                        static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()))));
   }
   if (id.empty()) {
     char host[256] = "localhost";

@@ -26,7 +26,8 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-ChildProcess::ChildProcess(const std::string& logDir, const std::string& name,
+ChildProcess::ChildProcess(const std::string& logDir,
+                           const std::string& name,
                            std::vector<std::string> argv)
     : outPath_(logDir + "/" + name + ".out"), errPath_(logDir + "/" + name + ".err") {
   posix_spawn_file_actions_t actions;
@@ -36,17 +37,22 @@ ChildProcess::ChildProcess(const std::string& logDir, const std::string& name,
   posix_spawn_file_actions_addopen(&actions, 2, errPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
+  for (auto& a : argv)
+    args.push_back(a.data());
   args.push_back(nullptr);
   int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  if (rc != 0)
+    throw std::runtime_error("cannot start " + argv[0]);
 }
 
-ChildProcess::~ChildProcess() { kill9(); }
+ChildProcess::~ChildProcess() {
+  kill9();
+}
 
 void ChildProcess::kill9() {
-  if (reaped_ || pid_ <= 0) return;
+  if (reaped_ || pid_ <= 0)
+    return;
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
@@ -54,7 +60,8 @@ void ChildProcess::kill9() {
 }
 
 bool ChildProcess::running() {
-  if (reaped_) return false;
+  if (reaped_)
+    return false;
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
@@ -66,13 +73,19 @@ bool ChildProcess::running() {
 }
 
 int ChildProcess::stop(int signal, std::chrono::milliseconds timeout) {
-  if (!reaped_) ::kill(pid_, signal);
-  if (!eventually([this] { return !running(); }, timeout)) return -1;
+  if (!reaped_)
+    ::kill(pid_, signal);
+  if (!eventually([this] { return !running(); }, timeout))
+    return -1;
   return exitCode_;
 }
 
-std::string ChildProcess::stdoutText() const { return slurp(outPath_); }
-std::string ChildProcess::stderrText() const { return slurp(errPath_); }
+std::string ChildProcess::stdoutText() const {
+  return slurp(outPath_);
+}
+std::string ChildProcess::stderrText() const {
+  return slurp(errPath_);
+}
 
 bool ChildProcess::waitForOutput(const std::string& text, std::chrono::milliseconds timeout) const {
   return eventually([&] { return stdoutText().find(text) != std::string::npos; }, timeout);

@@ -46,8 +46,11 @@ template <typename Condition>
 bool eventually(Condition condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    struct timespec ts {0, 20'000'000};
+    if (condition())
+      return true;
+    struct timespec ts {
+      0, 20'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return condition();

@@ -9,16 +9,19 @@
 #include <gtest/gtest.h>
 
 #include "brook/brook.grpc.pb.h"
+#include "common/sha256.h"
 #include "e2e/child_process.h"
+#include "jobmanager/blob_client.h"
 #include "runtime/job_graph_proto.h"
+#include "taskmanager/blob_cache.h"
 
 namespace brook {
 namespace {
 
 using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
-using ::testing::HasSubstr;
 using testing::ChildProcess;
 using testing::eventually;
+using ::testing::HasSubstr;
 
 const std::string kJobManager = BROOK_JOBMANAGER_PATH;
 const std::string kTaskManager = BROOK_TASKMANAGER_PATH;
@@ -34,16 +37,16 @@ class ClusterTest : public ::testing::Test {
   void TearDown() override {
     taskManagers_.clear();
     jobManager_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(logDir_);
+    if (!HasFailure())
+      std::filesystem::remove_all(logDir_);
   }
 
   // Starts the JobManager on `port` (0: any) with fast heartbeats; returns its address.
   std::string startJobManager(int port = 0) {
     jobManager_ = std::make_unique<ChildProcess>(
         logDir_, "jobmanager",
-        std::vector<std::string>{kJobManager, "--host", "127.0.0.1", "--port",
-                                 std::to_string(port), "-D", "heartbeat.interval=100ms", "-D",
-                                 "heartbeat.timeout=1s"});
+        std::vector<std::string>{kJobManager, "--host", "127.0.0.1", "--port", std::to_string(port),
+                                 "-D", "heartbeat.interval=100ms", "-D", "heartbeat.timeout=1s"});
     EXPECT_TRUE(jobManager_->waitForOutput("JobManager listening on", 10s))
         << jobManager_->stderrText();
     std::string out = jobManager_->stdoutText();
@@ -52,8 +55,7 @@ class ClusterTest : public ::testing::Test {
     return address_;
   }
 
-  ChildProcess& startTaskManager(const std::string& id, const std::string& jobManager,
-                                 int slots) {
+  ChildProcess& startTaskManager(const std::string& id, const std::string& jobManager, int slots) {
     taskManagers_.push_back(std::make_unique<ChildProcess>(
         logDir_, id,
         std::vector<std::string>{kTaskManager, "-m", jobManager, "--slots", std::to_string(slots),
@@ -71,7 +73,8 @@ class ClusterTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 2s);
     grpc::Status s = stub->ListTaskManagers(&context, request, &response);
-    if (status != nullptr) *status = s;
+    if (status != nullptr)
+      *status = s;
     return response;
   }
 
@@ -119,8 +122,8 @@ TEST_F(ClusterTest, TaskManagerStartedFirstRegistersWhenTheJobManagerAppears) {
   int port = testing::pickFreePort();
   std::string jmAddress = "127.0.0.1:" + std::to_string(port);
   ChildProcess& tm = startTaskManager("tm-early", jmAddress, 1);
-  ASSERT_TRUE(eventually([&] { return tm.stderrText().find("not reachable yet") !=
-                                      std::string::npos; }, 10s))
+  ASSERT_TRUE(eventually(
+      [&] { return tm.stderrText().find("not reachable yet") != std::string::npos; }, 10s))
       << tm.stderrText();
   startJobManager(port);
   ASSERT_TRUE(eventually([&] { return listTaskManagers().task_managers_size() == 1; }, 10s))
@@ -140,6 +143,24 @@ TEST_F(ClusterTest, TaskManagerRegistersAgainWithARestartedJobManager) {
   EXPECT_THAT(tm.stderrText(), HasSubstr("(registration 2)"));
 }
 
+TEST_F(ClusterTest, JobManagerServesJobArtifactsByHash) {
+  std::string jm = startJobManager();
+  auto channel = grpc::CreateChannel(jm, grpc::InsecureChannelCredentials());
+  std::string artifact = BROOK_WORDCOUNT_JOB;
+  auto sha = jobmanager::uploadArtifact(channel, artifact, 10s);
+  ASSERT_TRUE(sha.ok()) << sha.status();
+  auto expected = sha256OfFile(artifact);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(*sha, *expected);
+  auto cache = taskmanager::BlobCache::create(logDir_ + "/cache", channel);
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  auto path = (*cache)->fetch(*sha);
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto fetched = sha256OfFile(*path);
+  ASSERT_TRUE(fetched.ok());
+  EXPECT_EQ(*fetched, *sha);
+}
+
 TEST_F(ClusterTest, AnotherProtocolVersionIsRefused) {
   startJobManager();
   grpc::Status status;
@@ -153,9 +174,9 @@ TEST_F(ClusterTest, BadOptionsAreUsageErrors) {
                       {kJobManager, "--port", "0", "-D", "heartbeat.timout=1s"});
   EXPECT_EQ(badKey.stop(0, 10s), 2);
   EXPECT_THAT(badKey.stderrText(), HasSubstr("unknown configuration key 'heartbeat.timout'"));
-  ChildProcess badTimeout(logDir_, "bad-timeout",
-                          {kJobManager, "--port", "0", "-D", "heartbeat.interval=2s", "-D",
-                           "heartbeat.timeout=1s"});
+  ChildProcess badTimeout(
+      logDir_, "bad-timeout",
+      {kJobManager, "--port", "0", "-D", "heartbeat.interval=2s", "-D", "heartbeat.timeout=1s"});
   EXPECT_EQ(badTimeout.stop(0, 10s), 2);
   EXPECT_THAT(badTimeout.stderrText(), HasSubstr("heartbeat.timeout"));
   ChildProcess badSlots(logDir_, "bad-slots", {kTaskManager, "--slots", "0"});

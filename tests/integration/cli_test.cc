@@ -147,8 +147,8 @@ TEST(CliTest, UnknownFlagsAndBadValuesExitWithUsageErrors) {
   auto unknown = runProcess(kBrook + " run --local -D parallelism.defualt=2 " + job("print_job"));
   EXPECT_EQ(unknown.exitCode, 2);
   EXPECT_THAT(unknown.err, HasSubstr("unknown configuration key 'parallelism.defualt'"));
-  auto range = runProcess(kBrook + " run --local -D taskmanager.memory.segment-size=1b " +
-                          job("print_job"));
+  auto range =
+      runProcess(kBrook + " run --local -D taskmanager.memory.segment-size=1b " + job("print_job"));
   EXPECT_EQ(range.exitCode, 2);
   EXPECT_THAT(range.err, HasSubstr("taskmanager.memory.segment-size"));
   auto none = runProcess(kBrook);

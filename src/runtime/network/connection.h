@@ -1,0 +1,118 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <absl/status/status.h>
+
+#include "runtime/network/frame.h"
+#include "runtime/network/socket.h"
+
+namespace brook::runtime::network {
+
+class NetworkEnvironment;
+class RemoteInputChannel;
+class SubpartitionReader;
+
+/// Byte and buffer counters of one connection, for the JobManager's metrics.
+struct ConnectionStats {
+  std::string peer;
+  uint64_t bytesSent = 0;
+  uint64_t bytesReceived = 0;
+  uint64_t buffersSent = 0;
+  uint64_t buffersReceived = 0;
+  bool open = false;
+};
+
+/// One TCP connection between two NetworkEnvironments, multiplexing every channel between
+/// them in both directions: as producer it serves PARTITION_REQUESTs by reading registered
+/// subpartitions and sending their buffers as credit allows; as consumer it feeds the
+/// RemoteInputChannels it requested. A reader thread decodes incoming frames; a writer thread
+/// is the only one that writes to the socket (control frames and credits first, then one
+/// buffer per ready subpartition in turn). A malformed frame closes the connection with a
+/// logged error. Created and stopped by its NetworkEnvironment; other methods are thread-safe.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  struct Options {
+    uint32_t maxBufferBytes = 32 * 1024;
+    std::chrono::milliseconds stallTimeout{30000};
+  };
+
+  Connection(NetworkEnvironment* environment, Socket socket, std::string peer, Options options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Starts the reader and writer threads; `hello` is sent first when not empty.
+  void start(std::string hello);
+  /// Sends CLOSE when `graceful`, closes the socket, joins both threads, detaches from every
+  /// subpartition it read and fails its input channels. Not from the connection's own threads.
+  void stop(bool graceful);
+  /// True once the connection failed or was stopped; it never reopens.
+  bool closed() const { return closed_.load(); }
+  /// The peer's listening address once it said HELLO (or the address this side connected to).
+  std::string peer() const;
+  void setPeer(std::string peer);
+  ConnectionStats stats() const;
+
+  /// Consumer side: assigns `channel` an id on this connection and requests its subpartition
+  /// with the channel's exclusive buffers as initial credit.
+  absl::Status requestSubpartition(const std::shared_ptr<RemoteInputChannel>& channel);
+  /// Consumer side: forgets the channel and tells the producer (CANCEL).
+  void releaseInputChannel(uint32_t channelId);
+  /// Consumer side: asks the writer to announce the channel's pending credit. Cheap; any thread.
+  void scheduleCredit(uint32_t channelId);
+
+  /// Producer side, called by SubpartitionReader under the subpartition's lock.
+  void onReaderDataAvailable(SubpartitionReader* reader);
+
+ private:
+  void readLoop();
+  void writeLoop();
+  absl::Status receiveControl(const FrameHeader& header);
+  absl::Status receiveBuffer(uint32_t channelId, uint32_t bodyLength);
+  absl::Status handlePartitionRequest(uint32_t channelId, std::string_view body);
+  absl::Status writeFrame(const std::string& frame);
+  /// Marks the connection closed, logs `status` unless it is a normal end, and wakes both
+  /// threads.
+  void fail(const absl::Status& status);
+  void enqueueControl(std::string frame);
+  void releaseReader(const std::shared_ptr<SubpartitionReader>& reader);
+
+  NetworkEnvironment* environment_;
+  Socket socket_;
+  const Options options_;
+  std::atomic<bool> closed_{false};
+
+  /// Held by the writer while it polls a subpartition, so that a reader can be detached
+  /// safely.
+  std::mutex pollMutex_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string peer_;
+  std::deque<std::string> control_;
+  std::deque<uint32_t> credits_;
+  std::deque<std::shared_ptr<SubpartitionReader>> ready_;
+  std::unordered_map<uint32_t, std::shared_ptr<SubpartitionReader>> readers_;
+  uint32_t maxPeerChannelId_ = 0;
+  std::unordered_map<uint32_t, std::shared_ptr<RemoteInputChannel>> inputChannels_;
+  uint32_t nextChannelId_ = 1;
+
+  std::string scratch_;  ///< control frame bodies; used by the reader thread only
+  std::atomic<uint64_t> bytesSent_{0};
+  std::atomic<uint64_t> bytesReceived_{0};
+  std::atomic<uint64_t> buffersSent_{0};
+  std::atomic<uint64_t> buffersReceived_{0};
+
+  std::jthread reader_;
+  std::jthread writer_;
+};
+
+}  // namespace brook::runtime::network
