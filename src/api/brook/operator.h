@@ -16,7 +16,6 @@
 #include <string>
 #include <string_view>
 #include <typeinfo>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -211,7 +210,7 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
   ReduceFn reduce_;
   bool combine_;
   bool finalWatermarkPending_ = false;
-  std::unordered_map<K, T, internal::KeyHash<K>> held_;
+  internal::KeyedTable<K, T> held_;
   DataOutput keyBuffer_;
 };
 

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <memory>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 
 #include <brook/functions.h>
@@ -188,7 +187,7 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   KeySelector selector_;
   ReduceFn reduce_;
   bool batch_ = false;
-  std::unordered_map<K, T, KeyHash<K>> values_;
+  KeyedTable<K, T> values_;
 };
 
 /// The reduce functions behind sum/min/max/minBy/maxBy over a field accessor.
