@@ -169,6 +169,13 @@ TEST(CliTest, ConfigurationFileIsReadAndItsErrorsNameTheLine) {
   EXPECT_THAT(bad.err, HasSubstr("bad.yaml:2"));
 }
 
+TEST(CliTest, TheShippedConfigurationFileIsValid) {
+  auto r = runProcess(kBrook + " info --conf " + BROOK_SOURCE_DIR + "/conf/brook.yaml " +
+                      job("print_job"));
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"job\": \"print_job\""));
+}
+
 TEST(CliTest, InfoPrintsTheJobGraphAsJson) {
   auto r = runProcess(kBrook + " info -p 3 " + std::string(BROOK_WORDCOUNT_JOB) + " -- --input " +
                       BROOK_SOURCE_DIR + "/examples/data/rivers.txt --output x");
