@@ -15,19 +15,19 @@ ResourceManager::~ResourceManager() {
 }
 
 void ResourceManager::start() {
-  checker_ = std::jthread([this](std::stop_token) {
-    // Checks a few times per timeout, so a loss is declared at most a fraction late.
-    auto period = std::max(std::chrono::milliseconds(10),
-                           std::min(options_.heartbeatInterval, options_.heartbeatTimeout / 4));
-    absl::MutexLock lock(&mutex_);
-    while (!stopping_) {
-      mutex_.AwaitWithTimeout(absl::Condition(&stopping_),
-                              absl::Milliseconds(static_cast<int64_t>(period.count())));
-      if (stopping_)
-        break;
-      mutex_.Unlock();
+  // Checks a few times per timeout, so a loss is declared at most a fraction late.
+  auto period = std::max(std::chrono::milliseconds(10),
+                         std::min(options_.heartbeatInterval, options_.heartbeatTimeout / 4));
+  checker_ = std::jthread([this, period] {
+    for (;;) {
+      {
+        absl::MutexLock lock(&mutex_);
+        if (mutex_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                    absl::Milliseconds(static_cast<int64_t>(period.count())))) {
+          return;
+        }
+      }
       checkHeartbeats();
-      mutex_.Lock();
     }
   });
 }
