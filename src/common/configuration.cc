@@ -133,7 +133,7 @@ absl::Status Configuration::setFromOption(const std::string& option) {
 }
 
 namespace {
-enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode, kString };
+enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode, kRestartStrategy, kString };
 
 struct OptionSpec {
   const char* key;
@@ -157,6 +157,14 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kHeartbeatInterval, OptionType::kDuration, 10, 3'600'000},
     {config_keys::kHeartbeatTimeout, OptionType::kDuration, 20, 86'400'000},
     {config_keys::kBlobStorageDirectory, OptionType::kString, 0, 0},
+    {config_keys::kTaskManagerHost, OptionType::kString, 0, 0},
+    {config_keys::kTaskManagerBindHost, OptionType::kString, 0, 0},
+    {config_keys::kTaskManagerRpcPort, OptionType::kInt, 0, 65535},
+    {config_keys::kTaskManagerDataPort, OptionType::kInt, 0, 65535},
+    {config_keys::kRestartStrategy, OptionType::kRestartStrategy, 0, 0},
+    {config_keys::kRestartAttempts, OptionType::kInt, 0, INT32_MAX},
+    {config_keys::kRestartDelay, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kSlotRequestTimeout, OptionType::kDuration, 0, 86'400'000},
 };
 }  // namespace
 
@@ -185,6 +193,15 @@ absl::Status Configuration::validate() const {
         if (value.empty())
           return absl::InvalidArgumentError(absl::StrCat(key, ": empty value"));
         continue;
+      case OptionType::kRestartStrategy: {
+        std::string lower = absl::AsciiStrToLower(value);
+        if (lower != "none" && lower != "off" && lower != "disable" && lower != "fixed-delay" &&
+            lower != "fixeddelay") {
+          return absl::InvalidArgumentError(
+              absl::StrCat(key, ": expected none or fixed-delay, got '", value, "'"));
+        }
+        continue;
+      }
       case OptionType::kRuntimeMode: {
         std::string upper = absl::AsciiStrToUpper(value);
         if (upper != "STREAMING" && upper != "BATCH" && upper != "AUTOMATIC") {

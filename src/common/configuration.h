@@ -69,6 +69,14 @@ inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
 inline constexpr char kHeartbeatInterval[] = "heartbeat.interval";
 inline constexpr char kHeartbeatTimeout[] = "heartbeat.timeout";
 inline constexpr char kBlobStorageDirectory[] = "blob.storage.directory";
+inline constexpr char kTaskManagerHost[] = "taskmanager.host";
+inline constexpr char kTaskManagerBindHost[] = "taskmanager.bind-host";
+inline constexpr char kTaskManagerRpcPort[] = "taskmanager.rpc.port";
+inline constexpr char kTaskManagerDataPort[] = "taskmanager.data.port";
+inline constexpr char kRestartStrategy[] = "restart-strategy.type";
+inline constexpr char kRestartAttempts[] = "restart-strategy.fixed-delay.attempts";
+inline constexpr char kRestartDelay[] = "restart-strategy.fixed-delay.delay";
+inline constexpr char kSlotRequestTimeout[] = "slot.request.timeout";
 }  // namespace config_keys
 
 }  // namespace brook

@@ -1,6 +1,6 @@
-// brook-jobmanager: the JobManager process. Serves the ResourceManager (TaskManager
-// registration and heartbeats) and the BlobServer (job artifacts) over gRPC until SIGTERM or
-// SIGINT.
+// brook-jobmanager: the JobManager process. Serves the Dispatcher (job submission and
+// control), the JobMasters (task state updates), the ResourceManager (TaskManager registration
+// and heartbeats) and the BlobServer (job artifacts) over gRPC until SIGTERM or SIGINT.
 
 #include <unistd.h>
 
@@ -18,6 +18,7 @@
 #include "common/configuration.h"
 #include "common/logging.h"
 #include "jobmanager/blob_server.h"
+#include "jobmanager/dispatcher.h"
 #include "jobmanager/resource_manager.h"
 
 int main(int argc, char** argv) {
@@ -86,12 +87,23 @@ int main(int argc, char** argv) {
 
   brook::jobmanager::ResourceManager resourceManager(rmOptions);
   brook::jobmanager::ResourceManagerService rmService(&resourceManager);
+  if (auto strategy = brook::jobmanager::restartStrategyFrom(config->values()); !strategy.ok()) {
+    std::cerr << "error: " << strategy.status().message() << "\n";
+    return 2;
+  }
+  brook::jobmanager::Dispatcher::Options dispatcherOptions;
+  dispatcherOptions.configuration = config->values();
+  brook::jobmanager::Dispatcher dispatcher(dispatcherOptions, &resourceManager, &*blobStore);
+  brook::jobmanager::DispatcherService dispatcherService(&dispatcher);
+  brook::jobmanager::JobMasterService jobMasterService(&dispatcher);
   grpc::ServerBuilder builder;
   int boundPort = 0;
   builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(),
                            &boundPort);
   builder.RegisterService(&rmService);
   builder.RegisterService(&blobService);
+  builder.RegisterService(&dispatcherService);
+  builder.RegisterService(&jobMasterService);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || boundPort == 0) {
     std::cerr << "error: cannot listen on " << host << ":" << port

@@ -80,18 +80,76 @@ absl::StatusOr<bool> ResourceManager::heartbeat(const v1::HeartbeatRequest& requ
   auto it = taskManagers_.find(request.task_manager_id());
   if (it == taskManagers_.end())
     return false;
-  it->second.lastHeartbeat = Clock::now();
-  for (const auto& slot : request.slots()) {
-    if (slot.slot_index() >= 0 && slot.slot_index() < it->second.numberOfSlots) {
-      it->second.slotJobs[static_cast<size_t>(slot.slot_index())] = slot.job_id();
+  // The slot table here is authoritative (a slot is allocated before its tasks arrive at the
+  // TaskManager); the TaskManager's slot report is informational.
+  TaskManager& tm = it->second;
+  tm.lastHeartbeat = Clock::now();
+  tm.networkBytesSent = request.network_bytes_sent();
+  tm.networkBytesReceived = request.network_bytes_received();
+  tm.backpressure.clear();
+  for (const auto& [task, ratio] : request.backpressure())
+    tm.backpressure[task] = ratio;
+  return true;
+}
+
+absl::StatusOr<std::vector<ResourceManager::SlotAssignment>> ResourceManager::allocateSlots(
+    const std::string& jobId, int count) {
+  absl::MutexLock lock(&mutex_);
+  int free = 0;
+  int total = 0;
+  for (const auto& [id, tm] : taskManagers_) {
+    total += tm.numberOfSlots;
+    for (const auto& job : tm.slotJobs)
+      free += job.empty() ? 1 : 0;
+  }
+  if (free < count) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the job needs ", count, " slots but only ", free, " of ", total,
+                     " slots are free (", taskManagers_.size(), " TaskManagers registered)"));
+  }
+  // Round-robin over the TaskManagers: one free slot of each in turn.
+  std::vector<SlotAssignment> slots;
+  while (static_cast<int>(slots.size()) < count) {
+    for (auto& [id, tm] : taskManagers_) {
+      if (static_cast<int>(slots.size()) == count)
+        break;
+      for (size_t i = 0; i < tm.slotJobs.size(); ++i) {
+        if (tm.slotJobs[i].empty()) {
+          tm.slotJobs[i] = jobId;
+          slots.push_back(
+              SlotAssignment{tm.id, tm.rpcAddress, tm.dataAddress, static_cast<int>(i)});
+          break;
+        }
+      }
     }
   }
-  return true;
+  return slots;
+}
+
+void ResourceManager::releaseSlots(const std::string& jobId) {
+  absl::MutexLock lock(&mutex_);
+  for (auto& [id, tm] : taskManagers_) {
+    for (auto& job : tm.slotJobs) {
+      if (job == jobId)
+        job.clear();
+    }
+  }
+}
+
+ResourceManager::SlotSummary ResourceManager::slotSummary() const {
+  absl::MutexLock lock(&mutex_);
+  SlotSummary summary;
+  for (const auto& [id, tm] : taskManagers_) {
+    ++summary.taskManagers;
+    summary.totalSlots += tm.numberOfSlots;
+    for (const auto& job : tm.slotJobs)
+      summary.freeSlots += job.empty() ? 1 : 0;
+  }
+  return summary;
 }
 
 void ResourceManager::checkHeartbeats() {
   std::vector<std::pair<std::string, std::string>> lostNow;
-  std::vector<LossListener> listeners;
   {
     absl::MutexLock lock(&mutex_);
     auto now = Clock::now();
@@ -108,6 +166,24 @@ void ResourceManager::checkHeartbeats() {
         ++it;
       }
     }
+  }
+  notifyLost(lostNow);
+}
+
+void ResourceManager::declareLost(const std::string& taskManagerId, const std::string& reason) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (taskManagers_.erase(taskManagerId) == 0)
+      return;
+    lost_.emplace_back(taskManagerId, reason);
+  }
+  notifyLost({{taskManagerId, reason}});
+}
+
+void ResourceManager::notifyLost(const std::vector<std::pair<std::string, std::string>>& lostNow) {
+  std::vector<LossListener> listeners;
+  {
+    absl::MutexLock lock(&mutex_);
     listeners = listeners_;
   }
   for (const auto& [id, reason] : lostNow) {
@@ -175,6 +251,8 @@ grpc::Status ResourceManagerService::ListTaskManagers(grpc::ServerContext*,
     d->set_free_slots(free);
     d->set_millis_since_heartbeat(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - tm.lastHeartbeat).count());
+    d->set_network_bytes_sent(tm.networkBytesSent);
+    d->set_network_bytes_received(tm.networkBytesReceived);
   }
   for (const auto& [id, reason] : resourceManager_->lostTaskManagers()) {
     auto* l = response->add_lost();

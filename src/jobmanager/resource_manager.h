@@ -33,8 +33,26 @@ class ResourceManager {
     std::string rpcAddress;
     std::string dataAddress;
     int numberOfSlots = 0;
-    std::vector<std::string> slotJobs;  ///< per slot: the job using it, or empty
+    std::vector<std::string> slotJobs;  ///< per slot: the job it is allocated to, or empty
     Clock::time_point lastHeartbeat;
+    int64_t networkBytesSent = 0;
+    int64_t networkBytesReceived = 0;
+    /// Per running task ("job/vertex/subtask"), as of the last heartbeat.
+    std::map<std::string, double> backpressure;
+  };
+
+  /// One slot allocated to a job.
+  struct SlotAssignment {
+    std::string taskManagerId;
+    std::string rpcAddress;
+    std::string dataAddress;
+    int slotIndex = 0;
+  };
+
+  struct SlotSummary {
+    int taskManagers = 0;
+    int totalSlots = 0;
+    int freeSlots = 0;
   };
 
   using LossListener =
@@ -54,6 +72,16 @@ class ResourceManager {
   absl::StatusOr<bool> heartbeat(const v1::HeartbeatRequest& request);
   /// Declares lost every TaskManager whose last heartbeat is older than the timeout.
   void checkHeartbeats();
+  /// Declares a TaskManager lost at once, e.g. when it refuses connections.
+  void declareLost(const std::string& taskManagerId, const std::string& reason);
+
+  /// Allocates `count` free slots to `jobId`, spread evenly over the TaskManagers.
+  /// ResourceExhausted, saying how many slots are free and registered, if too few are free;
+  /// nothing is allocated then.
+  absl::StatusOr<std::vector<SlotAssignment>> allocateSlots(const std::string& jobId, int count);
+  /// Frees every slot allocated to `jobId`.
+  void releaseSlots(const std::string& jobId);
+  SlotSummary slotSummary() const;
 
   std::vector<TaskManager> taskManagers() const;
   std::vector<std::pair<std::string, std::string>> lostTaskManagers() const;
@@ -66,6 +94,7 @@ class ResourceManager {
   std::map<std::string, TaskManager> taskManagers_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::pair<std::string, std::string>> lost_ ABSL_GUARDED_BY(mutex_);
   std::vector<LossListener> listeners_ ABSL_GUARDED_BY(mutex_);
+  void notifyLost(const std::vector<std::pair<std::string, std::string>>& lostNow);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::jthread checker_;
 };

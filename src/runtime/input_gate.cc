@@ -79,7 +79,7 @@ bool ElementDeserializer::read(size_t n, const char*& out) {
   return true;
 }
 
-bool ElementDeserializer::next(StreamElement& element) {
+bool ElementDeserializer::nextElement(StreamElement& element) {
   // Bytes of a finished element that came from the spill area are dropped here, after the
   // caller has processed it.
   if (stage_ == Stage::kKind && !spill_.empty())

@@ -1,9 +1,14 @@
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <brook/operator.h>
 
 #include "runtime/buffer_pool.h"
 #include "runtime/mailbox.h"
@@ -26,7 +31,25 @@ class ElementDeserializer {
   void setBuffer(Buffer* buffer);
   /// Decodes the next complete element; false when the current buffer is used up. Throws
   /// std::runtime_error naming the channel on corrupt bytes.
-  bool next(StreamElement& element);
+  bool next(StreamElement& element) {
+    // The common case, inline in the caller's loop: a record that lies whole in the buffer.
+    if (stage_ == Stage::kKind && spill_.empty() && buffer_ != nullptr) {
+      const char* p = buffer_->data + pos_;
+      size_t available = buffer_->size - pos_;
+      if (available >= 5 && p[0] == static_cast<char>(ElementKind::kRecord)) {
+        uint32_t length;
+        std::memcpy(&length, p + 1, 4);
+        if (length <= available - 5) {
+          element.kind = ElementKind::kRecord;
+          element.timestamp = kNoTimestamp;
+          element.payload = std::string_view(p + 5, length);
+          pos_ += 5 + length;
+          return true;
+        }
+      }
+    }
+    return nextElement(element);
+  }
   /// True when no element is half-read.
   bool isEmpty() const { return stage_ == Stage::kKind && spill_.empty(); }
 
@@ -35,6 +58,8 @@ class ElementDeserializer {
   /// Makes `n` contiguous bytes available at `out`, from the buffer or by copying into the
   /// spill area; false if the buffer ends first (the partial bytes stay in the spill area).
   bool read(size_t n, const char*& out);
+  /// The general decoder: any element, also one that spans buffers.
+  bool nextElement(StreamElement& element);
   void releaseBuffer();
 
   std::string channel_;

@@ -1,5 +1,6 @@
 #include "runtime/record_writer.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "state/key_group.h"
@@ -8,9 +9,11 @@ namespace brook::runtime {
 
 ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
                                          const std::atomic<bool>* cancelled,
-                                         Options options)
+                                         Options options,
+                                         std::atomic<int64_t>* backPressuredNanos)
     : partition_(partition),
       cancelled_(cancelled),
+      backPressuredNanos_(backPressuredNanos),
       options_(options),
       numberOfChannels_(partition->numberOfSubpartitions()),
       current_(static_cast<size_t>(numberOfChannels_), nullptr),
@@ -109,9 +112,20 @@ void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
   auto& cur = current_[static_cast<size_t>(channel)];
   while (n > 0) {
     if (cur == nullptr) {
-      cur = partition_->pool().request(*cancelled_);
-      if (cur == nullptr)
-        throw TaskCancelledError{};
+      cur = partition_->pool().tryRequest();
+      if (cur == nullptr) {
+        // Every buffer is in flight: the consumers are slower than this producer.
+        auto start = std::chrono::steady_clock::now();
+        cur = partition_->pool().request(*cancelled_);
+        if (backPressuredNanos_ != nullptr) {
+          backPressuredNanos_->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::steady_clock::now() - start)
+                                             .count(),
+                                         std::memory_order_relaxed);
+        }
+        if (cur == nullptr)
+          throw TaskCancelledError{};
+      }
     }
     size_t take = std::min<size_t>(n, cur->free());
     std::memcpy(cur->data + cur->size, data, take);

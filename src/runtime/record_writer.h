@@ -31,9 +31,11 @@ class ChannelRecordWriter final : public RecordWriter {
     RuntimeMode mode = RuntimeMode::kStreaming;
   };
 
+  /// `backPressuredNanos`, when set, accumulates the time spent waiting for free buffers.
   ChannelRecordWriter(ResultPartition* partition,
                       const std::atomic<bool>* cancelled,
-                      Options options);
+                      Options options,
+                      std::atomic<int64_t>* backPressuredNanos = nullptr);
   ~ChannelRecordWriter() override;
 
   void emit(std::string_view record, int64_t timestamp) override;
@@ -61,6 +63,7 @@ class ChannelRecordWriter final : public RecordWriter {
 
   ResultPartition* partition_;
   const std::atomic<bool>* cancelled_;
+  std::atomic<int64_t>* backPressuredNanos_;
   Options options_;
   int numberOfChannels_;
   std::vector<Buffer*> current_;

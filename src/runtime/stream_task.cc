@@ -55,8 +55,8 @@ void StreamTask::setUp() {
     options.producerParallelism = v.parallelism;
     options.flushAlways = jg.bufferTimeoutMillis == 0;
     options.mode = jg.mode;
-    writers_.push_back(
-        std::make_unique<ChannelRecordWriter>(env_.outputs[i], &cancelled_, options));
+    writers_.push_back(std::make_unique<ChannelRecordWriter>(env_.outputs[i], &cancelled_, options,
+                                                             &backPressuredNanos_));
     writerOfStreamEdge[je.streamEdge] = writers_.back().get();
   }
 
@@ -128,8 +128,10 @@ void StreamTask::setUp() {
                              "' cannot consume records");
     }
     edgeDeserializers_.push_back(se.recordType->makeDeserializer(head->input()));
-    for (ResultSubpartition* sp : env_.inputs[i]) {
-      int ch = gate_.addChannel(sp, static_cast<int>(i));
+    for (size_t j = 0; j < env_.inputs[i].size(); ++j) {
+      int ch = gate_.addChannel(env_.inputs[i][j], static_cast<int>(i));
+      if (i < env_.remoteInputs.size() && env_.remoteInputs[i][j] != nullptr)
+        remoteChannels_.emplace_back(ch, env_.remoteInputs[i][j]);
       channelDeserializers_.push_back(std::make_unique<ElementDeserializer>(
           absl::StrCat("channel ", ch, " of ", description_)));
       channelRecordDeserializer_.push_back(edgeDeserializers_.back().get());
@@ -245,10 +247,32 @@ void StreamTask::runInputs() {
     if (buffer != nullptr) {
       processBuffer(channel, buffer);
       maybeFlush();
+      checkRemoteChannels();
       continue;
     }
     maybeFlush();
-    mailbox_.waitUntil(nextFlush_);
+    checkRemoteChannels();
+    // Idle: wake for the next flush, and at least every 100 ms to check the remote channels.
+    mailbox_.waitUntil(
+        std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+  }
+}
+
+void StreamTask::checkRemoteChannels() {
+  if (remoteChannels_.empty())
+    return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < nextChannelCheck_)
+    return;
+  nextChannelCheck_ = now + std::chrono::milliseconds(50);
+  for (auto [channel, remote] : remoteChannels_) {
+    if (channelEnded_[static_cast<size_t>(channel)])
+      continue;
+    absl::Status status = remote->status();
+    if (!status.ok()) {
+      throw std::runtime_error(absl::StrCat("remote input channel '", remote->subpartitionId(),
+                                            "' failed: ", status.message()));
+    }
   }
 }
 

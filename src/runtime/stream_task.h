@@ -13,6 +13,7 @@
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
 #include "runtime/mailbox.h"
+#include "runtime/network/remote_input_channel.h"
 #include "runtime/record_writer.h"
 #include "runtime/result_partition.h"
 
@@ -37,6 +38,10 @@ class StreamTask {
     std::vector<ResultPartition*> outputs;
     /// Per input JobEdge (in the vertex's order): the subpartitions this subtask reads.
     std::vector<std::vector<ResultSubpartition*>> inputs;
+    /// Shaped like `inputs` (or empty when all are local): the remote channel behind each
+    /// subpartition, null for local ones. The task fails when a remote channel fails before
+    /// its end of partition.
+    std::vector<std::vector<network::RemoteInputChannel*>> remoteInputs;
   };
   /// Called once, from the task thread, when the task reaches a terminal state.
   using CompletionCallback = std::function<void(TaskState, const std::string& failure)>;
@@ -53,6 +58,9 @@ class StreamTask {
   /// "chain (i/n)#attempt", the name in every log line.
   const std::string& description() const { return description_; }
   TaskState state() const { return state_.load(); }
+  /// Nanoseconds spent waiting for free output buffers since the task started: the measure of
+  /// backpressure. Any thread.
+  int64_t backPressuredNanos() const { return backPressuredNanos_.load(std::memory_order_relaxed); }
 
  private:
   void setUp();
@@ -60,6 +68,8 @@ class StreamTask {
   void runInputs();
   void processBuffer(int channel, Buffer* buffer);
   void maybeFlush();
+  /// Throws when a remote input channel failed (its producer or the connection is gone).
+  void checkRemoteChannels();
   void finishOperators();
   void closeOperators() noexcept;
 
@@ -68,6 +78,8 @@ class StreamTask {
   std::string description_;
   std::atomic<TaskState> state_{TaskState::kCreated};
   std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> backPressuredNanos_{0};
+  std::chrono::steady_clock::time_point nextChannelCheck_;
   Mailbox mailbox_;
   InputGate gate_{&mailbox_};
 
@@ -84,6 +96,7 @@ class StreamTask {
   std::vector<RecordDeserializer*> channelRecordDeserializer_;
   std::vector<int64_t> channelWatermark_;
   std::vector<bool> channelEnded_;
+  std::vector<std::pair<int, network::RemoteInputChannel*>> remoteChannels_;
   int channelsEnded_ = 0;
   int64_t currentWatermark_ = kNoTimestamp;
 

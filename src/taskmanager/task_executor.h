@@ -1,62 +1,118 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include <absl/synchronization/mutex.h>
+#include <absl/container/flat_hash_map.h>
+#include <absl/status/status.h>
 
-namespace grpc {
-class Channel;
-}
+#include "brook/brook.pb.h"
+#include "runtime/network/network_environment.h"
+#include "runtime/stream_task.h"
 
 namespace brook::taskmanager {
 
-/// The TaskManager's side of its JobManager connection: registers its slots with the
-/// ResourceManager, retrying until the JobManager is reachable, then heartbeats; registers again
-/// when the JobManager no longer knows it or has been unreachable for the heartbeat timeout.
-/// `start` runs this on its own thread; `stop` returns when that thread has ended.
+class BlobCache;
+
+/// One task's change of state, for the JobMaster.
+struct TaskStateChange {
+  std::string jobId;
+  int vertexId = -1;
+  int subtaskIndex = 0;
+  int attemptNumber = 0;
+  runtime::TaskState state = runtime::TaskState::kCreated;
+  std::string failure;
+};
+
+/// Runs the subtasks that the JobMaster deploys to this TaskManager. Per job it fetches the
+/// artifact once, loads the library, plans the job from its arguments and checks that the plan
+/// is the submitted one; per subtask it creates the result partitions (served to local consumers
+/// in memory and to other TaskManagers over the NetworkEnvironment), connects the input
+/// channels, and runs a StreamTask on its own thread in the slot the JobMaster chose. Slot
+/// sharing: a slot hosts one subtask of every vertex of one job. Thread-safe.
 class TaskExecutor {
  public:
   struct Options {
     std::string taskManagerId;
-    std::string jobManagerAddress;  ///< host:port
-    std::string dataAddress;        ///< host:port of this TaskManager's network channels
     int numberOfSlots = 1;
-    std::chrono::milliseconds heartbeatTimeout{10000};
-    std::chrono::milliseconds registrationRetry{500};
+    /// The size of this TaskManager's network receive buffers: the largest buffer a job's
+    /// tasks may send.
+    int networkBufferSize = 32 * 1024;
+    /// How long releasing a job waits for its cancelled tasks to stop.
+    std::chrono::milliseconds cancelTimeout{10000};
   };
+  /// Receives every state change of every task, on the task's or the caller's thread. Must not
+  /// block.
+  using StateListener = std::function<void(TaskStateChange)>;
 
-  explicit TaskExecutor(Options options);
+  TaskExecutor(Options options,
+               BlobCache* blobCache,
+               runtime::network::NetworkEnvironment* network,
+               StateListener listener);
+  /// Cancels and releases every job.
   ~TaskExecutor();
   TaskExecutor(const TaskExecutor&) = delete;
   TaskExecutor& operator=(const TaskExecutor&) = delete;
 
-  void start();
-  void stop();
+  /// Deploys one subtask and starts it. Errors name what is wrong with the deployment
+  /// (protocol version, slot, artifact, plan, channels); nothing of the subtask remains then.
+  absl::Status deployTask(const v1::TaskDeployment& deployment);
+  /// Cancels one subtask attempt; NotFound if it is not here.
+  absl::Status cancelTask(const std::string& jobId, int vertexId, int subtaskIndex, int attempt);
+  /// Cancels the job's tasks, waits for them to stop, releases its partitions and channels and
+  /// frees its slots. Unknown jobs are ignored.
+  void releaseJob(const std::string& jobId);
+  /// Releases every job, e.g. when the JobManager is lost.
+  void releaseAll(const std::string& reason);
 
-  bool registered() const;
-  /// How many times this TaskManager has registered (1 after the first registration).
-  int registrations() const;
+  /// Per slot, the job that uses it or an empty string.
+  std::vector<std::string> slotJobs() const;
+  /// Per running task ("job/vertex/subtask"), the share of time blocked on output buffers since
+  /// the previous call.
+  std::map<std::string, double> sampleBackpressure();
+  /// Tasks that have not reached a terminal state.
+  int runningTasks() const;
+  /// Frees result partitions of released jobs that a remote reader held until now.
+  void reapReleasedPartitions();
 
  private:
-  void run();
-  void connect();
-  bool tryRegister();
-  bool sendHeartbeat();
-  /// Waits up to `d` unless stopping; returns false when stopping.
-  bool waitFor(std::chrono::milliseconds d);
+  struct Task;
+  struct Job;
+  /// Partitions of released jobs whose subpartitions were still being read remotely.
+  struct Retired {
+    std::vector<std::string> subpartitionIds;
+    std::vector<std::unique_ptr<runtime::ResultPartition>> partitions;
+  };
 
-  Options options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  mutable absl::Mutex mutex_;
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  bool registered_ ABSL_GUARDED_BY(mutex_) = false;
-  int registrations_ ABSL_GUARDED_BY(mutex_) = 0;
-  std::chrono::milliseconds heartbeatInterval_{1000};
-  std::chrono::steady_clock::time_point lastAcknowledged_;
-  std::jthread thread_;
+  absl::StatusOr<Job*> jobFor(const v1::TaskDeployment& deployment);
+  absl::Status startTask(Job& job, const v1::TaskDeployment& deployment);
+  void release(std::unique_ptr<Job> job);
+  void onTaskEnded(Task* task, runtime::TaskState state, const std::string& failure);
+
+  const Options options_;
+  BlobCache* blobCache_;
+  runtime::network::NetworkEnvironment* network_;
+  StateListener listener_;
+
+  /// Serializes deployments and releases.
+  std::mutex deployMutex_;
+  mutable std::mutex mutex_;
+  std::condition_variable taskEnded_;
+  std::map<std::string, std::unique_ptr<Job>> jobs_;
+  std::vector<std::string> slotJobs_;
+  /// Subpartitions of this TaskManager's producers, for consumers in the same TaskManager.
+  absl::flat_hash_map<std::string, runtime::ResultSubpartition*> localSubpartitions_;
+  std::vector<Retired> retired_;
+  /// Jobs whose tasks did not stop within the cancel timeout; kept so nothing is freed under
+  /// them.
+  std::vector<std::unique_ptr<Job>> stuck_;
 };
 
 }  // namespace brook::taskmanager

@@ -1,10 +1,12 @@
-// brook-taskmanager: a TaskManager process. Registers its slots with the JobManager and keeps
-// heartbeating until SIGTERM or SIGINT.
+// brook-taskmanager: a TaskManager process. Serves the TaskExecutor (task deployment) over gRPC
+// and its network channels over TCP, registers its slots with the JobManager and heartbeats,
+// until SIGTERM or SIGINT.
 
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <random>
 #include <string>
@@ -13,10 +15,16 @@
 
 #include <CLI/CLI.hpp>
 #include <absl/strings/str_format.h>
+#include <grpcpp/grpcpp.h>
 
 #include "common/configuration.h"
 #include "common/logging.h"
+#include "runtime/network/network_environment.h"
+#include "taskmanager/blob_cache.h"
+#include "taskmanager/resource_manager_connection.h"
 #include "taskmanager/task_executor.h"
+#include "taskmanager/task_executor_service.h"
+#include "taskmanager/task_state_reporter.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"brook-taskmanager: a TaskManager of a Brook cluster"};
@@ -78,20 +86,95 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  brook::taskmanager::TaskExecutor::Options options;
+  // The address others reach this TaskManager at, and the one it listens on.
+  std::string advertisedHost = config->getString(brook::config_keys::kTaskManagerHost, "127.0.0.1");
+  std::string bindHost = config->getString(
+      brook::config_keys::kTaskManagerBindHost,
+      config->contains(brook::config_keys::kTaskManagerHost) ? "0.0.0.0" : "127.0.0.1");
+  auto fail = [](const std::string& what) {
+    std::cerr << "error: " << what << "\n";
+    return 1;
+  };
+
+  brook::runtime::network::NetworkEnvironment::Options networkOptions;
+  networkOptions.host = bindHost;
+  networkOptions.port =
+      static_cast<int>(*config->getInt(brook::config_keys::kTaskManagerDataPort, 0));
+  networkOptions.bufferSize =
+      static_cast<int>(*config->getBytes(brook::config_keys::kSegmentSize, 32 * 1024));
+  networkOptions.buffersPerChannel =
+      static_cast<int>(*config->getInt(brook::config_keys::kBuffersPerChannel, 2));
+  brook::runtime::network::NetworkEnvironment network(networkOptions);
+  if (auto s = network.start(); !s.ok())
+    return fail(absl::StrFormat("taskmanager.data.port: %s", s.message()));
+  std::string dataAddress = absl::StrFormat("%s:%d", advertisedHost, network.port());
+
+  auto jobManagerChannel = grpc::CreateChannel(jobManager, grpc::InsecureChannelCredentials());
+  std::string blobDirectory =
+      (std::filesystem::temp_directory_path() / ("brook-taskmanager-" + id) / "blobs").string();
+  auto blobCache = brook::taskmanager::BlobCache::create(blobDirectory, jobManagerChannel);
+  if (!blobCache.ok())
+    return fail(absl::StrFormat("blob cache: %s", blobCache.status().message()));
+
+  brook::taskmanager::TaskStateReporter stateReporter(id, jobManager);
+  brook::taskmanager::TaskExecutor::Options executorOptions;
+  executorOptions.taskManagerId = id;
+  executorOptions.numberOfSlots = slots;
+  executorOptions.networkBufferSize = networkOptions.bufferSize;
+  brook::taskmanager::TaskExecutor executor(
+      executorOptions, blobCache->get(), &network,
+      [&stateReporter](brook::taskmanager::TaskStateChange change) {
+        stateReporter.report(std::move(change));
+      });
+  brook::taskmanager::TaskExecutorService executorService(&executor);
+
+  grpc::ServerBuilder builder;
+  int rpcPort = 0;
+  int wantedRpcPort = static_cast<int>(*config->getInt(brook::config_keys::kTaskManagerRpcPort, 0));
+  builder.AddListeningPort(absl::StrFormat("%s:%d", bindHost, wantedRpcPort),
+                           grpc::InsecureServerCredentials(), &rpcPort);
+  builder.RegisterService(&executorService);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || rpcPort == 0) {
+    return fail(
+        absl::StrFormat("cannot listen on %s:%d (taskmanager.bind-host / "
+                        "taskmanager.rpc.port): the port may be in use",
+                        bindHost, wantedRpcPort));
+  }
+
+  brook::taskmanager::ResourceManagerConnection::Options options;
   options.taskManagerId = id;
   options.jobManagerAddress = jobManager;
+  options.rpcAddress = absl::StrFormat("%s:%d", advertisedHost, rpcPort);
+  options.dataAddress = dataAddress;
   options.numberOfSlots = slots;
   options.heartbeatTimeout = std::chrono::milliseconds(
       *config->getDurationMillis(brook::config_keys::kHeartbeatTimeout, 10000));
-  brook::taskmanager::TaskExecutor executor(options);
-  executor.start();
+  brook::taskmanager::ResourceManagerConnection connection(
+      options,
+      [&executor, &network] {
+        brook::taskmanager::ResourceManagerConnection::Report report;
+        executor.reapReleasedPartitions();
+        report.slotJobs = executor.slotJobs();
+        report.backpressure = executor.sampleBackpressure();
+        for (const auto& stats : network.connectionStats()) {
+          report.networkBytesSent += static_cast<int64_t>(stats.bytesSent);
+          report.networkBytesReceived += static_cast<int64_t>(stats.bytesReceived);
+        }
+        return report;
+      },
+      [&executor](const std::string& reason) { executor.releaseAll(reason); });
+  connection.start();
   brook::getLogger("taskmanager")
-      ->info("TaskManager {} started with {} slots; JobManager at {}", id, slots, jobManager);
+      ->info("TaskManager {} started with {} slots; JobManager at {}; tasks at {}, data at {}", id,
+             slots, jobManager, options.rpcAddress, dataAddress);
 
   int signal = 0;
   sigwait(&signals, &signal);
   brook::getLogger("taskmanager")->info("TaskManager {} shutting down on signal {}", id, signal);
-  executor.stop();
+  connection.stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  executor.releaseAll("the TaskManager is shutting down");
+  network.stop();
   return 0;
 }

@@ -10,7 +10,7 @@
 
 #include "brook/brook.grpc.pb.h"
 #include "common/sha256.h"
-#include "e2e/child_process.h"
+#include "e2e/cluster_fixture.h"
 #include "jobmanager/blob_client.h"
 #include "runtime/job_graph_proto.h"
 #include "taskmanager/blob_cache.h"
@@ -22,67 +22,6 @@ using namespace std::chrono_literals;  // NOLINT(google-build-using-namespace)
 using testing::ChildProcess;
 using testing::eventually;
 using ::testing::HasSubstr;
-
-const std::string kJobManager = BROOK_JOBMANAGER_PATH;
-const std::string kTaskManager = BROOK_TASKMANAGER_PATH;
-
-class ClusterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    logDir_ = ::testing::TempDir() + "/brook-e2e-" + info->name();
-    std::filesystem::remove_all(logDir_);
-    std::filesystem::create_directories(logDir_);
-  }
-  void TearDown() override {
-    taskManagers_.clear();
-    jobManager_.reset();
-    if (!HasFailure())
-      std::filesystem::remove_all(logDir_);
-  }
-
-  // Starts the JobManager on `port` (0: any) with fast heartbeats; returns its address.
-  std::string startJobManager(int port = 0) {
-    jobManager_ = std::make_unique<ChildProcess>(
-        logDir_, "jobmanager",
-        std::vector<std::string>{kJobManager, "--host", "127.0.0.1", "--port", std::to_string(port),
-                                 "-D", "heartbeat.interval=100ms", "-D", "heartbeat.timeout=1s"});
-    EXPECT_TRUE(jobManager_->waitForOutput("JobManager listening on", 10s))
-        << jobManager_->stderrText();
-    std::string out = jobManager_->stdoutText();
-    auto colon = out.rfind(':');
-    address_ = "127.0.0.1:" + std::to_string(std::stoi(out.substr(colon + 1)));
-    return address_;
-  }
-
-  ChildProcess& startTaskManager(const std::string& id, const std::string& jobManager, int slots) {
-    taskManagers_.push_back(std::make_unique<ChildProcess>(
-        logDir_, id,
-        std::vector<std::string>{kTaskManager, "-m", jobManager, "--slots", std::to_string(slots),
-                                 "--id", id, "-D", "heartbeat.timeout=1s"}));
-    return *taskManagers_.back();
-  }
-
-  v1::ListTaskManagersResponse listTaskManagers(uint32_t version = runtime::kProtocolVersion,
-                                                grpc::Status* status = nullptr) {
-    auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-    auto stub = v1::ResourceManager::NewStub(channel);
-    v1::ListTaskManagersRequest request;
-    request.set_protocol_version(version);
-    v1::ListTaskManagersResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 2s);
-    grpc::Status s = stub->ListTaskManagers(&context, request, &response);
-    if (status != nullptr)
-      *status = s;
-    return response;
-  }
-
-  std::string logDir_;
-  std::string address_;
-  std::unique_ptr<ChildProcess> jobManager_;
-  std::vector<std::unique_ptr<ChildProcess>> taskManagers_;
-};
 
 TEST_F(ClusterTest, TaskManagersRegisterTheirSlots) {
   std::string jm = startJobManager();

@@ -1,6 +1,9 @@
 #include "runtime/network/connection.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <vector>
 
 #include <absl/strings/str_cat.h>
 
@@ -11,6 +14,14 @@
 #include "runtime/network/remote_input_channel.h"
 
 namespace brook::runtime::network {
+namespace {
+
+/// The most buffers that one write to the socket carries (Connection::writeLoop).
+constexpr size_t kMaxBatchBuffers = 16;
+/// The most control frames that one write carries.
+constexpr size_t kMaxBatchControlFrames = 64;
+
+}  // namespace
 
 /// The producer end of one remote channel: attached as the consumer of a registered
 /// subpartition, it reports new data to its connection's writer. Its mutable fields are
@@ -203,22 +214,24 @@ void Connection::enqueueControl(std::string frame) {
   wake_.notify_all();
 }
 
-absl::Status Connection::writeFrame(const std::string& frame) {
-  iovec iov{const_cast<char*>(frame.data()), frame.size()};
-  absl::Status s = socket_.writeFully(&iov, 1, closed_, options_.stallTimeout);
-  if (s.ok())
-    bytesSent_.fetch_add(frame.size(), std::memory_order_relaxed);
-  return s;
-}
-
 void Connection::writeLoop() {
-  std::string frame;
-  char header[kFrameHeaderSize];
-  for (;;) {
+  // One pass takes what is ready and sends it with a single write: control frames first, then
+  // credit announcements, then up to kMaxBatchBuffers buffers of ready subpartitions (a reader
+  // gives as many as its credit allows, so that a busy channel's buffers leave in batches).
+  // The containers keep their capacity from pass to pass: a pass allocates nothing.
+  struct TakenReader {
     std::shared_ptr<SubpartitionReader> reader;
-    uint32_t creditChannel = 0;
-    uint32_t credit = 0;
-    bool haveFrame = false;
+    size_t limit = 0;  ///< buffers it may send in this pass: its credit, within the batch
+  };
+  std::vector<std::string> control;
+  std::vector<char> credits;  // encoded ADD_CREDIT frames, back to back
+  std::vector<TakenReader> taken;
+  std::vector<Buffer*> buffers;
+  std::vector<uint32_t> bufferChannels;
+  std::array<char, kMaxBatchBuffers * kFrameHeaderSize> headers;
+  std::vector<iovec> iov;
+  for (;;) {
+    bool closing = false;
     {
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, Socket::kPollStep, [this] {
@@ -226,80 +239,112 @@ void Connection::writeLoop() {
       });
       if (closed_.load())
         return;
-      if (!control_.empty()) {
-        frame = std::move(control_.front());
+      while (!control_.empty() && control.size() < kMaxBatchControlFrames && !closing) {
+        const std::string& frame = control_.front();
+        // Nothing follows a CLOSE.
+        closing = frame.size() >= kFrameHeaderSize &&
+                  static_cast<uint8_t>(frame[5]) == static_cast<uint8_t>(FrameKind::kClose);
+        control.push_back(std::move(control_.front()));
         control_.pop_front();
-        haveFrame = true;
-      } else if (!credits_.empty()) {
-        creditChannel = credits_.front();
+      }
+      while (!closing && !credits_.empty()) {
+        uint32_t channelId = credits_.front();
         credits_.pop_front();
-        auto it = inputChannels_.find(creditChannel);
-        if (it != inputChannels_.end())
-          credit = it->second->takeCredit();
-      } else if (!ready_.empty()) {
-        reader = std::move(ready_.front());
+        auto it = inputChannels_.find(channelId);
+        uint32_t credit = it == inputChannels_.end() ? 0 : it->second->takeCredit();
+        if (credit == 0)
+          continue;
+        // Credits go out as small frames packed into one area: no allocation per credit.
+        size_t offset = credits.size();
+        credits.resize(offset + kFrameHeaderSize + 4);
+        encodeFrameHeader(FrameHeader{FrameKind::kAddCredit, channelId, 4}, &credits[offset]);
+        std::memcpy(&credits[offset + kFrameHeaderSize], &credit, 4);
+      }
+      size_t room = kMaxBatchBuffers;
+      while (!closing && room > 0 && !ready_.empty()) {
+        std::shared_ptr<SubpartitionReader> reader = std::move(ready_.front());
         ready_.pop_front();
         reader->queued = false;
         if (reader->released || reader->credit == 0)
-          reader.reset();
-        else
-          reader->dataAvailable = false;
+          continue;
+        reader->dataAvailable = false;
+        size_t limit = static_cast<size_t>(std::min<uint64_t>(room, reader->credit));
+        room -= limit;
+        taken.push_back({std::move(reader), limit});
       }
     }
 
-    absl::Status status;
-    if (haveFrame) {
-      bool isClose = frame.size() >= kFrameHeaderSize &&
-                     static_cast<uint8_t>(frame[5]) == static_cast<uint8_t>(FrameKind::kClose);
-      status = writeFrame(frame);
-      if (status.ok() && isClose)
-        status = absl::CancelledError("closed by this side");
-    } else if (credit > 0) {
-      // Credits go out as a small frame built on the stack: no allocation per credit.
-      char body[kFrameHeaderSize + 4];
-      encodeFrameHeader(FrameHeader{FrameKind::kAddCredit, creditChannel, 4}, body);
-      std::memcpy(body + kFrameHeaderSize, &credit, 4);
-      iovec iov{body, sizeof(body)};
-      status = socket_.writeFully(&iov, 1, closed_, options_.stallTimeout);
-      if (status.ok())
-        bytesSent_.fetch_add(sizeof(body), std::memory_order_relaxed);
-    } else if (reader != nullptr) {
-      Buffer* buffer = nullptr;
+    for (TakenReader& t : taken) {
+      SubpartitionReader& reader = *t.reader;
+      size_t polled = 0;
       bool more = false;
       {
         std::lock_guard pollLock(pollMutex_);
         bool released;
         {
           std::lock_guard lock(mutex_);
-          released = reader->released;
+          released = reader.released;
         }
-        if (!released)
-          buffer = reader->subpartition->poll(more);
-      }
-      {
-        std::lock_guard lock(mutex_);
-        if (buffer != nullptr)
-          --reader->credit;
-        if (more)
-          reader->dataAvailable = true;
-        if (reader->dataAvailable && reader->credit > 0 && !reader->queued && !reader->released) {
-          reader->queued = true;
-          ready_.push_back(reader);
+        while (!released && polled < t.limit) {
+          Buffer* buffer = reader.subpartition->poll(more);
+          if (buffer == nullptr)
+            break;
+          buffers.push_back(buffer);
+          bufferChannels.push_back(reader.channelId);
+          ++polled;
+          if (!more)
+            break;
         }
       }
-      if (buffer != nullptr) {
-        encodeFrameHeader(FrameHeader{FrameKind::kBuffer, reader->channelId, buffer->size}, header);
-        iovec iov[2] = {{header, kFrameHeaderSize}, {buffer->data, buffer->size}};
-        uint32_t size = buffer->size;
-        status = socket_.writeFully(iov, 2, closed_, options_.stallTimeout);
-        // The bytes are in the kernel (or the connection failed): the producer may reuse it.
-        recycleBuffer(buffer);
-        if (status.ok()) {
-          bytesSent_.fetch_add(kFrameHeaderSize + size, std::memory_order_relaxed);
-          buffersSent_.fetch_add(1, std::memory_order_relaxed);
-        }
+      std::lock_guard lock(mutex_);
+      reader.credit -= polled;
+      if (more)
+        reader.dataAvailable = true;
+      if (reader.dataAvailable && reader.credit > 0 && !reader.queued && !reader.released) {
+        reader.queued = true;
+        ready_.push_back(t.reader);
       }
     }
+
+    iov.clear();
+    size_t bytes = 0;
+    for (std::string& frame : control)
+      iov.push_back({frame.data(), frame.size()});
+    if (!credits.empty())
+      iov.push_back({credits.data(), credits.size()});
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      char* header = &headers[i * kFrameHeaderSize];
+      encodeFrameHeader(FrameHeader{FrameKind::kBuffer, bufferChannels[i], buffers[i]->size},
+                        header);
+      iov.push_back({header, kFrameHeaderSize});
+      iov.push_back({buffers[i]->data, buffers[i]->size});
+    }
+    for (const iovec& entry : iov)
+      bytes += entry.iov_len;
+    // The counters grow before the write: the peer may read the bytes, and look at both
+    // sides' counters, before this thread returns from the write. A failed write takes its
+    // bytes back (the connection closes anyway).
+    bytesSent_.fetch_add(bytes, std::memory_order_relaxed);
+    buffersSent_.fetch_add(buffers.size(), std::memory_order_relaxed);
+    absl::Status status;
+    if (!iov.empty()) {
+      status =
+          socket_.writeFully(iov.data(), static_cast<int>(iov.size()), closed_, options_.stallTimeout);
+    }
+    if (!status.ok()) {
+      bytesSent_.fetch_sub(bytes, std::memory_order_relaxed);
+      buffersSent_.fetch_sub(buffers.size(), std::memory_order_relaxed);
+    } else if (closing) {
+      status = absl::CancelledError("closed by this side");
+    }
+    // The bytes are in the kernel (or the connection failed): the producers may reuse them.
+    for (Buffer* buffer : buffers)
+      recycleBuffer(buffer);
+    control.clear();
+    credits.clear();
+    taken.clear();
+    buffers.clear();
+    bufferChannels.clear();
     if (!status.ok()) {
       fail(status);
       return;
@@ -308,17 +353,17 @@ void Connection::writeLoop() {
 }
 
 void Connection::readLoop() {
-  char header[kFrameHeaderSize];
   for (;;) {
-    absl::Status status =
-        socket_.readFully(header, kFrameHeaderSize, true, closed_, options_.stallTimeout);
+    // Waiting for the next frame's first byte has no stall limit: the connection may be idle.
+    absl::Status status = fillStage(kFrameHeaderSize, true);
     if (status.ok()) {
-      absl::StatusOr<FrameHeader> decoded =
-          decodeFrameHeader(std::string_view(header, kFrameHeaderSize), options_.maxBufferBytes);
+      absl::StatusOr<FrameHeader> decoded = decodeFrameHeader(
+          std::string_view(stage_.data() + stageBegin_, kFrameHeaderSize), options_.maxBufferBytes);
       if (!decoded.ok()) {
         status = absl::InvalidArgumentError(
             absl::StrCat("malformed frame: ", decoded.status().message()));
       } else {
+        stageBegin_ += kFrameHeaderSize;
         bytesReceived_.fetch_add(kFrameHeaderSize, std::memory_order_relaxed);
         status = decoded->kind == FrameKind::kBuffer
                      ? receiveBuffer(decoded->channelId, decoded->bodyLength)
@@ -330,6 +375,43 @@ void Connection::readLoop() {
       return;
     }
   }
+}
+
+absl::Status Connection::fillStage(size_t n, bool idleAllowed) {
+  size_t staged = stageEnd_ - stageBegin_;
+  if (staged >= n)
+    return absl::OkStatus();
+  if (stageBegin_ > 0) {
+    std::memmove(stage_.data(), stage_.data() + stageBegin_, staged);
+    stageBegin_ = 0;
+    stageEnd_ = staged;
+  }
+  iovec iov{stage_.data() + stageEnd_, kStageBytes - stageEnd_};
+  absl::StatusOr<size_t> read = socket_.readAtLeast(&iov, 1, n - staged, idleAllowed && staged == 0,
+                                                    closed_, options_.stallTimeout);
+  if (!read.ok())
+    return read.status();
+  stageEnd_ += *read;
+  return absl::OkStatus();
+}
+
+absl::Status Connection::readBody(char* data, size_t n) {
+  // First the bytes that the last read took past the header, then one read for the rest that
+  // also takes whatever follows (the next frame's header, at least in part) into the stage.
+  size_t take = std::min(n, stageEnd_ - stageBegin_);
+  std::memcpy(data, stage_.data() + stageBegin_, take);
+  stageBegin_ += take;
+  if (take == n)
+    return absl::OkStatus();
+  stageBegin_ = 0;
+  stageEnd_ = 0;
+  iovec iov[2] = {{data + take, n - take}, {stage_.data(), kStageBytes}};
+  absl::StatusOr<size_t> read =
+      socket_.readAtLeast(iov, 2, n - take, false, closed_, options_.stallTimeout);
+  if (!read.ok())
+    return read.status();
+  stageEnd_ = *read - (n - take);
+  return absl::OkStatus();
 }
 
 absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) {
@@ -348,8 +430,7 @@ absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) 
       return absl::InvalidArgumentError(absl::StrCat("BUFFER for unknown channel ", channelId));
     // The consumer released the channel while buffers were in flight: drop them.
     scratch_.resize(bodyLength);
-    BROOK_RETURN_IF_ERROR(
-        socket_.readFully(scratch_.data(), bodyLength, false, closed_, options_.stallTimeout));
+    BROOK_RETURN_IF_ERROR(readBody(scratch_.data(), bodyLength));
     bytesReceived_.fetch_add(bodyLength, std::memory_order_relaxed);
     return absl::OkStatus();
   }
@@ -363,8 +444,7 @@ absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) 
     return absl::InvalidArgumentError(absl::StrCat(
         "BUFFER of ", bodyLength, " bytes exceeds the buffer size ", buffer->capacity));
   }
-  absl::Status status =
-      socket_.readFully(buffer->data, bodyLength, false, closed_, options_.stallTimeout);
+  absl::Status status = readBody(buffer->data, bodyLength);
   if (!status.ok()) {
     recycleBuffer(buffer);
     return status;
@@ -377,11 +457,19 @@ absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) 
 }
 
 absl::Status Connection::receiveControl(const FrameHeader& header) {
-  scratch_.resize(header.bodyLength);
-  BROOK_RETURN_IF_ERROR(
-      socket_.readFully(scratch_.data(), header.bodyLength, false, closed_, options_.stallTimeout));
+  // Small bodies (credits, requests) are read in place in the stage; the body is used up before
+  // the stage is read into again.
+  std::string_view body;
+  if (header.bodyLength <= kStageBytes) {
+    BROOK_RETURN_IF_ERROR(fillStage(header.bodyLength, false));
+    body = std::string_view(stage_.data() + stageBegin_, header.bodyLength);
+    stageBegin_ += header.bodyLength;
+  } else {
+    scratch_.resize(header.bodyLength);
+    BROOK_RETURN_IF_ERROR(readBody(scratch_.data(), header.bodyLength));
+    body = std::string_view(scratch_.data(), header.bodyLength);
+  }
   bytesReceived_.fetch_add(header.bodyLength, std::memory_order_relaxed);
-  std::string_view body(scratch_.data(), header.bodyLength);
   absl::Status valid = validateFrameBody(header.kind, body);
   if (!valid.ok())
     return absl::InvalidArgumentError(absl::StrCat("malformed frame: ", valid.message()));

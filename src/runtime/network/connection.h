@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -34,10 +35,12 @@ struct ConnectionStats {
 /// One TCP connection between two NetworkEnvironments, multiplexing every channel between
 /// them in both directions: as producer it serves PARTITION_REQUESTs by reading registered
 /// subpartitions and sending their buffers as credit allows; as consumer it feeds the
-/// RemoteInputChannels it requested. A reader thread decodes incoming frames; a writer thread
-/// is the only one that writes to the socket (control frames and credits first, then one
-/// buffer per ready subpartition in turn). A malformed frame closes the connection with a
-/// logged error. Created and stopped by its NetworkEnvironment; other methods are thread-safe.
+/// RemoteInputChannels it requested. A reader thread decodes incoming frames, reading ahead
+/// so that most frames cost one read. A writer thread is the only one that writes to the
+/// socket: each write carries what is ready, control frames and credits first, then the
+/// buffers of ready subpartitions in turn, each as many as its credit allows (a batch of at
+/// most 16). A malformed frame closes the connection with a logged error. Created and stopped
+/// by its NetworkEnvironment; other methods are thread-safe.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   struct Options {
@@ -78,8 +81,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void writeLoop();
   absl::Status receiveControl(const FrameHeader& header);
   absl::Status receiveBuffer(uint32_t channelId, uint32_t bodyLength);
+  /// Reader thread: makes at least `n` (<= kStageBytes) bytes available in the stage, reading
+  /// as many more as the socket has and the stage holds.
+  absl::Status fillStage(size_t n, bool idleAllowed);
+  /// Reader thread: moves the next `n` bytes of the stream to `data`: the staged ones, then one
+  /// read that also refills the stage with the bytes behind them.
+  absl::Status readBody(char* data, size_t n);
   absl::Status handlePartitionRequest(uint32_t channelId, std::string_view body);
-  absl::Status writeFrame(const std::string& frame);
   /// Marks the connection closed, logs `status` unless it is a normal end, and wakes both
   /// threads.
   void fail(const absl::Status& status);
@@ -105,7 +113,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unordered_map<uint32_t, std::shared_ptr<RemoteInputChannel>> inputChannels_;
   uint32_t nextChannelId_ = 1;
 
-  std::string scratch_;  ///< control frame bodies; used by the reader thread only
+  /// Bytes read ahead of the frame being decoded, so that a frame header and a small body
+  /// usually need no read of their own. Used by the reader thread only.
+  static constexpr size_t kStageBytes = 4096;
+  std::array<char, kStageBytes> stage_;
+  size_t stageBegin_ = 0;  ///< the first staged byte not yet decoded
+  size_t stageEnd_ = 0;    ///< the end of the staged bytes
+  std::string scratch_;    ///< large control bodies and dropped buffers; reader thread only
   std::atomic<uint64_t> bytesSent_{0};
   std::atomic<uint64_t> bytesReceived_{0};
   std::atomic<uint64_t> buffersSent_{0};

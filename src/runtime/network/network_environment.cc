@@ -96,8 +96,15 @@ void NetworkEnvironment::releaseSubpartition(std::string_view id) {
     it->second.inUse = false;
 }
 
+std::shared_ptr<FloatingBufferPool> NetworkEnvironment::createFloatingBufferPool() const {
+  return std::make_shared<FloatingBufferPool>(options_.floatingBuffersPerGate, options_.bufferSize);
+}
+
 absl::StatusOr<RemoteInputChannel*> NetworkEnvironment::createInputChannel(
-    const std::string& host, int port, std::string subpartitionId) {
+    const std::string& host,
+    int port,
+    std::string subpartitionId,
+    std::shared_ptr<FloatingBufferPool> floatingBuffers) {
   if (!started_ || stopping_.load())
     return absl::FailedPreconditionError("the network environment is not running");
   if (subpartitionId.empty() || subpartitionId.size() > kMaxSubpartitionIdBytes)
@@ -126,8 +133,9 @@ absl::StatusOr<RemoteInputChannel*> NetworkEnvironment::createInputChannel(
     connection->start(encodeHello(address_));
     connections_.push_back(connection);
   }
-  auto channel = std::make_shared<RemoteInputChannel>(
-      std::move(subpartitionId), options_.buffersPerChannel, options_.bufferSize);
+  auto channel =
+      std::make_shared<RemoteInputChannel>(std::move(subpartitionId), options_.buffersPerChannel,
+                                           options_.bufferSize, std::move(floatingBuffers));
   absl::Status requested = connection->requestSubpartition(channel);
   if (!requested.ok())
     return requested;
@@ -139,6 +147,13 @@ void NetworkEnvironment::releaseInputChannel(RemoteInputChannel* channel) {
   if (std::shared_ptr<Connection> connection = channel->connection())
     connection->releaseInputChannel(channel->channelId());
   channel->releaseQueued();
+  // A connection's reader may still hold the channel while a buffer is in flight; the channel
+  // lives until it lets go.
+  std::lock_guard lock(connectionsMutex_);
+  auto it = std::find_if(channels_.begin(), channels_.end(),
+                         [channel](const auto& c) { return c.get() == channel; });
+  if (it != channels_.end())
+    channels_.erase(it);
 }
 
 std::vector<ConnectionStats> NetworkEnvironment::connectionStats() const {

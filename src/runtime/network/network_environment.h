@@ -37,6 +37,10 @@ class NetworkEnvironment {
     /// taskmanager.network.memory.buffers-per-channel: exclusive buffers, and so initial
     /// credit, of every RemoteInputChannel.
     int buffersPerChannel = 2;
+    /// taskmanager.network.memory.floating-buffers-per-gate: the buffers that the remote
+    /// channels of one input gate share on top of their exclusive ones
+    /// (createFloatingBufferPool).
+    int floatingBuffersPerGate = 8;
     std::chrono::milliseconds connectTimeout{10000};
     /// How long a started frame may make no progress before the connection is closed.
     std::chrono::milliseconds stallTimeout{30000};
@@ -65,13 +69,23 @@ class NetworkEnvironment {
   /// Withdraws a registration; FailedPrecondition while a peer reads the subpartition.
   absl::Status unregisterSubpartition(std::string_view id);
 
+  /// Creates the pool of floating buffers for the remote channels of one input gate:
+  /// floatingBuffersPerGate buffers of bufferSize bytes. Pass it to createInputChannel for each
+  /// of the gate's channels.
+  std::shared_ptr<FloatingBufferPool> createFloatingBufferPool() const;
+
   /// Creates a channel that reads the subpartition that the environment at `host`:`port`
   /// registered under `subpartitionId`, connecting to it unless a connection exists. The
-  /// channel stays valid until this environment is destroyed.
-  absl::StatusOr<RemoteInputChannel*> createInputChannel(const std::string& host,
-                                                         int port,
-                                                         std::string subpartitionId);
-  /// Releases a channel that its consumer no longer reads: the producer stops sending.
+  /// channel uses its exclusive buffers and, when given, the floating buffers of its gate
+  /// (see RemoteInputChannel). The channel stays valid until this environment is destroyed.
+  absl::StatusOr<RemoteInputChannel*> createInputChannel(
+      const std::string& host,
+      int port,
+      std::string subpartitionId,
+      std::shared_ptr<FloatingBufferPool> floatingBuffers = nullptr);
+  /// Releases a channel that its consumer no longer reads: the producer stops sending, and
+  /// the channel is destroyed once the connection no longer uses it. The consumer must not
+  /// touch the channel or hold its buffers afterwards.
   void releaseInputChannel(RemoteInputChannel* channel);
 
   /// The counters of every connection opened so far, including closed ones.

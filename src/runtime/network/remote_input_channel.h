@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <absl/status/status.h>
 
@@ -14,14 +16,62 @@
 namespace brook::runtime::network {
 
 class Connection;
+class RemoteInputChannel;
+
+/// The floating buffers of one input gate (taskmanager.network.memory.floating-buffers-per-gate):
+/// buffers that the gate's remote channels borrow on top of their exclusive ones while their
+/// producers send faster than credit for the exclusive buffers comes back. A channel that
+/// finds none free waits in line (once, however many it wants); each recycled buffer goes to
+/// the channel at the head of the line, which then goes to the back if it wants more, so busy
+/// channels share the pool in turn. Thread-safe; lock order: this pool, then a channel, then a
+/// connection.
+class FloatingBufferPool final : public BufferRecycleListener {
+ public:
+  FloatingBufferPool(int numberOfBuffers, int bufferSize);
+  FloatingBufferPool(const FloatingBufferPool&) = delete;
+  FloatingBufferPool& operator=(const FloatingBufferPool&) = delete;
+
+  int numberOfBuffers() const { return pool_.numberOfBuffers(); }
+  int availableBuffers() const { return pool_.availableBuffers(); }
+
+  /// Lends a free buffer to `channel`, or null when none is free: then the channel waits in
+  /// line and gets the next recycled buffer through RemoteInputChannel::onFloatingBuffer. A
+  /// channel wants at most numberOfBuffers() at a time.
+  Buffer* request(RemoteInputChannel* channel);
+  /// Takes `channel` out of the line; once this returns, the pool does not call it again.
+  void leaveLine(RemoteInputChannel* channel);
+
+  /// Hands a recycled buffer to the channel at the head of the line.
+  void onBufferRecycled() override;
+
+ private:
+  BufferPool pool_;
+  std::mutex mutex_;
+  std::deque<RemoteInputChannel*> line_;
+};
 
 /// The consumer end of one remote subpartition. Buffers arrive from the connection's reader
-/// thread into this channel's exclusive buffers and are queued in a local ResultSubpartition,
-/// which an InputGate reads like any local channel. Each recycled buffer becomes one credit
-/// for the producer. Owned by the NetworkEnvironment that created it; thread-safe.
+/// thread and are queued in a local ResultSubpartition, which an InputGate reads like any
+/// local channel. The producer may send one buffer per credit, and each credit stands for a
+/// free buffer of this channel:
+/// - its exclusive buffers (taskmanager.network.memory.buffers-per-channel): each one that the
+///   consumer recycles is a credit;
+/// - floating buffers of its gate's FloatingBufferPool, if it has one: when a buffer arrives
+///   into the last free buffer, or into a floating buffer, the channel borrows one more
+///   floating buffer (at once or when one is recycled) and grants a credit for it. A busy
+///   channel so keeps up to its exclusive and the gate's floating buffers in flight, however
+///   long a credit takes to travel, while a channel that gets a buffer now and then uses only
+///   its exclusive ones. Floating buffers return to the gate's pool when the consumer recycles
+///   them; the protocol has no backlog to take credit back, so those lent for credit that the
+///   producer does not use return only when the channel is released.
+/// Owned by the NetworkEnvironment that created it; thread-safe.
 class RemoteInputChannel final : public BufferRecycleListener {
  public:
-  RemoteInputChannel(std::string subpartitionId, int exclusiveBuffers, int bufferSize);
+  /// `floatingBuffers` is the pool shared by the channels of the gate, or null for none.
+  RemoteInputChannel(std::string subpartitionId,
+                     int exclusiveBuffers,
+                     int bufferSize,
+                     std::shared_ptr<FloatingBufferPool> floatingBuffers = nullptr);
   ~RemoteInputChannel();
   RemoteInputChannel(const RemoteInputChannel&) = delete;
   RemoteInputChannel& operator=(const RemoteInputChannel&) = delete;
@@ -33,8 +83,11 @@ class RemoteInputChannel final : public BufferRecycleListener {
   /// producer does not know the subpartition, ...).
   absl::Status status() const;
   int exclusiveBuffers() const { return pool_.numberOfBuffers(); }
-  /// Buffers neither queued nor held by the consumer; all of them once the channel is idle.
+  /// Exclusive buffers neither queued nor held by the consumer; all of them once the channel
+  /// is idle.
   int availableBuffers() const { return pool_.availableBuffers(); }
+  /// Floating buffers lent to this channel and backing credit, not yet filled.
+  int reservedFloatingBuffers() const;
   /// Buffers received so far.
   int64_t buffersReceived() const { return buffersReceived_.load(std::memory_order_relaxed); }
 
@@ -44,29 +97,46 @@ class RemoteInputChannel final : public BufferRecycleListener {
   uint32_t channelId() const { return channelId_; }
   /// The connection the channel reads from, or null once it is gone.
   std::shared_ptr<Connection> connection() const { return connection_.lock(); }
-  /// A free exclusive buffer for the next BUFFER frame, or null (the sender broke credit).
-  Buffer* requestBuffer() { return pool_.tryRequest(); }
-  /// Queues a filled buffer for the InputGate.
+  /// A free buffer for the next BUFFER frame, exclusive or lent floating one, or null (the
+  /// sender broke credit).
+  Buffer* requestBuffer();
+  /// Queues a filled buffer for the InputGate and borrows a floating buffer as described
+  /// above. Called by the connection's reader thread.
   void deliver(Buffer* buffer);
   /// Ends the channel with `status`; the first failure wins.
   void fail(absl::Status status);
-  /// Takes the credits that recycles granted since the last call.
+  /// Takes the credits granted since the last call.
   uint32_t takeCredit() { return pendingCredit_.exchange(0, std::memory_order_acq_rel); }
-  /// Recycles queued buffers that nobody will read.
-  void releaseQueued() { queue_.releaseAll(); }
+  /// Recycles queued buffers that nobody will read and gives the lent floating buffers back
+  /// to the gate's pool: the producer sends nothing more.
+  void releaseQueued();
 
+  /// An exclusive buffer came back: one credit.
   void onBufferRecycled() override;
 
  private:
+  friend class FloatingBufferPool;
+
+  /// Called by the gate's pool with a buffer lent to this channel while it waited in line.
+  void onFloatingBuffer(Buffer* buffer);
+  /// Adds `credit` to the credit to announce; the first of a burst schedules the announcement.
+  void addCredit(uint32_t credit);
+  /// Leaves the gate's line and gives the lent floating buffers back.
+  void releaseFloatingBuffers();
+
   const std::string subpartitionId_;
   BufferPool pool_;
+  /// Shared with the other channels of the gate, which the environment frees in any order.
+  const std::shared_ptr<FloatingBufferPool> floatingBuffers_;
   ResultSubpartition queue_;
   std::weak_ptr<Connection> connection_;
   uint32_t channelId_ = 0;
   std::atomic<uint32_t> pendingCredit_{0};
   std::atomic<int64_t> buffersReceived_{0};
   mutable std::mutex mutex_;
-  absl::Status status_;
+  absl::Status status_;                    ///< guarded by mutex_
+  std::vector<Buffer*> reservedFloating_;  ///< lent, backing credit; guarded by mutex_
+  int floatingWanted_ = 0;                 ///< guarded by the gate pool's mutex
 };
 
 }  // namespace brook::runtime::network

@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,12 +24,26 @@ absl::Status errnoStatus(std::string_view what, int error) {
   return absl::UnavailableError(absl::StrCat(std::string(what), ": ", std::strerror(error)));
 }
 
+// An IPv4 address, or a host name resolved to its first IPv4 address.
 absl::StatusOr<sockaddr_in> parseAddress(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (port < 0 || port > 65535 || inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1)
-    return absl::InvalidArgumentError(absl::StrCat("bad IPv4 address ", host, ":", port));
+  if (port < 0 || port > 65535 || host.empty())
+    return absl::InvalidArgumentError(absl::StrCat("bad address ", host, ":", port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1)
+    return addr;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve host '", host, "': ", ::gai_strerror(rc)));
+  }
+  addr.sin_addr = reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr;
+  ::freeaddrinfo(found);
   return addr;
 }
 
@@ -150,6 +166,55 @@ absl::Status Socket::readFully(char* data,
     pollOnce(fd_, POLLIN, kPollStep);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Socket::readAtLeast(const iovec* iov,
+                                           int count,
+                                           size_t minBytes,
+                                           bool idleAllowed,
+                                           const std::atomic<bool>& stop,
+                                           std::chrono::milliseconds stallTimeout) {
+  // A local copy of the entries, advanced past the bytes read so far.
+  constexpr int kMaxEntries = 4;
+  if (count < 1 || count > kMaxEntries)
+    return absl::InternalError(absl::StrCat("readAtLeast with ", count, " entries"));
+  iovec rest[kMaxEntries];
+  std::copy(iov, iov + count, rest);
+  iovec* first = rest;
+  size_t done = 0;
+  auto lastProgress = Clock::now();
+  while (done < minBytes) {
+    if (stop.load(std::memory_order_relaxed))
+      return absl::CancelledError("connection stopped");
+    msghdr msg{};
+    msg.msg_iov = first;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    ssize_t r = ::recvmsg(fd_, &msg, 0);
+    if (r > 0) {
+      auto left = static_cast<size_t>(r);
+      done += left;
+      while (left > 0) {
+        size_t take = std::min(left, first->iov_len);
+        first->iov_base = static_cast<char*>(first->iov_base) + take;
+        first->iov_len -= take;
+        left -= take;
+        if (first->iov_len == 0 && count > 1) {
+          ++first;
+          --count;
+        }
+      }
+      lastProgress = Clock::now();
+      continue;
+    }
+    if (r == 0)
+      return absl::UnavailableError("connection closed by peer");
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      return errnoStatus("recv", errno);
+    if ((done > 0 || !idleAllowed) && Clock::now() - lastProgress > stallTimeout)
+      return absl::DeadlineExceededError("read stalled");
+    pollOnce(fd_, POLLIN, kPollStep);
+  }
+  return done;
 }
 
 absl::Status Socket::writeFully(iovec* iov,

@@ -46,6 +46,16 @@ class Socket {
                          bool idleAllowed,
                          const std::atomic<bool>& stop,
                          std::chrono::milliseconds stallTimeout);
+  /// Reads at least `minBytes` and at most as many as `iov` has room for, filling its
+  /// entries in order, and returns the number read: one call can take a frame's body and the
+  /// bytes that follow it. `minBytes` must not exceed the room of `iov`. Waits and fails as
+  /// readFully.
+  absl::StatusOr<size_t> readAtLeast(const iovec* iov,
+                                     int count,
+                                     size_t minBytes,
+                                     bool idleAllowed,
+                                     const std::atomic<bool>& stop,
+                                     std::chrono::milliseconds stallTimeout);
   /// Writes all bytes of `iov` (modified in place); the same errors as readFully.
   absl::Status writeFully(iovec* iov,
                           int count,

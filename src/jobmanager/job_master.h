@@ -1,0 +1,123 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "brook/brook.pb.h"
+#include "jobmanager/resource_manager.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace brook::jobmanager {
+
+/// How a job reacts to a task failure (restart-strategy.*).
+struct RestartStrategy {
+  enum class Kind { kNone, kFixedDelay };
+  Kind kind = Kind::kNone;
+  int attempts = 1;
+  std::chrono::milliseconds delay{1000};
+};
+
+/// Runs one job on the cluster: allocates its slots from the ResourceManager (a job of
+/// parallelism p needs p slots: slot i hosts subtask i of every vertex), deploys its tasks to
+/// the TaskManagers in topological order, follows their state updates, and drives the job
+/// through CREATED -> RUNNING -> FINISHED, or FAILING -> FAILED, CANCELLING -> CANCELED, and
+/// RESTARTING -> RUNNING as the restart strategy allows. A restart starts the whole job again
+/// as a new attempt. All methods are thread-safe; the job itself runs on the JobMaster's thread.
+class JobMaster {
+ public:
+  struct Options {
+    RestartStrategy restartStrategy;
+    /// How long the job waits for enough free slots before it fails.
+    std::chrono::milliseconds slotRequestTimeout{60000};
+    /// Deadline of a deployment call (the first one of a job on a TaskManager also fetches the
+    /// artifact and plans the job).
+    std::chrono::milliseconds deployTimeout{60000};
+    /// Deadline of a release call (cancels the job's tasks and waits for them).
+    std::chrono::milliseconds releaseTimeout{15000};
+  };
+
+  JobMaster(std::string jobId, v1::JobGraph graph, Options options, ResourceManager* resources);
+  /// Cancels the job if it still runs and waits for it to end.
+  ~JobMaster();
+  JobMaster(const JobMaster&) = delete;
+  JobMaster& operator=(const JobMaster&) = delete;
+
+  /// Starts running the job on its own thread.
+  void start();
+  /// Asks the job to cancel; it reaches CANCELED once its tasks stopped.
+  void cancel();
+
+  /// A task's state change as its TaskManager reported it. NotFound for another attempt.
+  absl::Status updateTaskState(const v1::TaskStateUpdate& update);
+  /// Fails the running attempt's tasks on a lost TaskManager.
+  void onTaskManagerLost(const std::string& taskManagerId, const std::string& reason);
+
+  const std::string& jobId() const { return jobId_; }
+  v1::JobStatus status() const;
+  bool terminal() const;
+  /// The job's status, failure and tasks, with backpressure from `resources`.
+  v1::JobStatusResponse describe() const;
+
+ private:
+  struct TaskSlot {
+    v1::ExecutionState state = v1::EXECUTION_STATE_UNSPECIFIED;
+    int slot = -1;  ///< index into slots_
+    std::string failure;
+  };
+  enum class AttemptOutcome { kFinished, kFailed, kCancelled };
+
+  void run();
+  void setStatus(v1::JobStatus status);
+  /// Waits for slots, deploys and follows one attempt.
+  AttemptOutcome runAttempt();
+  absl::Status allocateSlots();
+  absl::Status deployAll();
+  /// Releases the attempt on every TaskManager it used, and frees its slots.
+  void releaseAttempt();
+  /// Records the attempt's first failure and wakes the job thread.
+  void failAttempt(const std::string& failure);
+  std::shared_ptr<grpc::Channel> channelTo(const std::string& address);
+  std::string subpartitionId(int edge, int producer, int subpartition) const;
+
+  const std::string jobId_;
+  const v1::JobGraph graph_;
+  const Options options_;
+  ResourceManager* resources_;
+  int parallelism_ = 1;
+  std::vector<int> topologicalOrder_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  v1::JobStatus status_ = v1::JOB_STATUS_CREATED;
+  bool cancelRequested_ = false;
+  int attempt_ = 0;
+  bool attemptFailed_ = false;
+  std::string failure_;
+  std::vector<ResourceManager::SlotAssignment> slots_;
+  /// Per vertex, per subtask.
+  std::vector<std::vector<TaskSlot>> tasks_;
+  int64_t startMillis_ = 0;
+  int64_t endMillis_ = 0;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+
+  std::jthread thread_;
+};
+
+/// Reads the restart strategy from a job's or the cluster's configuration
+/// (restart-strategy.type, restart-strategy.fixed-delay.attempts / .delay).
+absl::StatusOr<RestartStrategy> restartStrategyFrom(
+    const std::map<std::string, std::string>& config);
+
+}  // namespace brook::jobmanager

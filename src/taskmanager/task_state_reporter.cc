@@ -1,0 +1,101 @@
+#include "taskmanager/task_state_reporter.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "brook/brook.grpc.pb.h"
+#include "common/logging.h"
+#include "runtime/job_graph_proto.h"
+
+namespace brook::taskmanager {
+
+namespace {
+
+v1::ExecutionState toProto(runtime::TaskState state) {
+  switch (state) {
+    case runtime::TaskState::kCreated:
+      return v1::EXECUTION_STATE_DEPLOYING;
+    case runtime::TaskState::kRunning:
+      return v1::EXECUTION_STATE_RUNNING;
+    case runtime::TaskState::kFinished:
+      return v1::EXECUTION_STATE_FINISHED;
+    case runtime::TaskState::kCanceled:
+      return v1::EXECUTION_STATE_CANCELED;
+    case runtime::TaskState::kFailed:
+      return v1::EXECUTION_STATE_FAILED;
+  }
+  return v1::EXECUTION_STATE_UNSPECIFIED;
+}
+
+constexpr int kAttempts = 3;
+
+}  // namespace
+
+TaskStateReporter::TaskStateReporter(std::string taskManagerId, std::string jobManagerAddress)
+    : taskManagerId_(std::move(taskManagerId)),
+      jobManagerAddress_(std::move(jobManagerAddress)),
+      channel_(grpc::CreateChannel(jobManagerAddress_, grpc::InsecureChannelCredentials())) {
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+TaskStateReporter::~TaskStateReporter() {
+  thread_.request_stop();
+  wake_.notify_all();
+}
+
+void TaskStateReporter::report(TaskStateChange change) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(change));
+  }
+  wake_.notify_all();
+}
+
+void TaskStateReporter::run(std::stop_token stop) {
+  for (;;) {
+    TaskStateChange change;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, stop, [this] { return !queue_.empty(); });
+      if (queue_.empty())
+        return;  // stopping with nothing left to deliver
+      change = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+      if (send(change))
+        break;
+      if (attempt == kAttempts || stop.stop_requested()) {
+        getLogger("taskmanager")
+            ->error(
+                "[{}] TaskManager {}: could not report that task {}/{}#{} switched to {} to "
+                "the JobManager at {}",
+                change.jobId, taskManagerId_, change.vertexId, change.subtaskIndex,
+                change.attemptNumber, runtime::taskStateName(change.state), jobManagerAddress_);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    }
+  }
+}
+
+bool TaskStateReporter::send(const TaskStateChange& change) {
+  auto stub = v1::JobMaster::NewStub(channel_);
+  v1::TaskStateUpdate request;
+  request.set_protocol_version(runtime::kProtocolVersion);
+  request.set_job_id(change.jobId);
+  request.set_vertex_id(change.vertexId);
+  request.set_subtask_index(change.subtaskIndex);
+  request.set_attempt_number(change.attemptNumber);
+  request.set_state(toProto(change.state));
+  request.set_failure(change.failure);
+  request.set_task_manager_id(taskManagerId_);
+  v1::TaskStateUpdateResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::Status status = stub->UpdateTaskState(&context, request, &response);
+  // NOT_FOUND: the JobMaster no longer knows the job or attempt; nothing to retry.
+  return status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND ||
+         status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+}
+
+}  // namespace brook::taskmanager
