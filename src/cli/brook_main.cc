@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   brook::cli::RunOptions runOptions;
-  auto* run = app.add_subcommand(
-      "run", "Run a job on the JobManager, or with --local in this process");
+  auto* run =
+      app.add_subcommand("run", "Run a job on the JobManager, or with --local in this process");
   run->footer(
       "Status changes go to standard error. Exit codes: 0 FINISHED, 1 FAILED or an error, 2 bad "
       "command line or configuration, 130 CANCELED or interrupted. Ctrl-C cancels the job and "

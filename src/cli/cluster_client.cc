@@ -52,8 +52,7 @@ ClusterClient::ClusterClient(JobManagerAddress address, std::unique_ptr<Rpc> rpc
 ClusterClient::~ClusterClient() = default;
 
 absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::connect(
-    const JobManagerAddress& address,
-    std::chrono::milliseconds timeout) {
+    const JobManagerAddress& address, std::chrono::milliseconds timeout) {
   grpc::ChannelArguments args;
   // Retry a refused connection quickly, so that a JobManager that is just starting is found
   // within the timeout.
@@ -64,8 +63,8 @@ absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::connect(
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
   auto rpc = std::make_unique<Rpc>();
-  rpc->channel = grpc::CreateCustomChannel(address.toString(), grpc::InsecureChannelCredentials(),
-                                           args);
+  rpc->channel =
+      grpc::CreateCustomChannel(address.toString(), grpc::InsecureChannelCredentials(), args);
   auto deadline = std::chrono::system_clock::now() + timeout;
   if (!rpc->channel->WaitForConnected(deadline)) {
     // The channel keeps no reason; a fail-fast call on it reports the last connection error.
@@ -106,8 +105,7 @@ absl::StatusOr<std::string> ClusterClient::submitJob(const v1::JobGraph& jobGrap
 }
 
 absl::StatusOr<v1::JobStatusResponse> ClusterClient::getJobStatus(
-    const std::string& jobId,
-    std::chrono::milliseconds timeout) {
+    const std::string& jobId, std::chrono::milliseconds timeout) {
   v1::JobIdRequest request;
   request.set_protocol_version(runtime::kProtocolVersion);
   request.set_job_id(jobId);

@@ -11,12 +11,13 @@
 
 namespace brook::cli {
 
-/// The exit codes of `brook`.
+// The exit codes of `brook`.
 inline constexpr int kExitSuccess = 0;
-inline constexpr int kExitFailure = 1;      // the job failed, or a runtime error
-inline constexpr int kExitUsage = 2;        // bad command line or configuration
+inline constexpr int kExitFailure = 1;        // the job failed, or a runtime error
+inline constexpr int kExitUsage = 2;          // bad command line or configuration
 inline constexpr int kExitInterrupted = 130;  // the job was cancelled, or Ctrl-C
 
+// The options of `brook run`; `jobArgs` are the words after "--".
 struct RunOptions {
   ConfigurationOptions configuration;
   std::string jobPath;
@@ -26,36 +27,39 @@ struct RunOptions {
   std::string jobManager;  // -m; empty: $BROOK_JOBMANAGER or the configuration
 };
 
+// The options of `brook info`.
 struct InfoOptions {
   ConfigurationOptions configuration;
   std::string jobPath;
   std::vector<std::string> jobArgs;
 };
 
+// The options of `brook list`.
 struct ListOptions {
   ConfigurationOptions configuration;
   std::string jobManager;
   bool all = false;
 };
 
+// The options of `brook cancel`.
 struct CancelOptions {
   ConfigurationOptions configuration;
   std::string jobManager;
   std::string jobId;
 };
 
-/// `brook run`: with `local`, runs the job on an embedded mini-cluster; else submits it to the
-/// JobManager and, unless `detached`, follows it until it ends. Exit codes: 0 FINISHED,
-/// 1 FAILED (or an error), 2 usage, 130 CANCELED or interrupted.
+// `brook run`: with `local`, runs the job on an embedded mini-cluster; else submits it to the
+// JobManager and, unless `detached`, follows it until it ends. Exit codes: 0 FINISHED,
+// 1 FAILED (or an error), 2 usage, 130 CANCELED or interrupted.
 int runCommand(const RunOptions& options);
 
-/// `brook info`: prints the job's JobGraph as JSON.
+// `brook info`: prints the job's JobGraph as JSON.
 int infoCommand(const InfoOptions& options);
 
-/// `brook list`: prints the JobManager's running jobs, and with `all` the ended ones.
+// `brook list`: prints the JobManager's running jobs, and with `all` the ended ones.
 int listCommand(const ListOptions& options);
 
-/// `brook cancel`: cancels a job and waits until it has ended.
+// `brook cancel`: cancels a job and waits until it has ended.
 int cancelCommand(const CancelOptions& options);
 
 }  // namespace brook::cli

@@ -33,8 +33,7 @@ bool isValidIpv6(const std::string& host) {
 }
 
 absl::Status malformed(const std::string& text, const std::string& why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid JobManager address '", text, "': ", why));
+  return absl::InvalidArgumentError(absl::StrCat("invalid JobManager address '", text, "': ", why));
 }
 
 }  // namespace
@@ -71,8 +70,7 @@ absl::StatusOr<JobManagerAddress> parseJobManagerAddress(const std::string& text
   }
   int port = 0;
   if (portText.empty() || !absl::SimpleAtoi(portText, &port) ||
-      portText.find_first_not_of("0123456789") != std::string::npos || port < 1 ||
-      port > 65535) {
+      portText.find_first_not_of("0123456789") != std::string::npos || port < 1 || port > 65535) {
     return malformed(text, absl::StrCat("the port '", portText, "' is not in [1, 65535]"));
   }
   address.port = port;
@@ -100,14 +98,14 @@ absl::StatusOr<JobManagerAddress> resolveJobManagerAddress(const std::string& op
   if (!port.ok())
     return port.status();
   std::string text = absl::StrCat(host.find(':') != std::string::npos && host.front() != '['
-                                       ? absl::StrCat("[", host, "]")
-                                       : host,
-                                   ":", *port);
+                                      ? absl::StrCat("[", host, "]")
+                                      : host,
+                                  ":", *port);
   auto parsed = parseJobManagerAddress(text);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(parsed.status().message(), " (from ", config_keys::kJobManagerAddress, " / ",
-                     config_keys::kJobManagerPort, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(parsed.status().message(), " (from ",
+                                                   config_keys::kJobManagerAddress, " / ",
+                                                   config_keys::kJobManagerPort, ")"));
   }
   return parsed;
 }

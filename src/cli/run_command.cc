@@ -1,6 +1,7 @@
 // `brook run`: a job on the embedded mini-cluster (--local), or submitted to a JobManager and
 // followed until it ends.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -26,6 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 // How often an attached client asks for the job's status, how long it tolerates a JobManager
 // that does not answer, and how long it waits for a cancelled job to end.
+// Short jobs end within milliseconds: polls start at kFirstPoll and back off to kPollInterval.
+constexpr auto kFirstPoll = std::chrono::milliseconds(5);
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
 constexpr auto kPollTimeout = std::chrono::seconds(1);
 constexpr auto kUnreachableGrace = std::chrono::seconds(5);
@@ -59,8 +62,8 @@ int reportOutcome(const std::string& jobId,
   std::fflush(stdout);
   switch (status) {
     case v1::JOB_STATUS_FINISHED:
-      std::fprintf(stderr, "Job with JobID %s has finished.\nJob Runtime: %lld ms\n",
-                   jobId.c_str(), runtimeMillis);
+      std::fprintf(stderr, "Job with JobID %s has finished.\nJob Runtime: %lld ms\n", jobId.c_str(),
+                   runtimeMillis);
       return kExitSuccess;
     case v1::JOB_STATUS_CANCELED:
       std::fprintf(stderr, "Job with JobID %s was canceled.\n", jobId.c_str());
@@ -107,8 +110,8 @@ int runLocal(PlannedJob& job) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
-  auto result = cluster.execute(
-      job.graph, job.args, [](const std::string& jobId, runtime::JobStatus status) {
+  auto result =
+      cluster.execute(job.graph, job.args, [](const std::string& jobId, runtime::JobStatus status) {
         if (status == runtime::JobStatus::kCreated) {
           std::fprintf(stderr, "Job has been submitted with JobID %s\n", jobId.c_str());
         } else {
@@ -129,6 +132,7 @@ int followJob(ClusterClient& client, const std::string& jobId) {
   v1::JobStatus last = v1::JOB_STATUS_CREATED;
   auto submittedAt = Clock::now();
   auto lastAnswer = Clock::now();
+  std::chrono::milliseconds pollInterval = kFirstPoll;
   bool cancelRequested = false;
   std::optional<Clock::time_point> cancelDeadline;
   while (true) {
@@ -167,14 +171,13 @@ int followJob(ClusterClient& client, const std::string& jobId) {
         long long runtimeMillis =
             status->end_time_millis() > 0 && status->start_time_millis() > 0
                 ? static_cast<long long>(status->end_time_millis() - status->start_time_millis())
-                : static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             now - submittedAt)
-                                             .count());
+                : static_cast<long long>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - submittedAt)
+                          .count());
         int exitCode = reportOutcome(jobId, last, status->failure(), runtimeMillis);
         return cancelDeadline ? kExitInterrupted : exitCode;
       }
-    } else if (absl::IsUnavailable(status.status()) ||
-               absl::IsDeadlineExceeded(status.status())) {
+    } else if (absl::IsUnavailable(status.status()) || absl::IsDeadlineExceeded(status.status())) {
       if (now - lastAnswer >= kUnreachableGrace) {
         std::fprintf(stderr, "error: lost the JobManager at %s while following job %s (%s)\n",
                      client.address().toString().c_str(), jobId.c_str(),
@@ -194,7 +197,8 @@ int followJob(ClusterClient& client, const std::string& jobId) {
                        std::chrono::duration_cast<std::chrono::seconds>(kCancelWait).count()));
       return kExitInterrupted;
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(pollInterval);
+    pollInterval = std::min(pollInterval * 2, std::chrono::milliseconds(kPollInterval));
   }
 }
 

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include <absl/strings/ascii.h>
@@ -149,6 +150,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kBufferTimeout, OptionType::kDuration, 0, INT64_MAX},
     {config_keys::kBufferTimeoutLegacy, OptionType::kDuration, 0, INT64_MAX},
     {config_keys::kSegmentSize, OptionType::kBytes, 4 << 10, 64 << 20},
+    {config_keys::kNetworkBufferSize, OptionType::kBytes, 4 << 10, 64 << 20},
     {config_keys::kBuffersPerChannel, OptionType::kInt, 1, 1024},
     {config_keys::kFloatingBuffers, OptionType::kInt, 0, 65536},
     {config_keys::kJobManagerAddress, OptionType::kString, 0, 0},
@@ -157,6 +159,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kHeartbeatInterval, OptionType::kDuration, 10, 3'600'000},
     {config_keys::kHeartbeatTimeout, OptionType::kDuration, 20, 86'400'000},
     {config_keys::kBlobStorageDirectory, OptionType::kString, 0, 0},
+    {config_keys::kTmpDirs, OptionType::kString, 0, 0},
     {config_keys::kTaskManagerHost, OptionType::kString, 0, 0},
     {config_keys::kTaskManagerBindHost, OptionType::kString, 0, 0},
     {config_keys::kTaskManagerRpcPort, OptionType::kInt, 0, 65535},
@@ -219,6 +222,21 @@ absl::Status Configuration::validate() const {
     }
   }
   return absl::OkStatus();
+}
+
+std::string temporaryDirectory(const Configuration& config) {
+  std::string dirs = config.getString(config_keys::kTmpDirs, "");
+  std::string first = dirs.substr(0, dirs.find(':'));
+  if (!first.empty())
+    return first;
+  std::error_code error;
+  std::filesystem::path system = std::filesystem::temp_directory_path(error);
+  return error ? std::string("/tmp") : system.string();
+}
+
+const char* networkBufferSizeKey(const Configuration& config) {
+  return config.contains(config_keys::kNetworkBufferSize) ? config_keys::kNetworkBufferSize
+                                                          : config_keys::kSegmentSize;
 }
 
 absl::StatusOr<Configuration> loadConfiguration(const std::string& confFile,

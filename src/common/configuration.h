@@ -53,6 +53,14 @@ absl::StatusOr<int64_t> parseDurationMillis(const std::string& text);
 /// Parses a Flink memory size ("32kb", "64 mb"); bare numbers are bytes.
 absl::StatusOr<int64_t> parseBytes(const std::string& text);
 
+/// The folder for a process's temporary files: the first entry of io.tmp.dirs (entries are
+/// separated by ':'), else the system's temporary folder ($TMPDIR or /tmp).
+std::string temporaryDirectory(const Configuration& config);
+
+/// The key that sets the network buffer size in `config`: taskmanager.network.buffer-size if
+/// set, else taskmanager.memory.segment-size.
+const char* networkBufferSizeKey(const Configuration& config);
+
 /// The configuration keys Brook reads, with Flink's names.
 namespace config_keys {
 inline constexpr char kParallelismDefault[] = "parallelism.default";
@@ -61,6 +69,8 @@ inline constexpr char kRuntimeMode[] = "execution.runtime-mode";
 inline constexpr char kBufferTimeout[] = "execution.buffer-timeout.interval";
 inline constexpr char kBufferTimeoutLegacy[] = "execution.buffer-timeout";
 inline constexpr char kSegmentSize[] = "taskmanager.memory.segment-size";
+/// Brook's name for the network buffer size; wins over kSegmentSize when both are set.
+inline constexpr char kNetworkBufferSize[] = "taskmanager.network.buffer-size";
 inline constexpr char kBuffersPerChannel[] = "taskmanager.network.memory.buffers-per-channel";
 inline constexpr char kFloatingBuffers[] = "taskmanager.network.memory.floating-buffers-per-gate";
 inline constexpr char kJobManagerAddress[] = "jobmanager.rpc.address";
@@ -69,6 +79,7 @@ inline constexpr char kNumberOfTaskSlots[] = "taskmanager.numberOfTaskSlots";
 inline constexpr char kHeartbeatInterval[] = "heartbeat.interval";
 inline constexpr char kHeartbeatTimeout[] = "heartbeat.timeout";
 inline constexpr char kBlobStorageDirectory[] = "blob.storage.directory";
+inline constexpr char kTmpDirs[] = "io.tmp.dirs";
 inline constexpr char kTaskManagerHost[] = "taskmanager.host";
 inline constexpr char kTaskManagerBindHost[] = "taskmanager.bind-host";
 inline constexpr char kTaskManagerRpcPort[] = "taskmanager.rpc.port";

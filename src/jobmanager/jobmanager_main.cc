@@ -74,10 +74,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::string blobDirectory = config->getString(
-      brook::config_keys::kBlobStorageDirectory,
-      (std::filesystem::temp_directory_path() / ("brook-blobs-" + std::to_string(::getpid())))
-          .string());
+  // Without blob.storage.directory, artifacts live in a folder of this process that is removed
+  // when it shuts down.
+  bool ownBlobDirectory = !config->contains(brook::config_keys::kBlobStorageDirectory);
+  std::string blobDirectory =
+      config->getString(brook::config_keys::kBlobStorageDirectory,
+                        (std::filesystem::path(brook::temporaryDirectory(*config)) /
+                         ("brook-blobs-" + std::to_string(::getpid())))
+                            .string());
   auto blobStore = brook::jobmanager::BlobStore::open(blobDirectory);
   if (!blobStore.ok()) {
     std::cerr << "error: blob.storage.directory: " << blobStore.status().message() << "\n";
@@ -120,5 +124,9 @@ int main(int argc, char** argv) {
   brook::getLogger("jobmanager")->info("JobManager shutting down on signal {}", signal);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   resourceManager.stop();
+  if (ownBlobDirectory) {
+    std::error_code ignored;
+    std::filesystem::remove_all(blobDirectory, ignored);
+  }
   return 0;
 }

@@ -106,12 +106,13 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   if (!timeout.ok())
     return timeout.status();
   jg.bufferTimeoutMillis = env.bufferTimeout().value_or(*timeout);
-  auto segment = config.getBytes(config_keys::kSegmentSize, 32 * 1024);
+  const char* bufferSizeKey = networkBufferSizeKey(config);
+  auto segment = config.getBytes(bufferSizeKey, 32 * 1024);
   if (!segment.ok())
     return segment.status();
   if (*segment < 4096 || *segment > (64 << 20)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(config_keys::kSegmentSize, " must be between 4kb and 64mb, got ", *segment));
+        absl::StrCat(bufferSizeKey, " must be between 4kb and 64mb, got ", *segment));
   }
   jg.bufferSize = static_cast<int>(*segment);
   auto perChannel = config.getInt(config_keys::kBuffersPerChannel, 2);

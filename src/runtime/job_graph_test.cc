@@ -1,5 +1,6 @@
 #include "runtime/job_graph.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <brook/brook.h>
@@ -95,6 +96,25 @@ TEST(JobGraphTest, AutomaticModeIsBatchOnlyWhenAllSourcesAreBounded) {
     ASSERT_TRUE(jg.ok());
     EXPECT_EQ(jg->mode, RuntimeMode::kStreaming);
   }
+}
+
+TEST(JobGraphTest, NetworkBufferSizeComesFromEitherKey) {
+  StreamExecutionEnvironment env;
+  env.fromSequence(1, 10).rebalance().print();
+  Configuration c = parallelism(2);
+  c.set("taskmanager.memory.segment-size", "64kb");
+  auto segment = buildJobGraph(env, c, "segment");
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_EQ(segment->bufferSize, 64 * 1024);
+  c.set("taskmanager.network.buffer-size", "16kb");
+  auto buffer = buildJobGraph(env, c, "buffer");
+  ASSERT_TRUE(buffer.ok()) << buffer.status();
+  EXPECT_EQ(buffer->bufferSize, 16 * 1024);
+  c.set("taskmanager.network.buffer-size", "1kb");
+  auto tooSmall = buildJobGraph(env, c, "small");
+  ASSERT_FALSE(tooSmall.ok());
+  EXPECT_THAT(std::string(tooSmall.status().message()),
+              ::testing::HasSubstr("taskmanager.network.buffer-size"));
 }
 
 TEST(JobGraphTest, BatchModeRejectsUnboundedSources) {

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   networkOptions.port =
       static_cast<int>(*config->getInt(brook::config_keys::kTaskManagerDataPort, 0));
   networkOptions.bufferSize =
-      static_cast<int>(*config->getBytes(brook::config_keys::kSegmentSize, 32 * 1024));
+      static_cast<int>(*config->getBytes(brook::networkBufferSizeKey(*config), 32 * 1024));
   networkOptions.buffersPerChannel =
       static_cast<int>(*config->getInt(brook::config_keys::kBuffersPerChannel, 2));
   brook::runtime::network::NetworkEnvironment network(networkOptions);
@@ -110,8 +110,11 @@ int main(int argc, char** argv) {
   std::string dataAddress = absl::StrFormat("%s:%d", advertisedHost, network.port());
 
   auto jobManagerChannel = grpc::CreateChannel(jobManager, grpc::InsecureChannelCredentials());
-  std::string blobDirectory =
-      (std::filesystem::temp_directory_path() / ("brook-taskmanager-" + id) / "blobs").string();
+  // This process's working folder (the artifact cache), removed when it shuts down.
+  std::string workDirectory = (std::filesystem::path(brook::temporaryDirectory(*config)) /
+                               absl::StrFormat("brook-taskmanager-%s-%d", id, ::getpid()))
+                                  .string();
+  std::string blobDirectory = workDirectory + "/blobs";
   auto blobCache = brook::taskmanager::BlobCache::create(blobDirectory, jobManagerChannel);
   if (!blobCache.ok())
     return fail(absl::StrFormat("blob cache: %s", blobCache.status().message()));
@@ -176,5 +179,7 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   executor.releaseAll("the TaskManager is shutting down");
   network.stop();
+  std::error_code ignored;
+  std::filesystem::remove_all(workDirectory, ignored);
   return 0;
 }

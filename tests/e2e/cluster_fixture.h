@@ -53,7 +53,9 @@ class ClusterTest : public ::testing::Test {
                                   "-D",
                                   "heartbeat.interval=100ms",
                                   "-D",
-                                  "heartbeat.timeout=1s"};
+                                  "heartbeat.timeout=1s",
+                                  "-D",
+                                  "io.tmp.dirs=" + logDir_};
     for (const auto& o : options) {
       argv.push_back("-D");
       argv.push_back(o);
@@ -71,7 +73,8 @@ class ClusterTest : public ::testing::Test {
     taskManagers_.push_back(std::make_unique<ChildProcess>(
         logDir_, id,
         std::vector<std::string>{kTaskManager, "-m", jobManager, "--slots", std::to_string(slots),
-                                 "--id", id, "-D", "heartbeat.timeout=1s"}));
+                                 "--id", id, "-D", "heartbeat.timeout=1s", "-D",
+                                 "io.tmp.dirs=" + logDir_}));
     return *taskManagers_.back();
   }
 

@@ -32,9 +32,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::testing::StartsWith;
 using testing::ProcessResult;
 using testing::runProcess;
+using ::testing::StartsWith;
 using testing::TempDir;
 
 const std::string kBrook = BROOK_CLI_PATH;
@@ -178,8 +178,8 @@ TEST(ClusterCliTest, MinusMBeatsTheEnvironmentWhichBeatsTheConfiguration) {
   EXPECT_EQ(m.exitCode, 2);
   EXPECT_THAT(m.err, HasSubstr("'from-option'"));
   EXPECT_THAT(m.err, HasSubstr("-m"));
-  auto env = runProcess("env BROOK_JOBMANAGER=from-env " + kBrook +
-                        " list -D jobmanager.rpc.port=0");
+  auto env =
+      runProcess("env BROOK_JOBMANAGER=from-env " + kBrook + " list -D jobmanager.rpc.port=0");
   EXPECT_EQ(env.exitCode, 2);
   EXPECT_THAT(env.err, HasSubstr("'from-env'"));
   EXPECT_THAT(env.err, HasSubstr("BROOK_JOBMANAGER"));
@@ -192,10 +192,9 @@ TEST(ClusterCliTest, MinusMBeatsTheEnvironmentWhichBeatsTheConfiguration) {
 TEST(ClusterCliTest, MalformedJobManagerAddressIsAUsageError) {
   for (std::string bad : {"nohost", "host:", ":6123", "host:99999", "host:12ab", "a:b:6123",
                           "[::1:6123", "bad/host:6123"}) {
-    for (const std::string& command :
-         std::vector<std::string>{" list -m '" + bad + "'",
-                                  " cancel -m '" + bad + "' " + kValidJobId,
-                                  " run -m '" + bad + "' " + kPrintJob}) {
+    for (const std::string& command : std::vector<std::string>{
+             " list -m '" + bad + "'", " cancel -m '" + bad + "' " + kValidJobId,
+             " run -m '" + bad + "' " + kPrintJob}) {
       auto r = runProcess(kBrook + command);
       EXPECT_EQ(r.exitCode, 2) << command << ": " << r.err;
       EXPECT_THAT(r.err, HasSubstr("invalid JobManager address '" + bad + "'")) << command;
@@ -205,8 +204,8 @@ TEST(ClusterCliTest, MalformedJobManagerAddressIsAUsageError) {
 }
 
 TEST(ClusterCliTest, CancelRefusesWhatIsNotAJobId) {
-  for (const std::string& bad : std::vector<std::string>{
-           "abc", "0123456789abcdef0123456789abcdeg", kValidJobId + "0", "''"}) {
+  for (const std::string& bad : std::vector<std::string>{"abc", "0123456789abcdef0123456789abcdeg",
+                                                         kValidJobId + "0", "''"}) {
     auto r = runProcess(kBrook + " cancel -m 127.0.0.1:1 " + bad);
     EXPECT_EQ(r.exitCode, 2) << bad << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("is not a job id (expected 32 hex digits")) << bad;
@@ -229,8 +228,8 @@ TEST(ClusterCliTest, UsageErrorsOfTheClusterCommands) {
   auto badKey = runProcess(kBrook + " list -m 127.0.0.1:1 -D parallelism.defualt=2");
   EXPECT_EQ(badKey.exitCode, 2);
   EXPECT_THAT(badKey.err, HasSubstr("unknown configuration key 'parallelism.defualt'"));
-  auto badValue = runProcess(kBrook + " run -m 127.0.0.1:1 -D execution.runtime-mode=SOMETIMES " +
-                             kPrintJob);
+  auto badValue =
+      runProcess(kBrook + " run -m 127.0.0.1:1 -D execution.runtime-mode=SOMETIMES " + kPrintJob);
   EXPECT_EQ(badValue.exitCode, 2);
   EXPECT_THAT(badValue.err, HasSubstr("execution.runtime-mode"));
 }
@@ -284,9 +283,9 @@ TEST(ClusterScriptsTest, StartClusterStartsAndStopClusterStopsExactlyThoseProces
   // A pid file left by a cluster that is gone does not stop a new start.
   std::filesystem::create_directories(logs);
   std::ofstream(logs + "/brook-taskmanager-7.pid") << "999999999\n";
-  auto started = runProcess(kScriptEnv + kStartCluster + " -n 2 --slots 1 -p " +
-                            std::to_string(port) + " --log-dir " + logs +
-                            " -D heartbeat.interval=200ms");
+  auto started =
+      runProcess(kScriptEnv + kStartCluster + " -n 2 --slots 1 -p " + std::to_string(port) +
+                 " --log-dir " + logs + " -D heartbeat.interval=200ms");
   ASSERT_EQ(started.exitCode, 0) << started.out << started.err;
   EXPECT_THAT(started.out, HasSubstr("JobManager listening on"));
   EXPECT_THAT(started.out, HasSubstr(absl::StrCat(":", port, " (pid ")));
@@ -360,7 +359,6 @@ TEST(ClusterScriptsTest, StartClusterRefusesBadOptions) {
     EXPECT_THAT(r.err, HasSubstr("start-cluster: error:")) << bad;
   }
 }
-
 
 // A `brook` process in the background, for tests that signal it while it runs; killed and
 // reaped by the destructor.
@@ -515,13 +513,16 @@ TEST_F(ClusterSessionTest, DetachedRunThenListAndCancel) {
   std::string jobId = jobIdIn(submitted.out);
   ASSERT_EQ(submitted.out, "Job has been submitted with JobID " + jobId + "\n");
   ASSERT_TRUE(eventually(
-      [&] { return brook("list").out.find(jobId + " : unbounded_job (RUNNING)") != std::string::npos; },
+      [&] {
+        return brook("list").out.find(jobId + " : unbounded_job (RUNNING)") != std::string::npos;
+      },
       std::chrono::seconds(20)))
       << brook("list").out;
   auto list = brook("list");
   EXPECT_THAT(list.out,
               StartsWith("------------------ Running/Restarting Jobs -------------------\n"));
-  EXPECT_THAT(list.out, HasSubstr("\n--------------------------------------------------------------\n"));
+  EXPECT_THAT(list.out,
+              HasSubstr("\n--------------------------------------------------------------\n"));
 
   auto cancel = brook("cancel " + jobId);
   EXPECT_EQ(cancel.exitCode, 0) << cancel.err;
@@ -532,7 +533,6 @@ TEST_F(ClusterSessionTest, DetachedRunThenListAndCancel) {
   EXPECT_EQ(unknown.exitCode, 1);
   EXPECT_THAT(unknown.err, HasSubstr("ffffffffffffffffffffffffffffffff"));
 }
-
 
 TEST_F(ClusterSessionTest, AttachedRunEndsWithAnErrorWhenTheJobManagerDisappears) {
   BackgroundCli cli(tmp_.path(), {"run", "-m", address_, "-p", "1",
@@ -546,7 +546,8 @@ TEST_F(ClusterSessionTest, AttachedRunEndsWithAnErrorWhenTheJobManagerDisappears
   EXPECT_LT(waited, std::chrono::seconds(8));
   std::string err = cli.err();
   std::string last = err.substr(err.rfind('\n', err.size() - 2) + 1);
-  EXPECT_THAT(last, StartsWith("error: lost the JobManager at " + address_ + " while following job "))
+  EXPECT_THAT(last,
+              StartsWith("error: lost the JobManager at " + address_ + " while following job "))
       << err;
 
   // stop-cluster still stops the TaskManagers of a cluster whose JobManager is gone.
