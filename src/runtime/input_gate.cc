@@ -1,5 +1,7 @@
 #include "runtime/input_gate.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
@@ -36,6 +38,14 @@ Buffer* ResultSubpartition::poll(bool& moreAvailable) {
   queue_.pop_front();
   moreAvailable = !queue_.empty();
   return b;
+}
+
+size_t ResultSubpartition::poll(std::vector<Buffer*>& out, size_t max) {
+  std::lock_guard lock(mutex_);
+  size_t n = std::min(max, queue_.size());
+  out.insert(out.end(), queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  return queue_.size();
 }
 
 void ResultSubpartition::releaseAll() {

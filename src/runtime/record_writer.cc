@@ -80,26 +80,34 @@ void ChannelRecordWriter::emitTo(int channel, std::string_view record, int64_t t
 }
 
 void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int64_t timestamp) {
-  char header[13];
-  size_t headerSize;
   auto length = static_cast<uint32_t>(record.size());
-  if (timestamp == kNoTimestamp) {
-    header[0] = static_cast<char>(ElementKind::kRecord);
-    std::memcpy(header + 1, &length, 4);
-    headerSize = 5;
-  } else {
-    header[0] = static_cast<char>(ElementKind::kTimedRecord);
-    std::memcpy(header + 1, &timestamp, 8);
-    std::memcpy(header + 9, &length, 4);
-    headerSize = 13;
-  }
+  const size_t headerSize = timestamp == kNoTimestamp ? 5 : 13;
   Buffer* b = current_[static_cast<size_t>(channel)];
   if (b != nullptr && b->free() >= headerSize + record.size()) {
-    // The common case: the whole element fits into the current buffer.
-    std::memcpy(b->data + b->size, header, headerSize);
-    std::memcpy(b->data + b->size + headerSize, record.data(), record.size());
+    // The common case: the whole element fits into the current buffer. The header is written
+    // in place: staged on the stack and copied, its bytes would be read back across the
+    // separate stores that wrote them, which stalls store-to-load forwarding.
+    char* out = b->data + b->size;
+    if (timestamp == kNoTimestamp) {
+      out[0] = static_cast<char>(ElementKind::kRecord);
+      std::memcpy(out + 1, &length, 4);
+    } else {
+      out[0] = static_cast<char>(ElementKind::kTimedRecord);
+      std::memcpy(out + 1, &timestamp, 8);
+      std::memcpy(out + 9, &length, 4);
+    }
+    std::memcpy(out + headerSize, record.data(), record.size());
     b->size += static_cast<uint32_t>(headerSize + record.size());
   } else {
+    char header[13];
+    if (timestamp == kNoTimestamp) {
+      header[0] = static_cast<char>(ElementKind::kRecord);
+      std::memcpy(header + 1, &length, 4);
+    } else {
+      header[0] = static_cast<char>(ElementKind::kTimedRecord);
+      std::memcpy(header + 1, &timestamp, 8);
+      std::memcpy(header + 9, &length, 4);
+    }
     write(channel, header, headerSize);
     write(channel, record.data(), record.size());
   }

@@ -32,6 +32,9 @@ class ResultSubpartition {
   void add(Buffer* buffer);
   /// Returns the next buffer or null; `moreAvailable` says whether others remain.
   Buffer* poll(bool& moreAvailable);
+  /// Appends up to `max` buffers to `out`, oldest first, under one lock, and returns the
+  /// number that remain queued (the backlog).
+  size_t poll(std::vector<Buffer*>& out, size_t max);
   /// Recycles buffers nobody will read (the job ended or failed).
   void releaseAll();
 

@@ -243,6 +243,8 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
     }
     std::vector<runtime::ResultSubpartition*> gate;
     std::vector<runtime::network::RemoteInputChannel*> remoteGate;
+    // The gate's floating buffers, lent to its busiest remote channels (created on first use).
+    std::shared_ptr<runtime::network::FloatingBufferPool> floating;
     for (const v1::InputChannelDescriptor& c : channels) {
       if (c.producer_data_address().empty()) {
         std::lock_guard lock(mutex_);
@@ -259,10 +261,12 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
         continue;
       }
       auto hostPort = splitHostPort(c.producer_data_address());
+      if (floating == nullptr)
+        floating = network_->createFloatingBufferPool();
       absl::StatusOr<runtime::network::RemoteInputChannel*> channel =
-          hostPort.ok()
-              ? network_->createInputChannel(hostPort->first, hostPort->second, c.subpartition_id())
-              : absl::StatusOr<runtime::network::RemoteInputChannel*>(hostPort.status());
+          hostPort.ok() ? network_->createInputChannel(hostPort->first, hostPort->second,
+                                                       c.subpartition_id(), floating)
+                        : absl::StatusOr<runtime::network::RemoteInputChannel*>(hostPort.status());
       if (!channel.ok()) {
         releaseChannels();
         unregister();

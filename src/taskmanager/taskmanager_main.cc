@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
       static_cast<int>(*config->getBytes(brook::networkBufferSizeKey(*config), 32 * 1024));
   networkOptions.buffersPerChannel =
       static_cast<int>(*config->getInt(brook::config_keys::kBuffersPerChannel, 2));
+  networkOptions.floatingBuffersPerGate =
+      static_cast<int>(*config->getInt(brook::config_keys::kFloatingBuffers, 8));
   brook::runtime::network::NetworkEnvironment network(networkOptions);
   if (auto s = network.start(); !s.ok())
     return fail(absl::StrFormat("taskmanager.data.port: %s", s.message()));

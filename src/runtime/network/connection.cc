@@ -120,7 +120,9 @@ void Connection::stop(bool graceful) {
     control_.clear();
     credits_.clear();
     inputChannels_.clear();
+    channelsVersion_.fetch_add(1);
   }
+  cachedChannel_.reset();  // the reader thread has ended
   for (auto& [id, reader] : readers)
     releaseReader(reader);
 }
@@ -170,30 +172,39 @@ absl::Status Connection::requestSubpartition(const std::shared_ptr<RemoteInputCh
 
 void Connection::releaseInputChannel(uint32_t channelId) {
   std::lock_guard lock(mutex_);
-  if (inputChannels_.erase(channelId) == 0 || closed_.load())
+  if (inputChannels_.erase(channelId) == 0)
+    return;
+  channelsVersion_.fetch_add(1);
+  if (closed_.load())
     return;
   control_.push_back(encodeCancel(channelId));
   wake_.notify_all();
 }
 
 void Connection::scheduleCredit(uint32_t channelId) {
-  std::lock_guard lock(mutex_);
-  if (closed_.load())
-    return;
-  credits_.push_back(channelId);
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_.load())
+      return;
+    credits_.push_back(channelId);
+  }
+  // Notified after the lock is released, so that the writer does not wake up only to wait for
+  // it (the same in the other hot paths below).
   wake_.notify_all();
 }
 
 void Connection::onReaderDataAvailable(SubpartitionReader* reader) {
-  std::lock_guard lock(mutex_);
-  if (reader->released)
-    return;
-  reader->dataAvailable = true;
-  if (reader->credit > 0 && !reader->queued) {
+  {
+    std::lock_guard lock(mutex_);
+    if (reader->released)
+      return;
+    reader->dataAvailable = true;
+    if (reader->credit == 0 || reader->queued)
+      return;
     reader->queued = true;
     ready_.push_back(reader->shared_from_this());
-    wake_.notify_all();
   }
+  wake_.notify_all();
 }
 
 void Connection::releaseReader(const std::shared_ptr<SubpartitionReader>& reader) {
@@ -226,8 +237,12 @@ void Connection::writeLoop() {
   std::vector<std::string> control;
   std::vector<char> credits;  // encoded ADD_CREDIT frames, back to back
   std::vector<TakenReader> taken;
+  struct BufferFrame {
+    uint32_t channelId;
+    uint16_t backlog;
+  };
   std::vector<Buffer*> buffers;
-  std::vector<uint32_t> bufferChannels;
+  std::vector<BufferFrame> bufferFrames;  // one per buffer
   std::array<char, kMaxBatchBuffers * kFrameHeaderSize> headers;
   std::vector<iovec> iov;
   for (;;) {
@@ -276,8 +291,8 @@ void Connection::writeLoop() {
 
     for (TakenReader& t : taken) {
       SubpartitionReader& reader = *t.reader;
-      size_t polled = 0;
-      bool more = false;
+      size_t first = buffers.size();
+      size_t backlog = 0;
       {
         std::lock_guard pollLock(pollMutex_);
         bool released;
@@ -285,20 +300,20 @@ void Connection::writeLoop() {
           std::lock_guard lock(mutex_);
           released = reader.released;
         }
-        while (!released && polled < t.limit) {
-          Buffer* buffer = reader.subpartition->poll(more);
-          if (buffer == nullptr)
-            break;
-          buffers.push_back(buffer);
-          bufferChannels.push_back(reader.channelId);
-          ++polled;
-          if (!more)
-            break;
-        }
+        if (!released)
+          backlog = reader.subpartition->poll(buffers, t.limit);
+      }
+      size_t polled = buffers.size() - first;
+      // Each buffer carries the number queued behind it: the ones after it in this batch and
+      // those left in the subpartition.
+      for (size_t i = first; i < buffers.size(); ++i) {
+        size_t behind = backlog + (buffers.size() - 1 - i);
+        bufferFrames.push_back(
+            {reader.channelId, static_cast<uint16_t>(std::min<size_t>(behind, kMaxFrameBacklog))});
       }
       std::lock_guard lock(mutex_);
       reader.credit -= polled;
-      if (more)
+      if (backlog > 0)
         reader.dataAvailable = true;
       if (reader.dataAvailable && reader.credit > 0 && !reader.queued && !reader.released) {
         reader.queued = true;
@@ -314,7 +329,8 @@ void Connection::writeLoop() {
       iov.push_back({credits.data(), credits.size()});
     for (size_t i = 0; i < buffers.size(); ++i) {
       char* header = &headers[i * kFrameHeaderSize];
-      encodeFrameHeader(FrameHeader{FrameKind::kBuffer, bufferChannels[i], buffers[i]->size},
+      encodeFrameHeader(FrameHeader{FrameKind::kBuffer, bufferFrames[i].channelId, buffers[i]->size,
+                                    bufferFrames[i].backlog},
                         header);
       iov.push_back({header, kFrameHeaderSize});
       iov.push_back({buffers[i]->data, buffers[i]->size});
@@ -328,8 +344,8 @@ void Connection::writeLoop() {
     buffersSent_.fetch_add(buffers.size(), std::memory_order_relaxed);
     absl::Status status;
     if (!iov.empty()) {
-      status =
-          socket_.writeFully(iov.data(), static_cast<int>(iov.size()), closed_, options_.stallTimeout);
+      status = socket_.writeFully(iov.data(), static_cast<int>(iov.size()), closed_,
+                                  options_.stallTimeout);
     }
     if (!status.ok()) {
       bytesSent_.fetch_sub(bytes, std::memory_order_relaxed);
@@ -344,7 +360,7 @@ void Connection::writeLoop() {
     credits.clear();
     taken.clear();
     buffers.clear();
-    bufferChannels.clear();
+    bufferFrames.clear();
     if (!status.ok()) {
       fail(status);
       return;
@@ -365,9 +381,8 @@ void Connection::readLoop() {
       } else {
         stageBegin_ += kFrameHeaderSize;
         bytesReceived_.fetch_add(kFrameHeaderSize, std::memory_order_relaxed);
-        status = decoded->kind == FrameKind::kBuffer
-                     ? receiveBuffer(decoded->channelId, decoded->bodyLength)
-                     : receiveControl(*decoded);
+        status = decoded->kind == FrameKind::kBuffer ? receiveBuffer(*decoded)
+                                                     : receiveControl(*decoded);
       }
     }
     if (!status.ok()) {
@@ -386,7 +401,7 @@ absl::Status Connection::fillStage(size_t n, bool idleAllowed) {
     stageBegin_ = 0;
     stageEnd_ = staged;
   }
-  iovec iov{stage_.data() + stageEnd_, kStageBytes - stageEnd_};
+  iovec iov{stage_.data() + stageEnd_, std::min(kStageBytes - stageEnd_, n - staged + kReadAhead)};
   absl::StatusOr<size_t> read = socket_.readAtLeast(&iov, 1, n - staged, idleAllowed && staged == 0,
                                                     closed_, options_.stallTimeout);
   if (!read.ok())
@@ -405,7 +420,7 @@ absl::Status Connection::readBody(char* data, size_t n) {
     return absl::OkStatus();
   stageBegin_ = 0;
   stageEnd_ = 0;
-  iovec iov[2] = {{data + take, n - take}, {stage_.data(), kStageBytes}};
+  iovec iov[2] = {{data + take, n - take}, {stage_.data(), kReadAhead}};
   absl::StatusOr<size_t> read =
       socket_.readAtLeast(iov, 2, n - take, false, closed_, options_.stallTimeout);
   if (!read.ok())
@@ -414,16 +429,26 @@ absl::Status Connection::readBody(char* data, size_t n) {
   return absl::OkStatus();
 }
 
-absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) {
+absl::Status Connection::receiveBuffer(const FrameHeader& header) {
+  const uint32_t channelId = header.channelId;
+  const uint32_t bodyLength = header.bodyLength;
+  // Consecutive buffers are mostly for one channel: the last one found is kept, valid until a
+  // channel leaves inputChannels_, so that most buffers do without the connection's lock.
   std::shared_ptr<RemoteInputChannel> channel;
   bool released = false;
-  {
+  if (channelId == cachedChannelId_ && cachedChannel_ != nullptr &&
+      channelsVersion_.load() == cachedChannelsVersion_) {
+    channel = cachedChannel_;
+  } else {
     std::lock_guard lock(mutex_);
     auto it = inputChannels_.find(channelId);
     if (it != inputChannels_.end())
       channel = it->second;
     else
       released = channelId < nextChannelId_;
+    cachedChannelId_ = channelId;
+    cachedChannel_ = channel;
+    cachedChannelsVersion_ = channelsVersion_.load();
   }
   if (channel == nullptr) {
     if (!released)
@@ -452,7 +477,7 @@ absl::Status Connection::receiveBuffer(uint32_t channelId, uint32_t bodyLength) 
   buffer->size = bodyLength;
   bytesReceived_.fetch_add(bodyLength, std::memory_order_relaxed);
   buffersReceived_.fetch_add(1, std::memory_order_relaxed);
-  channel->deliver(buffer);
+  channel->deliver(buffer, header.backlog);
   return absl::OkStatus();
 }
 
@@ -482,21 +507,23 @@ absl::Status Connection::receiveControl(const FrameHeader& header) {
       return handlePartitionRequest(header.channelId, body);
     case FrameKind::kAddCredit: {
       uint32_t credit = parseAddCredit(body);
-      std::lock_guard lock(mutex_);
-      auto it = readers_.find(header.channelId);
-      if (it == readers_.end()) {
-        if (header.channelId <= maxPeerChannelId_)
-          return absl::OkStatus();  // a credit that crossed the channel's CANCEL
-        return absl::InvalidArgumentError(
-            absl::StrCat("ADD_CREDIT for unknown channel ", header.channelId));
-      }
-      SubpartitionReader& reader = *it->second;
-      reader.credit += credit;
-      if (reader.dataAvailable && !reader.queued) {
+      {
+        std::lock_guard lock(mutex_);
+        auto it = readers_.find(header.channelId);
+        if (it == readers_.end()) {
+          if (header.channelId <= maxPeerChannelId_)
+            return absl::OkStatus();  // a credit that crossed the channel's CANCEL
+          return absl::InvalidArgumentError(
+              absl::StrCat("ADD_CREDIT for unknown channel ", header.channelId));
+        }
+        SubpartitionReader& reader = *it->second;
+        reader.credit += credit;
+        if (!reader.dataAvailable || reader.queued)
+          return absl::OkStatus();
         reader.queued = true;
         ready_.push_back(it->second);
-        wake_.notify_all();
       }
+      wake_.notify_all();
       return absl::OkStatus();
     }
     case FrameKind::kCancel: {

@@ -80,7 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void readLoop();
   void writeLoop();
   absl::Status receiveControl(const FrameHeader& header);
-  absl::Status receiveBuffer(uint32_t channelId, uint32_t bodyLength);
+  absl::Status receiveBuffer(const FrameHeader& header);
   /// Reader thread: makes at least `n` (<= kStageBytes) bytes available in the stage, reading
   /// as many more as the socket has and the stage holds.
   absl::Status fillStage(size_t n, bool idleAllowed);
@@ -116,10 +116,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Bytes read ahead of the frame being decoded, so that a frame header and a small body
   /// usually need no read of their own. Used by the reader thread only.
   static constexpr size_t kStageBytes = 4096;
+  /// The most bytes a read takes beyond those needed: enough for the next header and a run
+  /// of credits, little of a following buffer's body (which the stage costs a second copy).
+  static constexpr size_t kReadAhead = 256;
   std::array<char, kStageBytes> stage_;
   size_t stageBegin_ = 0;  ///< the first staged byte not yet decoded
   size_t stageEnd_ = 0;    ///< the end of the staged bytes
   std::string scratch_;    ///< large control bodies and dropped buffers; reader thread only
+  /// Grows whenever a channel leaves inputChannels_ (under mutex_).
+  std::atomic<uint64_t> channelsVersion_{0};
+  /// The reader thread's copy of the channel of the last BUFFER frame, valid while
+  /// channelsVersion_ equals cachedChannelsVersion_.
+  uint32_t cachedChannelId_ = 0;
+  std::shared_ptr<RemoteInputChannel> cachedChannel_;
+  uint64_t cachedChannelsVersion_ = 0;
   std::atomic<uint64_t> bytesSent_{0};
   std::atomic<uint64_t> bytesReceived_{0};
   std::atomic<uint64_t> buffersSent_{0};

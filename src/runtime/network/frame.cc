@@ -54,8 +54,8 @@ void encodeFrameHeader(const FrameHeader& header, char* out) {
   storeU32(out, kFrameMagic);
   out[4] = static_cast<char>(kProtocolVersion);
   out[5] = static_cast<char>(header.kind);
-  out[6] = 0;
-  out[7] = 0;
+  uint16_t flags = header.kind == FrameKind::kBuffer ? header.backlog : 0;
+  std::memcpy(out + 6, &flags, 2);
   storeU32(out + 8, header.channelId);
   storeU32(out + 12, header.bodyLength);
 }
@@ -75,10 +75,12 @@ absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t m
   auto kind = static_cast<uint8_t>(p[5]);
   if (!isKnownKind(kind))
     return absl::InvalidArgumentError(absl::StrCat("unknown frame kind ", kind));
-  if (loadU16(p + 6) != 0)
+  uint16_t flags = loadU16(p + 6);
+  if (flags != 0 && kind != static_cast<uint8_t>(FrameKind::kBuffer))
     return absl::InvalidArgumentError("non-zero frame flags");
   FrameHeader header;
   header.kind = static_cast<FrameKind>(kind);
+  header.backlog = flags;
   header.channelId = loadU32(p + 8);
   header.bodyLength = loadU32(p + 12);
   bool connectionLevel = header.kind == FrameKind::kHello || header.kind == FrameKind::kClose;
@@ -145,7 +147,7 @@ absl::StatusOr<DecodedFrame> decodeFrame(std::string_view bytes, uint32_t maxBuf
   absl::Status valid = validateFrameBody(header->kind, body);
   if (!valid.ok())
     return valid;
-  decoded.frame = Frame{header->kind, header->channelId, body};
+  decoded.frame = Frame{header->kind, header->channelId, body, header->backlog};
   decoded.frameSize = size;
   return decoded;
 }

@@ -1,8 +1,11 @@
 #pragma once
 
 /// The wire format of Brook's data plane. Every frame is a 16-byte header and a body:
-///   u32 magic | u8 version | u8 kind | u16 flags (0) | u32 channel id | u32 body length
-/// All integers little-endian, as in stream_element.h. Bodies by kind:
+///   u32 magic | u8 version | u8 kind | u16 flags | u32 channel id | u32 body length
+/// All integers little-endian, as in stream_element.h. The flags are 0 but on BUFFER frames,
+/// where they hold the sender's backlog: the buffers of the subpartition queued behind this
+/// one (at most 65535), from which the receiver sizes the credit it grants (Flink's backlog).
+/// Bodies by kind:
 ///   HELLO              channel 0; the sender's listening address ("host:port")
 ///   PARTITION_REQUEST  the consumer's new channel id; u32 initial credit, then the id under
 ///                      which the producer registered the subpartition
@@ -50,20 +53,26 @@ struct FrameHeader {
   FrameKind kind = FrameKind::kClose;
   uint32_t channelId = 0;
   uint32_t bodyLength = 0;
+  uint16_t backlog = 0;  ///< BUFFER only: the buffers queued behind this one at the sender
 };
+
+/// The largest backlog a BUFFER frame can carry; larger backlogs are sent as this.
+inline constexpr uint32_t kMaxFrameBacklog = 0xFFFF;
 
 /// A whole frame; `body` points into the decoded bytes.
 struct Frame {
   FrameKind kind = FrameKind::kClose;
   uint32_t channelId = 0;
   std::string_view body;
+  uint16_t backlog = 0;  ///< BUFFER only
 };
 
 /// Writes `header` into `out`, which has room for kFrameHeaderSize bytes.
 void encodeFrameHeader(const FrameHeader& header, char* out);
 
 /// Decodes the first kFrameHeaderSize bytes of `bytes`. Returns InvalidArgument for a short
-/// input, a bad magic number, another protocol version, non-zero flags, an unknown kind, a
+/// input, a bad magic number, another protocol version, non-zero flags on a frame other than
+/// BUFFER, an unknown kind, a
 /// channel id that the kind does not allow, or a body longer than `maxBufferBytes` (BUFFER)
 /// or kMaxControlBodyBytes (other kinds).
 absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t maxBufferBytes);

@@ -77,6 +77,25 @@ TEST(FrameTest, DecodesConsecutiveFramesAndWaitsForIncompleteOnes) {
   }
 }
 
+TEST(FrameTest, BufferFramesCarryTheBacklogInTheFlags) {
+  std::string bytes(kFrameHeaderSize, '\0');
+  encodeFrameHeader(FrameHeader{FrameKind::kBuffer, 3, 4, 517}, bytes.data());
+  bytes += "abcd";
+  absl::StatusOr<DecodedFrame> decoded = decodeFrame(bytes, kMaxBuffer);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->frame.kind, FrameKind::kBuffer);
+  EXPECT_EQ(decoded->frame.backlog, 517);
+  EXPECT_EQ(decoded->frame.body, "abcd");
+
+  // Other kinds carry none, whatever the header struct says.
+  std::string credit(kFrameHeaderSize + 4, '\0');
+  encodeFrameHeader(FrameHeader{FrameKind::kAddCredit, 3, 4, 517}, credit.data());
+  credit[kFrameHeaderSize] = 1;
+  absl::StatusOr<DecodedFrame> decodedCredit = decodeFrame(credit, kMaxBuffer);
+  ASSERT_TRUE(decodedCredit.ok()) << decodedCredit.status();
+  EXPECT_EQ(decodedCredit->frame.backlog, 0);
+}
+
 void expectRefused(const std::string& bytes, const std::string& messagePart) {
   absl::StatusOr<DecodedFrame> decoded = decodeFrame(bytes, kMaxBuffer);
   ASSERT_FALSE(decoded.ok());

@@ -219,6 +219,49 @@ TEST_F(NetworkEnvironmentTest, SlowConsumerStallsOnlyItsProducer) {
   EXPECT_TRUE(slowProducerDone.load());
 }
 
+TEST_F(NetworkEnvironmentTest, FloatingBuffersFollowTheProducersBacklog) {
+  constexpr int64_t kRecords = 200'000;
+  // Room for the producer to queue more than the consumer may take.
+  ResultPartition& partition = newPartition(1, 16);
+  ASSERT_TRUE(producerEnv_.registerSubpartition("busy", &partition.subpartition(0)).ok());
+  std::shared_ptr<FloatingBufferPool> floating = consumerEnv_.createFloatingBufferPool();
+  ASSERT_EQ(floating->numberOfBuffers(), 8);
+  auto channel =
+      consumerEnv_.createInputChannel("127.0.0.1", producerEnv_.port(), "busy", floating);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+
+  std::atomic<bool> cancelled{false};
+  std::jthread producer(
+      [&] { produce(&partition, kRecords, &cancelled, PartitionerKind::kForward); });
+  // Nobody reads: the producer's backlog makes the channel borrow the whole floating pool, and
+  // it receives its exclusive and floating buffers' worth, no more.
+  EXPECT_TRUE(waitFor([&] { return (*channel)->buffersReceived() == 2 + 8; }, 5000ms));
+  EXPECT_EQ(floating->availableBuffers(), 0);
+  EXPECT_EQ((*channel)->availableBuffers(), 0);
+
+  Consumer consumer(*channel);
+  int64_t next = 0;
+  int64_t mismatches = 0;
+  EXPECT_TRUE(consumer.readAll(
+      [&](int64_t v) {
+        if (v != next)
+          ++mismatches;
+        next = v + 1;
+      },
+      30000ms));
+  producer.join();
+  EXPECT_EQ(next, kRecords);
+  EXPECT_EQ(mismatches, 0);
+  // A buffer beyond the credit would have failed the connection, and so the channel.
+  EXPECT_TRUE((*channel)->status().ok());
+
+  // Released, the channel gives back what it borrowed for credit that was never used.
+  consumer.release();
+  consumerEnv_.releaseInputChannel(*channel);
+  EXPECT_EQ((*channel)->reservedFloatingBuffers(), 0);
+  EXPECT_EQ(floating->availableBuffers(), floating->numberOfBuffers());
+}
+
 TEST_F(NetworkEnvironmentTest, UnknownSubpartitionFailsOnlyThatChannel) {
   ResultPartition& partition = newPartition(1, 4);
   ASSERT_TRUE(producerEnv_.registerSubpartition("known", &partition.subpartition(0)).ok());

@@ -11,14 +11,21 @@ FloatingBufferPool::FloatingBufferPool(int numberOfBuffers, int bufferSize)
   pool_.setRecycleListener(this);
 }
 
-Buffer* FloatingBufferPool::request(RemoteInputChannel* channel) {
+void FloatingBufferPool::request(RemoteInputChannel* channel, int count) {
   std::lock_guard lock(mutex_);
-  if (Buffer* buffer = pool_.tryRequest())
-    return buffer;
-  int& wanted = channel->floatingWanted_;
-  if (wanted < pool_.numberOfBuffers() && wanted++ == 0)
+  count = std::min(count, pool_.numberOfBuffers());
+  for (; count > 0; --count) {
+    Buffer* buffer = pool_.tryRequest();
+    if (buffer == nullptr)
+      break;
+    channel->onFloatingBuffer(buffer);
+  }
+  bool inLine = channel->floatingWanted_ > 0;
+  channel->floatingWanted_ = count;
+  if (count > 0 && !inLine)
     line_.push_back(channel);
-  return nullptr;
+  else if (count == 0 && inLine)
+    line_.erase(std::remove(line_.begin(), line_.end(), channel), line_.end());
 }
 
 void FloatingBufferPool::leaveLine(RemoteInputChannel* channel) {
@@ -50,8 +57,16 @@ RemoteInputChannel::RemoteInputChannel(std::string subpartitionId,
                                        std::shared_ptr<FloatingBufferPool> floatingBuffers)
     : subpartitionId_(std::move(subpartitionId)),
       pool_(exclusiveBuffers, bufferSize),
-      floatingBuffers_(std::move(floatingBuffers)) {
+      floatingBuffers_(std::move(floatingBuffers)),
+      // A window of two or three buffers announces every credit at once.
+      announceThreshold_(std::max(
+          2,
+          (exclusiveBuffers + (floatingBuffers_ ? floatingBuffers_->numberOfBuffers() : 0)) / 2)),
+      // The exclusive buffers are the initial credit of the partition request.
+      outstandingCredit_(exclusiveBuffers) {
   pool_.setRecycleListener(this);
+  if (floatingBuffers_ != nullptr)
+    reservedFloating_.reserve(static_cast<size_t>(floatingBuffers_->numberOfBuffers()));
 }
 
 RemoteInputChannel::~RemoteInputChannel() {
@@ -87,25 +102,21 @@ Buffer* RemoteInputChannel::requestBuffer() {
   return buffer;
 }
 
-void RemoteInputChannel::deliver(Buffer* buffer) {
-  // Read before the buffer is queued: the consumer may recycle it at once.
-  const bool floating = buffer->pool != &pool_;
+void RemoteInputChannel::deliver(Buffer* buffer, uint32_t backlog) {
   buffersReceived_.fetch_add(1, std::memory_order_relaxed);
   queue_.add(buffer);
-  if (floatingBuffers_ == nullptr)
-    return;
-  // The producer used a floating buffer, or all the credit it had: it sends faster than
-  // credit comes back. Replace the floating buffer, or grow the window by one.
-  bool exhausted;
-  {
-    std::lock_guard lock(mutex_);
-    exhausted = reservedFloating_.empty();
+  outstandingCredit_.fetch_sub(1);
+  // A released channel borrows nothing more (a buffer may still arrive while it is released).
+  if (floatingBuffers_ != nullptr && !released_.load()) {
+    // The free buffers, each backing credit announced or pending, against the backlog and the
+    // exclusive buffers' worth on top (Flink's numRequiredBuffers). The counters may be a step
+    // apart while the connection takes credit; the estimate is good enough for lending.
+    int64_t free = outstandingCredit_.load() + pendingCredit_.load();
+    int64_t required = static_cast<int64_t>(backlog) + pool_.numberOfBuffers();
+    floatingBuffers_->request(this, static_cast<int>(std::clamp<int64_t>(
+                                        required - free, 0, floatingBuffers_->numberOfBuffers())));
   }
-  exhausted = exhausted && pool_.availableBuffers() == 0;
-  if (!floating && !exhausted)
-    return;
-  if (Buffer* lent = floatingBuffers_->request(this))
-    onFloatingBuffer(lent);
+  maybeAnnounceCredit();
 }
 
 void RemoteInputChannel::onFloatingBuffer(Buffer* buffer) {
@@ -124,6 +135,7 @@ void RemoteInputChannel::fail(absl::Status status) {
 }
 
 void RemoteInputChannel::releaseQueued() {
+  released_.store(true);
   queue_.releaseAll();
   releaseFloatingBuffers();
 }
@@ -146,12 +158,29 @@ void RemoteInputChannel::onBufferRecycled() {
 }
 
 void RemoteInputChannel::addCredit(uint32_t credit) {
-  // Only the credit that finds none pending schedules an ADD_CREDIT; later ones ride along
-  // with it, so a burst of recycles costs one frame.
-  if (pendingCredit_.fetch_add(credit, std::memory_order_acq_rel) != 0)
+  pendingCredit_.fetch_add(credit);
+  maybeAnnounceCredit();
+}
+
+void RemoteInputChannel::maybeAnnounceCredit() {
+  // Both addCredit and deliver change one counter and then read the other (sequentially
+  // consistent), so when credit is pending and the producer runs short, at least one of them
+  // sees both changes and schedules the announcement.
+  if (pendingCredit_.load() == 0 || outstandingCredit_.load() >= announceThreshold_)
+    return;
+  // One scheduled announcement carries all credit pending when the connection takes it.
+  if (creditScheduled_.exchange(true))
     return;
   if (std::shared_ptr<Connection> connection = connection_.lock())
     connection->scheduleCredit(channelId_);
+}
+
+uint32_t RemoteInputChannel::takeCredit() {
+  // Cleared before the credit is taken: credit added from here on schedules anew.
+  creditScheduled_.store(false);
+  uint32_t credit = pendingCredit_.exchange(0);
+  outstandingCredit_.fetch_add(credit);
+  return credit;
 }
 
 }  // namespace brook::runtime::network

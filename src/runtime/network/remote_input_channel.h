@@ -20,11 +20,10 @@ class RemoteInputChannel;
 
 /// The floating buffers of one input gate (taskmanager.network.memory.floating-buffers-per-gate):
 /// buffers that the gate's remote channels borrow on top of their exclusive ones while their
-/// producers send faster than credit for the exclusive buffers comes back. A channel that
-/// finds none free waits in line (once, however many it wants); each recycled buffer goes to
-/// the channel at the head of the line, which then goes to the back if it wants more, so busy
-/// channels share the pool in turn. Thread-safe; lock order: this pool, then a channel, then a
-/// connection.
+/// producers have a backlog. A channel that wants more than are free waits in line (once,
+/// however many it wants); each recycled buffer goes to the channel at the head of the line,
+/// which then goes to the back if it wants more, so that busy channels share the pool in turn.
+/// Thread-safe; lock order: this pool, then a channel, then a connection.
 class FloatingBufferPool final : public BufferRecycleListener {
  public:
   FloatingBufferPool(int numberOfBuffers, int bufferSize);
@@ -34,10 +33,10 @@ class FloatingBufferPool final : public BufferRecycleListener {
   int numberOfBuffers() const { return pool_.numberOfBuffers(); }
   int availableBuffers() const { return pool_.availableBuffers(); }
 
-  /// Lends a free buffer to `channel`, or null when none is free: then the channel waits in
-  /// line and gets the next recycled buffer through RemoteInputChannel::onFloatingBuffer. A
-  /// channel wants at most numberOfBuffers() at a time.
-  Buffer* request(RemoteInputChannel* channel);
+  /// Sets the number of buffers that `channel` wants now (at most numberOfBuffers(); 0: none)
+  /// in place of what it wanted before. Free buffers go to it at once, the others as they are
+  /// recycled, while it waits in line; all through RemoteInputChannel::onFloatingBuffer.
+  void request(RemoteInputChannel* channel, int count);
   /// Takes `channel` out of the line; once this returns, the pool does not call it again.
   void leaveLine(RemoteInputChannel* channel);
 
@@ -56,14 +55,20 @@ class FloatingBufferPool final : public BufferRecycleListener {
 /// free buffer of this channel:
 /// - its exclusive buffers (taskmanager.network.memory.buffers-per-channel): each one that the
 ///   consumer recycles is a credit;
-/// - floating buffers of its gate's FloatingBufferPool, if it has one: when a buffer arrives
-///   into the last free buffer, or into a floating buffer, the channel borrows one more
-///   floating buffer (at once or when one is recycled) and grants a credit for it. A busy
-///   channel so keeps up to its exclusive and the gate's floating buffers in flight, however
-///   long a credit takes to travel, while a channel that gets a buffer now and then uses only
-///   its exclusive ones. Floating buffers return to the gate's pool when the consumer recycles
-///   them; the protocol has no backlog to take credit back, so those lent for credit that the
+/// - floating buffers of its gate's FloatingBufferPool, if it has one. Each BUFFER frame
+///   carries the producer's backlog, and as in Flink the channel keeps as many free buffers
+///   as the backlog and its exclusive buffers together, borrowing floating ones (at once or
+///   as they are recycled) for the difference and granting a credit for each. A channel whose
+///   producer has a backlog so keeps up to its exclusive and the gate's floating buffers in
+///   flight, however long a credit takes to travel, while one that gets a buffer now and then
+///   borrows one at most. Floating buffers return to the gate's pool when the
+///   consumer recycles them; credit cannot be taken back, so those lent for credit that the
 ///   producer does not use return only when the channel is released.
+/// Credit is announced at once while the producer holds less than half of the channel's
+/// window (exclusive and the gate's floating buffers), and gathers while it holds more: each
+/// arriving buffer checks again, so the producer never waits for credit that gathers here,
+/// and a busy channel announces credit for several buffers with one frame (and one wake-up of
+/// each thread on the way) instead of one per buffer.
 /// Owned by the NetworkEnvironment that created it; thread-safe.
 class RemoteInputChannel final : public BufferRecycleListener {
  public:
@@ -100,13 +105,13 @@ class RemoteInputChannel final : public BufferRecycleListener {
   /// A free buffer for the next BUFFER frame, exclusive or lent floating one, or null (the
   /// sender broke credit).
   Buffer* requestBuffer();
-  /// Queues a filled buffer for the InputGate and borrows a floating buffer as described
-  /// above. Called by the connection's reader thread.
-  void deliver(Buffer* buffer);
+  /// Queues a filled buffer for the InputGate and borrows floating buffers for the producer's
+  /// `backlog` as described above. Called by the connection's reader thread.
+  void deliver(Buffer* buffer, uint32_t backlog);
   /// Ends the channel with `status`; the first failure wins.
   void fail(absl::Status status);
-  /// Takes the credits granted since the last call.
-  uint32_t takeCredit() { return pendingCredit_.exchange(0, std::memory_order_acq_rel); }
+  /// Takes the credit granted since the last call, for the connection to announce.
+  uint32_t takeCredit();
   /// Recycles queued buffers that nobody will read and gives the lent floating buffers back
   /// to the gate's pool: the producer sends nothing more.
   void releaseQueued();
@@ -119,8 +124,11 @@ class RemoteInputChannel final : public BufferRecycleListener {
 
   /// Called by the gate's pool with a buffer lent to this channel while it waited in line.
   void onFloatingBuffer(Buffer* buffer);
-  /// Adds `credit` to the credit to announce; the first of a burst schedules the announcement.
+  /// Adds `credit` to the credit to announce.
   void addCredit(uint32_t credit);
+  /// Asks the connection to announce the pending credit unless the producer holds enough or
+  /// an announcement is already scheduled.
+  void maybeAnnounceCredit();
   /// Leaves the gate's line and gives the lent floating buffers back.
   void releaseFloatingBuffers();
 
@@ -131,7 +139,14 @@ class RemoteInputChannel final : public BufferRecycleListener {
   ResultSubpartition queue_;
   std::weak_ptr<Connection> connection_;
   uint32_t channelId_ = 0;
+  /// Credit held back until the producer runs short (see the class comment).
+  const int announceThreshold_;
   std::atomic<uint32_t> pendingCredit_{0};
+  /// Credit announced (the initial credit included) minus buffers received: what the producer
+  /// may still send, as far as this side knows.
+  std::atomic<int64_t> outstandingCredit_;
+  std::atomic<bool> creditScheduled_{false};
+  std::atomic<bool> released_{false};  ///< set by releaseQueued
   std::atomic<int64_t> buffersReceived_{0};
   mutable std::mutex mutex_;
   absl::Status status_;                    ///< guarded by mutex_
