@@ -238,7 +238,7 @@ TEST_F(JobExecutionTest, FailingTaskRestartsThenFailsTheJobWithItsMessage) {
   auto cli = startCli("failing", {"run", "-p", "2", kFailing});
   EXPECT_EQ(cli->stop(0, 60s), 1) << cli->stderrText();
   std::string err = cli->stderrText();
-  EXPECT_THAT(err, HasSubstr("switched to RESTARTING"));
+  // The CLI polls, so it may not see the short RESTARTING phases; the JobMaster counts them.
   EXPECT_THAT(err, HasSubstr("Curse Checker"));
   EXPECT_THAT(err, HasSubstr("record 777 is cursed"));
   EXPECT_EQ(jobStatus(jobIdIn(err)).restarts(), 2);
