@@ -1,5 +1,7 @@
 #include "taskmanager/task_state_reporter.h"
 
+#include <algorithm>
+
 #include <grpcpp/grpcpp.h>
 
 #include "brook/brook.grpc.pb.h"
@@ -26,13 +28,14 @@ v1::ExecutionState toProto(runtime::TaskState state) {
   return v1::EXECUTION_STATE_UNSPECIFIED;
 }
 
-constexpr int kAttempts = 3;
-
 }  // namespace
 
-TaskStateReporter::TaskStateReporter(std::string taskManagerId, std::string jobManagerAddress)
+TaskStateReporter::TaskStateReporter(std::string taskManagerId,
+                                     std::string jobManagerAddress,
+                                     std::chrono::milliseconds retryFor)
     : taskManagerId_(std::move(taskManagerId)),
       jobManagerAddress_(std::move(jobManagerAddress)),
+      retryFor_(retryFor),
       channel_(grpc::CreateChannel(jobManagerAddress_, grpc::InsecureChannelCredentials())) {
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
@@ -61,19 +64,22 @@ void TaskStateReporter::run(std::stop_token stop) {
       change = std::move(queue_.front());
       queue_.pop_front();
     }
-    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-      if (send(change))
-        break;
-      if (attempt == kAttempts || stop.stop_requested()) {
+    auto giveUpAt = std::chrono::steady_clock::now() + retryFor_;
+    auto backoff = std::chrono::milliseconds(100);
+    while (!send(change)) {
+      if (std::chrono::steady_clock::now() + backoff > giveUpAt || stop.stop_requested()) {
         getLogger("taskmanager")
             ->error(
                 "[{}] TaskManager {}: could not report that task {}/{}#{} switched to {} to "
-                "the JobManager at {}",
+                "the JobManager at {} within {} ms",
                 change.jobId, taskManagerId_, change.vertexId, change.subtaskIndex,
-                change.attemptNumber, runtime::taskStateName(change.state), jobManagerAddress_);
+                change.attemptNumber, runtime::taskStateName(change.state), jobManagerAddress_,
+                retryFor_.count());
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, stop, backoff, [] { return false; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     }
   }
 }

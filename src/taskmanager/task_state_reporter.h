@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -16,12 +17,15 @@ class Channel;
 namespace brook::taskmanager {
 
 /// Sends task state changes to the JobMaster in the order they happened, from its own thread,
-/// so that task threads never wait on the network. A change that cannot be delivered after a
-/// few attempts is dropped with a logged error: the JobManager then learns of the task's end
-/// through the TaskManager's heartbeats or its loss.
+/// so that task threads never wait on the network. An undeliverable change is retried with
+/// backoff for `retryFor` (the heartbeat timeout), then dropped with a logged error: by then
+/// the TaskManager has declared the JobManager lost and released its jobs, or the JobManager
+/// has declared the TaskManager lost and failed its tasks, so no job waits on it forever.
 class TaskStateReporter {
  public:
-  TaskStateReporter(std::string taskManagerId, std::string jobManagerAddress);
+  TaskStateReporter(std::string taskManagerId,
+                    std::string jobManagerAddress,
+                    std::chrono::milliseconds retryFor);
   /// Delivers what is queued (bounded by the RPC deadlines), then stops.
   ~TaskStateReporter();
   TaskStateReporter(const TaskStateReporter&) = delete;
@@ -36,6 +40,7 @@ class TaskStateReporter {
 
   const std::string taskManagerId_;
   const std::string jobManagerAddress_;
+  const std::chrono::milliseconds retryFor_;
   std::shared_ptr<grpc::Channel> channel_;
   std::mutex mutex_;
   std::condition_variable_any wake_;

@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   if (!blobCache.ok())
     return fail(absl::StrFormat("blob cache: %s", blobCache.status().message()));
 
-  brook::taskmanager::TaskStateReporter stateReporter(id, jobManager);
+  auto heartbeatTimeout = std::chrono::milliseconds(
+      *config->getDurationMillis(brook::config_keys::kHeartbeatTimeout, 10000));
+  brook::taskmanager::TaskStateReporter stateReporter(id, jobManager, heartbeatTimeout);
   brook::taskmanager::TaskExecutor::Options executorOptions;
   executorOptions.taskManagerId = id;
   executorOptions.numberOfSlots = slots;
@@ -153,8 +155,7 @@ int main(int argc, char** argv) {
   options.rpcAddress = absl::StrFormat("%s:%d", advertisedHost, rpcPort);
   options.dataAddress = dataAddress;
   options.numberOfSlots = slots;
-  options.heartbeatTimeout = std::chrono::milliseconds(
-      *config->getDurationMillis(brook::config_keys::kHeartbeatTimeout, 10000));
+  options.heartbeatTimeout = heartbeatTimeout;
   brook::taskmanager::ResourceManagerConnection connection(
       options,
       [&executor, &network] {
