@@ -26,12 +26,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,7 +43,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -62,7 +59,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "benchmark_report.h"
+#include "benchmark_support.h"
+
 extern char** environ;
+
+namespace brook::benchmarks {
 
 namespace {
 
@@ -109,11 +111,6 @@ void installSignalHandlers() {
 void throwIfInterrupted() {
   if (gInterrupts.load() > 0)
     throw std::runtime_error("interrupted");
-}
-
-// Throws std::runtime_error with `what` and the current errno text.
-[[noreturn]] void throwErrno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
 std::string readFile(const fs::path& path) {
@@ -177,38 +174,18 @@ std::vector<std::string> logLinesWith(const fs::path& path,
 // ---------------------------------------------------------------------------------------------
 // Input generation.
 
-// SplitMix64: a small generator whose output is the same on every platform and library, unlike
-// the distributions of <random>.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // A number in [0, n); the modulo bias is negligible for the small n used here.
-  uint64_t below(uint64_t n) { return next() % n; }
-  // A number in [0, 1) with 53 random bits.
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
-
 // Distinct lower-case words of one to four syllables, short ones at the frequent low ranks;
 // about one in fifty ends in digits.
 std::vector<std::string> makeVocabulary(Rng& rng) {
-  static constexpr std::string_view kOnsets[] = {"b", "c",  "d",  "f",  "g",  "h",  "j",
-                                                 "k", "l",  "m",  "n",  "p",  "r",  "s",
-                                                 "t", "v",  "w",  "st", "tr", "br", "ch",
-                                                 "sh", "th", "gr", "pl", "fl", ""};
+  static constexpr std::string_view kOnsets[] = {
+      "b", "c", "d", "f",  "g",  "h",  "j",  "k",  "l",  "m",  "n",  "p",  "r", "s",
+      "t", "v", "w", "st", "tr", "br", "ch", "sh", "th", "gr", "pl", "fl", ""};
   static constexpr std::string_view kVowels[] = {"a", "e", "i", "o", "u", "ea", "ou", "ai"};
-  static constexpr std::string_view kCodas[] = {"", "", "", "", "n", "r", "s", "t", "l", "nd",
-                                                "st", "ck"};
-  auto pick = [&rng](const auto& table) { return table[rng.below(std::size(table))]; };
+  static constexpr std::string_view kCodas[] = {"",  "",  "",  "",   "n",  "r",
+                                                "s", "t", "l", "nd", "st", "ck"};
+  auto pick = [&rng](const auto& table) {
+    return table[rng.below(std::size(table))];
+  };
   std::unordered_set<std::string> seen;
   std::vector<std::string> words;
   words.reserve(kVocabularySize);
@@ -271,8 +248,7 @@ void appendLine(std::string& out,
         if (out[i] >= 'a' && out[i] <= 'z')
           out[i] = static_cast<char>(out[i] - 'a' + 'A');
       }
-    } else if ((sentenceStart || casing < 120) && out[wordStart] >= 'a' &&
-               out[wordStart] <= 'z') {
+    } else if ((sentenceStart || casing < 120) && out[wordStart] >= 'a' && out[wordStart] <= 'z') {
       out[wordStart] = static_cast<char>(out[wordStart] - 'a' + 'A');
     }
     uint64_t punctuation = rng.below(100);
@@ -317,17 +293,6 @@ void generateText(const fs::path& path, uint64_t bytes) {
   if (std::fclose(file) != 0)
     throwErrno("cannot close '" + tmpPath.string() + "'");
   fs::rename(tmpPath, path);
-}
-
-// Reads the whole file once so that every run finds it in the page cache.
-void warmPageCache(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throwErrno("cannot open '" + path.string() + "'");
-  std::vector<char> block(kIoBlockBytes);
-  while (::read(fd, block.data(), block.size()) > 0) {
-  }
-  ::close(fd);
 }
 
 // The lines of every regular file in `dir` (a job's part files), sorted.
@@ -445,8 +410,8 @@ class ChildProcess {
       throwIfInterrupted();
       if (Clock::now() >= deadline) {
         stop();
-        throw std::runtime_error(name_ + " did not end within " +
-                                 std::to_string(timeout.count()) + " s");
+        throw std::runtime_error(name_ + " did not end within " + std::to_string(timeout.count()) +
+                                 " s");
       }
     }
     return std::chrono::duration<double>(endedAt_ - startedAt_).count();
@@ -458,22 +423,14 @@ class ChildProcess {
       throw std::runtime_error(name_ + " has not ended");
     if (WIFEXITED(status_) && WEXITSTATUS(status_) == 0)
       return;
-    throw std::runtime_error(name_ + " failed (" + describeStatus() + "); its stderr ends:" +
-                             tailOf(stderrPath_));
+    throw std::runtime_error(name_ + " failed (" + describeStatus() +
+                             "); its stderr ends:" + tailOf(stderrPath_));
   }
 
-  std::string describeStatus() const {
-    return WIFEXITED(status_) ? "exit code " + std::to_string(WEXITSTATUS(status_))
-                              : "signal " + std::to_string(WTERMSIG(status_));
-  }
+  std::string describeStatus() const { return exitStatusText(status_); }
 
   // User and system CPU seconds of the ended process (all its threads).
-  double cpuSeconds() const {
-    auto seconds = [](const timeval& t) {
-      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return seconds(usage_.ru_utime) + seconds(usage_.ru_stime);
-  }
+  double cpuSeconds() const { return cpuSecondsOf(usage_); }
 
   // User and system CPU seconds the running process has used so far, from /proc.
   double cpuSecondsSoFar() const {
@@ -511,7 +468,9 @@ class ChildProcess {
   bool waitFor(milliseconds timeout) {
     if (reaped_)
       return true;
-    struct pollfd fd {pidfd_, POLLIN, 0};
+    struct pollfd fd {
+      pidfd_, POLLIN, 0
+    };
     int ready = ::poll(&fd, 1, static_cast<int>(timeout.count()));
     if (ready <= 0)
       return false;  // timeout, or EINTR: the caller checks for interrupts
@@ -690,8 +649,8 @@ class LocalCluster {
       throwIfInterrupted();
       checkRunning();
       if (Clock::now() >= deadline) {
-        throw std::runtime_error("timed out waiting for " + what + "; the JobManager's log ends:" +
-                                 tailOf(jobManagerLog()));
+        throw std::runtime_error("timed out waiting for " + what +
+                                 "; the JobManager's log ends:" + tailOf(jobManagerLog()));
       }
       std::this_thread::sleep_for(kPollInterval);
     }
@@ -734,9 +693,9 @@ std::vector<std::string> wordCountCommand(const Options& options,
   }
   if (detached)
     argv.push_back("-d");
-  argv.insert(argv.end(), {"-p", std::to_string(kParallelism), "-D",
-                           "execution.runtime-mode=BATCH", options.binaries.job, "--", "--input",
-                           input.string(), "--output", output.string()});
+  argv.insert(argv.end(),
+              {"-p", std::to_string(kParallelism), "-D", "execution.runtime-mode=BATCH",
+               options.binaries.job, "--", "--input", input.string(), "--output", output.string()});
   return argv;
 }
 
@@ -755,11 +714,9 @@ JobRun runWordCount(const Options& options,
                     const fs::path& input,
                     const fs::path& output) {
   double clusterCpuBefore = onCluster ? cluster.cpuSeconds() : 0;
-  ChildProcess cli(what,
-                   wordCountCommand(options, onCluster ? cluster.address() : "", false, input,
-                                    output),
-                   cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"),
-                   cluster.environment());
+  ChildProcess cli(
+      what, wordCountCommand(options, onCluster ? cluster.address() : "", false, input, output),
+      cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"), cluster.environment());
   JobRun run;
   run.wallSeconds = cli.wait(std::chrono::seconds(options.runTimeoutSeconds));
   cli.checkSuccess();
@@ -768,8 +725,8 @@ JobRun runWordCount(const Options& options,
   std::vector<std::string> lines = logLinesWith(cli.stderrPath(), {"Job Runtime: "});
   long long millis = -1;
   if (lines.empty() || std::sscanf(lines.back().c_str(), "Job Runtime: %lld ms", &millis) != 1) {
-    throw std::runtime_error(what + " printed no job runtime; its stderr ends:" +
-                             tailOf(cli.stderrPath()));
+    throw std::runtime_error(
+        what + " printed no job runtime; its stderr ends:" + tailOf(cli.stderrPath()));
   }
   run.runtimeSeconds = static_cast<double>(millis) / 1000.0;
   return run;
@@ -777,10 +734,10 @@ JobRun runWordCount(const Options& options,
 
 // One detached submission of WordCount on the tiny input, in milliseconds.
 struct Submission {
-  double clientMillis = 0;            // `brook run -d`, fork to exit
+  double clientMillis = 0;              // `brook run -d`, fork to exit
   double submittedToRunningMillis = 0;  // JobManager log: "submitted" to "switched to RUNNING"
-  double startToRunningMillis = 0;    // fork of `brook run -d` to the RUNNING log line
-  double startToDeployedMillis = 0;   // fork to the last "deployed to slot" TaskManager line
+  double startToRunningMillis = 0;      // fork of `brook run -d` to the RUNNING log line
+  double startToDeployedMillis = 0;     // fork to the last "deployed to slot" TaskManager line
 };
 
 // The time of the only line of `log` with all of `needles`; throws if there is none.
@@ -799,10 +756,9 @@ Submission submitDetached(const Options& options,
                           const fs::path& input,
                           const fs::path& outputRoot) {
   std::string what = "submit-" + std::to_string(index);
-  ChildProcess cli(what,
-                   wordCountCommand(options, cluster.address(), true, input, outputRoot / what),
-                   cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"),
-                   cluster.environment());
+  ChildProcess cli(
+      what, wordCountCommand(options, cluster.address(), true, input, outputRoot / what),
+      cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"), cluster.environment());
   Submission s;
   s.clientMillis = cli.wait(std::chrono::seconds(options.runTimeoutSeconds)) * 1000.0;
   cli.checkSuccess();
@@ -860,23 +816,6 @@ Submission submitDetached(const Options& options,
 // ---------------------------------------------------------------------------------------------
 // Reporting.
 
-std::string formatFixed(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
-  return text;
-}
-
-std::string withThousands(uint64_t value) {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   size_t n = values.size();
@@ -885,83 +824,6 @@ double median(std::vector<double> values) {
 
 double maximum(const std::vector<double>& values) {
   return *std::max_element(values.begin(), values.end());
-}
-
-int onlineCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0)
-    return CPU_COUNT(&set);
-  return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        size_t begin = line.find_first_not_of(" \t", colon + 1);
-        return begin == std::string::npos ? "" : line.substr(begin);
-      }
-    }
-  }
-  return "unknown";
-}
-
-// The one-minute load average: the machine may be shared, and other work slows the runs.
-std::string loadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string oneMinute;
-  in >> oneMinute;
-  return oneMinute.empty() ? "unknown" : oneMinute;
-}
-
-std::string todayUtc() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d", &tm);
-  return text;
-}
-
-// Replaces the section under `heading` ("## Cluster") of the Markdown file at `path`, up to the
-// next "## " heading, with `section`, or appends it. The file is read right before it is
-// replaced, as other benchmarks write other sections of it.
-void writeMarkdownSection(const std::string& path,
-                          const std::string& heading,
-                          const std::string& section) {
-  std::string text;
-  if (fs::exists(path)) {
-    text = readFile(path);
-  } else {
-    text =
-        "# Benchmarks\n\nResults of the programs in `benchmarks/`. Each program writes its own "
-        "section;\nrerun it to refresh the numbers.\n";
-  }
-  const std::string line = heading + "\n";
-  size_t begin = text.rfind(line, 0) == 0 ? 0 : text.find("\n" + line);
-  if (begin == std::string::npos) {
-    while (!text.empty() && text.back() == '\n')
-      text.pop_back();
-    text += "\n\n" + section;
-  } else {
-    if (begin != 0)
-      ++begin;
-    size_t end = text.find("\n## ", begin);
-    end = end == std::string::npos ? text.size() : end + 1;
-    std::string rest = text.substr(end);
-    text = text.substr(0, begin) + section + (rest.empty() ? "" : "\n" + rest);
-  }
-  std::string tmpPath = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmpPath, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out)
-      throw std::runtime_error("cannot write '" + tmpPath + "'");
-  }
-  fs::rename(tmpPath, path);
 }
 
 std::string inputFileName(int sizeMb) {
@@ -1033,11 +895,10 @@ int runBenchmark(const Options& options) {
     std::vector<double> attachedMillis;
     for (int i = 1; i <= options.submissions; ++i) {
       std::string what = "attached-" + std::to_string(i);
-      ChildProcess cli(what,
-                       wordCountCommand(options, cluster.address(), false, tinyInput,
-                                        outputs / what),
-                       cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"),
-                       cluster.environment());
+      ChildProcess cli(
+          what, wordCountCommand(options, cluster.address(), false, tinyInput, outputs / what),
+          cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"),
+          cluster.environment());
       attachedMillis.push_back(cli.wait(std::chrono::seconds(options.runTimeoutSeconds)) * 1000);
       cli.checkSuccess();
       std::printf("  attached #%-3d brook run (tiny input) %6.1f ms\n", i, attachedMillis.back());
@@ -1049,8 +910,8 @@ int runBenchmark(const Options& options) {
     for (int rep = 1; rep <= options.repetitions; ++rep) {
       for (int k = 0; k < 2; ++k) {
         bool onCluster = (k == 0) == (rep % 2 == 1);
-        std::string what = std::string(onCluster ? "cluster" : "mini-cluster") + "-" +
-                           std::to_string(rep);
+        std::string what =
+            std::string(onCluster ? "cluster" : "mini-cluster") + "-" + std::to_string(rep);
         JobRun run = runWordCount(options, cluster, onCluster, what, input, outputs / what);
         std::printf("  %-16s job runtime %6.2f s   brook run wall %6.2f s   CPU %6.2f s\n",
                     what.c_str(), run.runtimeSeconds, run.wallSeconds, run.cpuSeconds);
@@ -1080,14 +941,14 @@ int runBenchmark(const Options& options) {
     RunSummary remote = summarize(clusterRuns);
     const double ratio = local.best.runtimeSeconds / remote.best.runtimeSeconds;
     const double wallRatio =
-        std::min_element(localRuns.begin(), localRuns.end(),
-                         [](const JobRun& a, const JobRun& b) {
-                           return a.wallSeconds < b.wallSeconds;
-                         })->wallSeconds /
-        std::min_element(clusterRuns.begin(), clusterRuns.end(),
-                         [](const JobRun& a, const JobRun& b) {
-                           return a.wallSeconds < b.wallSeconds;
-                         })->wallSeconds;
+        std::min_element(
+            localRuns.begin(), localRuns.end(),
+            [](const JobRun& a, const JobRun& b) { return a.wallSeconds < b.wallSeconds; })
+            ->wallSeconds /
+        std::min_element(
+            clusterRuns.begin(), clusterRuns.end(),
+            [](const JobRun& a, const JobRun& b) { return a.wallSeconds < b.wallSeconds; })
+            ->wallSeconds;
     const bool met = ratio >= 0.8;
     const double mib = static_cast<double>(inputBytes) / (1 << 20);
 
@@ -1163,9 +1024,8 @@ int runBenchmark(const Options& options) {
           << " MiB), " << withThousands(static_cast<uint64_t>(words)) << " words, "
           << withThousands(expected.size()) << " distinct\n"
           << "- Load average (1 min) before the runs: " << loadBefore << "\n"
-          << "- Repetitions: " << options.repetitions
-          << " of each run (best job runtime), " << options.submissions
-          << " submissions\n"
+          << "- Repetitions: " << options.repetitions << " of each run (best job runtime), "
+          << options.submissions << " submissions\n"
           << "- Slowest job runtime: mini-cluster " << formatFixed(local.slowestRuntimeSeconds, 2)
           << " s, cluster " << formatFixed(remote.slowestRuntimeSeconds, 2) << " s\n\n"
           << tables.str() << "\n"
@@ -1192,8 +1052,10 @@ int runBenchmark(const Options& options) {
 
 }  // namespace
 
+}  // namespace brook::benchmarks
+
 int main(int argc, char** argv) {
-  Options options;
+  brook::benchmarks::Options options;
   CLI::App app{
       "Cluster benchmark: WordCount on a JobManager and two TaskManagers against the "
       "mini-cluster, and job submission latency."};
@@ -1221,12 +1083,11 @@ int main(int argc, char** argv) {
   app.add_option("--jobmanager-binary", options.binaries.jobManager)->capture_default_str();
   app.add_option("--taskmanager-binary", options.binaries.taskManager)->capture_default_str();
   app.add_option("--brook-binary", options.binaries.cli)->capture_default_str();
-  app.add_option("--job", options.binaries.job, "The wordcount job library")
-      ->capture_default_str();
+  app.add_option("--job", options.binaries.job, "The wordcount job library")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    return runBenchmark(options);
+    return brook::benchmarks::runBenchmark(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -22,13 +22,10 @@
 // are printed as a table and written to the "## Network channels" section of BENCHMARKS.md.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,9 +38,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -54,6 +49,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "benchmark_report.h"
+#include "benchmark_support.h"
 #include "common/logging.h"
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
@@ -62,6 +59,8 @@
 #include "runtime/record_writer.h"
 #include "runtime/result_partition.h"
 #include "runtime/stream_element.h"
+
+namespace brook::benchmarks {
 
 namespace {
 
@@ -84,11 +83,6 @@ constexpr std::string_view kSubpartitionId = "network-benchmark/edge/0/0";
 // How long any one transfer, or a wait for the other process, may take before it fails.
 constexpr std::chrono::seconds kTransferTimeout{120};
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-
-// Throws std::runtime_error with `what` and the current errno text.
-[[noreturn]] void throwErrno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
 
 void checkOk(const absl::Status& status, const std::string& what) {
   if (!status.ok())
@@ -365,31 +359,9 @@ class ChildProcess {
  public:
   ChildProcess(const std::string& self, const std::string& what, std::vector<std::string> args)
       : what_(what) {
-    int pipeFds[2];
-    if (::pipe2(pipeFds, O_CLOEXEC) != 0)
-      throwErrno("pipe");
-    args.push_back("--result-fd");
-    args.push_back("3");
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(self.c_str()));
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_ = ::fork();
-    if (pid_ < 0)
-      throwErrno("fork");
-    if (pid_ == 0) {
-      // dup2 clears FD_CLOEXEC on the copy; an end that already is fd 3 needs it cleared.
-      if (pipeFds[1] == 3 ? ::fcntl(3, F_SETFD, 0) < 0 : ::dup2(pipeFds[1], 3) < 0)
-        ::_exit(127);
-      ::execv(self.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(pipeFds[1]);
-    fd_ = pipeFds[0];
+    ResultPipeChild child = startWithResultPipe(self, std::move(args));
+    pid_ = child.pid;
+    fd_ = child.resultFd;
   }
 
   ~ChildProcess() {
@@ -428,24 +400,12 @@ class ChildProcess {
   // Waits for the child to end and returns its CPU seconds (user + system). Throws if it
   // failed.
   double wait() {
-    int status = 0;
     struct rusage usage {};
-    while (::wait4(pid_, &status, 0, &usage) < 0) {
-      if (errno != EINTR)
-        throwErrno("wait4");
-    }
+    int status = reapChild(pid_, usage);
     pid_ = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw std::runtime_error("the " + what_ + " process failed (" +
-                               (WIFEXITED(status)
-                                    ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                    : "signal " + std::to_string(WTERMSIG(status))) +
-                               ")");
-    }
-    auto seconds = [](const timeval& t) {
-      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw std::runtime_error("the " + what_ + " process failed (" + exitStatusText(status) + ")");
+    return cpuSecondsOf(usage);
   }
 
  private:
@@ -543,67 +503,6 @@ struct RunResult {
   double slowestSeconds = 0;
 };
 
-std::string formatFixed(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
-  return text;
-}
-
-std::string formatRate(double perSecond) {
-  return formatFixed(perSecond / 1e6, 1) + " M";
-}
-
-std::string withThousands(uint64_t value) {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-int onlineCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0)
-    return CPU_COUNT(&set);
-  return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        size_t begin = line.find_first_not_of(" \t", colon + 1);
-        return begin == std::string::npos ? "" : line.substr(begin);
-      }
-    }
-  }
-  return "unknown";
-}
-
-// The one-minute load average: the machine may be shared, and other work slows the runs.
-std::string loadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string oneMinute;
-  in >> oneMinute;
-  return oneMinute.empty() ? "unknown" : oneMinute;
-}
-
-std::string todayUtc() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d", &tm);
-  return text;
-}
-
 double megabytesPerSecond(const Measurement& m) {
   return static_cast<double>(m.bytes) / 1e6 / m.seconds;
 }
@@ -693,45 +592,6 @@ void printTable(const std::vector<RunResult>& results) {
                 megabytesPerSecond(r.best), formatRate(recordsPerSecond(r.best)).c_str(),
                 cpuSecondsPerGigabyte(r.best), 100 * ratioToTcp(results, r));
   }
-}
-
-// Replaces the section that starts with `heading` (a "## " line) of the Markdown file at `path`,
-// up to the next "## " heading, with `section`, or appends it; creates the file if needed.
-void writeMarkdownSection(const std::string& path,
-                          const std::string& heading,
-                          const std::string& section) {
-  std::string text;
-  if (std::ifstream in(path, std::ios::binary); in) {
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
-  } else {
-    text =
-        "# Benchmarks\n\nResults of the programs in `benchmarks/`. Each program writes its own "
-        "section;\nrerun it to refresh the numbers.\n";
-  }
-  const std::string headingLine = heading + "\n";
-  size_t begin = text.rfind(headingLine, 0) == 0 ? 0 : text.find("\n" + headingLine);
-  if (begin == std::string::npos) {
-    while (!text.empty() && text.back() == '\n')
-      text.pop_back();
-    text += "\n\n" + section;
-  } else {
-    if (begin != 0)
-      ++begin;
-    size_t end = text.find("\n## ", begin);
-    end = end == std::string::npos ? text.size() : end + 1;
-    std::string rest = text.substr(end);
-    text = text.substr(0, begin) + section + (rest.empty() ? "" : "\n" + rest);
-  }
-  std::string tmpPath = path + ".tmp";
-  {
-    std::ofstream out(tmpPath, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out)
-      throw std::runtime_error("cannot write '" + tmpPath + "'");
-  }
-  fs::rename(tmpPath, path);
 }
 
 struct Options {
@@ -870,8 +730,10 @@ int runBenchmark(const Options& options) {
 
 }  // namespace
 
+}  // namespace brook::benchmarks
+
 int main(int argc, char** argv) {
-  Options options;
+  brook::benchmarks::Options options;
   CLI::App app{
       "Network channels benchmark: Brook's remote channels between two processes against "
       "plain TCP."};
@@ -893,7 +755,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    return options.child.empty() ? runBenchmark(options) : runChildMode(options);
+    return options.child.empty() ? brook::benchmarks::runBenchmark(options)
+                                 : brook::benchmarks::runChildMode(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

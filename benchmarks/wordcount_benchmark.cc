@@ -19,10 +19,8 @@
 // section of BENCHMARKS.md.
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,8 +33,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -54,11 +50,15 @@
 #include <brook/functions.h>
 #include <brook/stream_execution_environment.h>
 
+#include "benchmark_report.h"
+#include "benchmark_support.h"
 #include "common/configuration.h"
 #include "common/logging.h"
 #include "runtime/job_graph.h"
 #include "runtime/job_library.h"
 #include "runtime/mini_cluster.h"
+
+namespace brook::benchmarks {
 
 namespace {
 
@@ -74,34 +74,8 @@ constexpr size_t kIoBlockBytes = 4 << 20;
 // text, as "the" is in English.
 constexpr double kZipfOffset = 2.7;
 
-// Throws std::runtime_error with `what` and the current errno text.
-[[noreturn]] void throwErrno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Input generation.
-
-// SplitMix64: a small generator whose output is the same on every platform and library, unlike
-// the distributions of <random>.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // A number in [0, n); the modulo bias is negligible for the small n used here.
-  uint64_t below(uint64_t n) { return next() % n; }
-  // A number in [0, 1) with 53 random bits.
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
 
 // Word-like strings of one to four syllables; frequent (low-rank) words are short, and about
 // one in fifty carries digits. All are distinct and lower-case.
@@ -466,54 +440,22 @@ struct Measurement {
 Measurement runChild(const std::string& self,
                      const std::string& what,
                      std::vector<std::string> args) {
-  int pipeFds[2];
-  if (::pipe2(pipeFds, O_CLOEXEC) != 0)
-    throwErrno("pipe");
-  // The child inherits a duplicate of the write end without O_CLOEXEC.
-  args.push_back("--result-fd");
-  args.push_back("3");
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(self.c_str()));
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throwErrno("fork");
-  if (pid == 0) {
-    // dup2 clears FD_CLOEXEC on the copy; an end that already is fd 3 needs it cleared.
-    if (pipeFds[1] == 3 ? ::fcntl(3, F_SETFD, 0) < 0 : ::dup2(pipeFds[1], 3) < 0)
-      ::_exit(127);
-    ::execv(self.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(pipeFds[1]);
+  ResultPipeChild child = startWithResultPipe(self, std::move(args));
   std::string reportText;
   char buffer[256];
   for (;;) {
-    ssize_t n = ::read(pipeFds[0], buffer, sizeof(buffer));
+    ssize_t n = ::read(child.resultFd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       break;
     reportText.append(buffer, static_cast<size_t>(n));
   }
-  ::close(pipeFds[0]);
-  int status = 0;
+  ::close(child.resultFd);
   struct rusage usage {};
-  while (::wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR)
-      throwErrno("wait4");
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("the " + what + " run failed (" +
-                             (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                                : "signal " + std::to_string(WTERMSIG(status))) +
-                             ")");
-  }
+  int status = reapChild(child.pid, usage);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("the " + what + " run failed (" + exitStatusText(status) + ")");
   Measurement m;
   long long words = 0;
   if (std::sscanf(reportText.c_str(), "%lf %lld", &m.wallSeconds, &words) != 2) {
@@ -521,22 +463,8 @@ Measurement runChild(const std::string& self,
   }
   m.words = words;
   m.peakRssMb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB.
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6;
-  };
-  m.cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  m.cpuSeconds = cpuSecondsOf(usage);
   return m;
-}
-
-// Reads the whole file once so that every run finds it in the page cache.
-void warmPageCache(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throwErrno("cannot open '" + path + "'");
-  std::vector<char> block(kIoBlockBytes);
-  while (::read(fd, block.data(), block.size()) > 0) {
-  }
-  ::close(fd);
 }
 
 // Fails with a description of up to five differences unless `actual` equals `expected`.
@@ -578,67 +506,6 @@ struct RunResult {
   double slowestWallSeconds = 0;
 };
 
-std::string formatFixed(double value, int decimals) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
-  return text;
-}
-
-std::string formatRate(double wordsPerSecond) {
-  return formatFixed(wordsPerSecond / 1e6, 1) + " M";
-}
-
-std::string withThousands(uint64_t value) {
-  std::string digits = std::to_string(value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-int onlineCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0)
-    return CPU_COUNT(&set);
-  return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        size_t begin = line.find_first_not_of(" \t", colon + 1);
-        return begin == std::string::npos ? "" : line.substr(begin);
-      }
-    }
-  }
-  return "unknown";
-}
-
-// The one-minute load average: the machine may be shared, and other work slows the runs.
-std::string loadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string oneMinute;
-  in >> oneMinute;
-  return oneMinute.empty() ? "unknown" : oneMinute;
-}
-
-std::string todayUtc() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d", &tm);
-  return text;
-}
-
 std::string tableMarkdown(const std::vector<RunResult>& results) {
   const double baselineSeconds = results.front().best.wallSeconds;
   std::ostringstream out;
@@ -662,43 +529,6 @@ void printTable(const std::vector<RunResult>& results) {
                 formatRate(static_cast<double>(r.best.words) / r.best.wallSeconds).c_str(),
                 baselineSeconds / r.best.wallSeconds, r.maxPeakRssMb);
   }
-}
-
-// Replaces the "## WordCount" section of the Markdown file at `path` (up to the next "## "
-// heading) with `section`, or appends it; creates the file if needed.
-void writeMarkdownSection(const std::string& path, const std::string& section) {
-  std::string text;
-  if (std::ifstream in(path, std::ios::binary); in) {
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
-  } else {
-    text =
-        "# Benchmarks\n\nResults of the programs in `benchmarks/`. Each program writes its own "
-        "section;\nrerun it to refresh the numbers.\n";
-  }
-  const std::string heading = "## WordCount\n";
-  size_t begin = text.rfind(heading, 0) == 0 ? 0 : text.find("\n" + heading);
-  if (begin == std::string::npos) {
-    while (!text.empty() && text.back() == '\n')
-      text.pop_back();
-    text += "\n\n" + section;
-  } else {
-    if (begin != 0)
-      ++begin;
-    size_t end = text.find("\n## ", begin);
-    end = end == std::string::npos ? text.size() : end + 1;
-    std::string rest = text.substr(end);
-    text = text.substr(0, begin) + section + (rest.empty() ? "" : "\n" + rest);
-  }
-  std::string tmpPath = path + ".tmp";
-  {
-    std::ofstream out(tmpPath, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out)
-      throw std::runtime_error("cannot write '" + tmpPath + "'");
-  }
-  fs::rename(tmpPath, path);
 }
 
 struct Options {
@@ -859,7 +689,7 @@ int runBenchmark(const Options& options) {
         << "Reproduce: `ninja -C build wordcount_benchmark wordcount && "
            "build/benchmarks/wordcount_benchmark`\n"
         << "(`--size-mb N` for a smaller input, `--repetitions N` for the best of N).\n";
-    writeMarkdownSection(options.markdownPath, section.str());
+    writeMarkdownSection(options.markdownPath, "## WordCount", section.str());
     std::printf("Wrote the WordCount section of %s\n", options.markdownPath.c_str());
   }
   return 0;
@@ -867,8 +697,10 @@ int runBenchmark(const Options& options) {
 
 }  // namespace
 
+}  // namespace brook::benchmarks
+
 int main(int argc, char** argv) {
-  Options options;
+  brook::benchmarks::Options options;
   CLI::App app{
       "WordCount benchmark: the wordcount job on the mini-cluster against a "
       "single-threaded loop."};
@@ -893,7 +725,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    return options.child.empty() ? runBenchmark(options) : runChildMode(options);
+    return options.child.empty() ? brook::benchmarks::runBenchmark(options)
+                                 : brook::benchmarks::runChildMode(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
