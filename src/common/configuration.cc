@@ -168,6 +168,9 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kRestartAttempts, OptionType::kInt, 0, INT32_MAX},
     {config_keys::kRestartDelay, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kSlotRequestTimeout, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kRocksDbBlockCacheSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
+    {config_keys::kRocksDbWriteBufferSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
+    {config_keys::kRocksDbMaxBackgroundJobs, OptionType::kInt, 1, 256},
 };
 }  // namespace
 

@@ -88,6 +88,13 @@ inline constexpr char kRestartStrategy[] = "restart-strategy.type";
 inline constexpr char kRestartAttempts[] = "restart-strategy.fixed-delay.attempts";
 inline constexpr char kRestartDelay[] = "restart-strategy.fixed-delay.delay";
 inline constexpr char kSlotRequestTimeout[] = "slot.request.timeout";
+/// Capacity of the LRU block cache shared by all states of one RocksDB store.
+inline constexpr char kRocksDbBlockCacheSize[] = "state.backend.rocksdb.block.cache-size";
+/// Memory for the memtables of all states of one RocksDB store together (not per state, as in
+/// Flink).
+inline constexpr char kRocksDbWriteBufferSize[] = "state.backend.rocksdb.writebuffer.size";
+/// Concurrent background flushes and compactions of one RocksDB store.
+inline constexpr char kRocksDbMaxBackgroundJobs[] = "state.backend.rocksdb.thread.num";
 }  // namespace config_keys
 
 }  // namespace brook

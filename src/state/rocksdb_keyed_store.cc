@@ -1,0 +1,1007 @@
+#include "state/rocksdb_keyed_store.h"
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <system_error>
+#include <utility>
+
+#include <absl/strings/str_cat.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include "common/configuration.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "state/internal/byte_reader.h"
+
+namespace brook::state {
+
+namespace {
+
+using internal::appendLengthPrefixed;
+using internal::ByteReader;
+
+// The largest key group the two-byte prefix can hold.
+constexpr int kMaxKeyGroup = 0xFFFF;
+// A restore writes in batches of about this size, or a quarter of the write buffers if less.
+constexpr size_t kRestoreBatchBytes = 4 << 20;
+
+absl::string_view toAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+rocksdb::Slice toSlice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+std::string_view toView(const rocksdb::Slice& s) {
+  return std::string_view(s.data(), s.size());
+}
+
+/// Converts a RocksDB status, prefixing `context`. Corruption is DataLoss; I/O errors (a full
+/// disk, say) are Unavailable, since a restarted task may succeed elsewhere.
+absl::Status toAbslStatus(const rocksdb::Status& s, std::string_view context) {
+  std::string message = absl::StrCat(toAbsl(context), ": ", s.ToString());
+  if (s.IsCorruption()) {
+    return absl::DataLossError(message);
+  }
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsInvalidArgument()) {
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::InternalError(message);
+}
+
+/// Appends the (key group, key, namespace) prefix of the key layout in the header.
+void appendKeyPrefix(std::string* out,
+                     int keyGroup,
+                     std::string_view key,
+                     std::string_view stateNamespace) {
+  out->push_back(static_cast<char>((keyGroup >> 8) & 0xFF));
+  out->push_back(static_cast<char>(keyGroup & 0xFF));
+  appendLengthPrefixed(out, key);
+  appendLengthPrefixed(out, stateNamespace);
+}
+
+/// The two-byte encoding of `keyGroup`, the bound of its prefix range.
+std::string keyGroupBound(int keyGroup) {
+  std::string bound;
+  bound.push_back(static_cast<char>((keyGroup >> 8) & 0xFF));
+  bound.push_back(static_cast<char>(keyGroup & 0xFF));
+  return bound;
+}
+
+/// The smallest key greater than every key that starts with `prefix`, or empty when there is
+/// none (the prefix is all 0xFF bytes).
+std::string prefixSuccessor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
+    if (last != 0xFF) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+/// A RocksDB key split into its parts; `userKey` is what follows the namespace.
+struct DecodedKey {
+  int keyGroup = 0;
+  std::string_view key;
+  std::string_view stateNamespace;
+  std::string_view userKey;
+};
+
+bool decodeKey(std::string_view bytes, DecodedKey* out) {
+  if (bytes.size() < 2) {
+    return false;
+  }
+  out->keyGroup = (static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]);
+  ByteReader r(bytes.substr(2));
+  if (!r.readLengthPrefixed(&out->key) || !r.readLengthPrefixed(&out->stateNamespace)) {
+    return false;
+  }
+  out->userKey = r.remaining();
+  return true;
+}
+
+/// Splits a stored list into its elements (views into `bytes`); false if it does not decode.
+bool decodeList(std::string_view bytes, std::vector<std::string_view>* elements) {
+  elements->clear();
+  ByteReader r(bytes);
+  while (!r.empty()) {
+    std::string_view element;
+    if (!r.readLengthPrefixed(&element)) {
+      return false;
+    }
+    elements->push_back(element);
+  }
+  return true;
+}
+
+/// The merge operator of list state: a stored list and every operand are concatenations of
+/// length-prefixed elements, so merging is concatenation, with no parsing.
+class ListConcatenateOperator : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    size_t size = in.existing_value != nullptr ? in.existing_value->size() : 0;
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      size += operand.size();
+    }
+    out->new_value.clear();
+    out->new_value.reserve(size);
+    if (in.existing_value != nullptr) {
+      out->new_value.append(in.existing_value->data(), in.existing_value->size());
+    }
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      out->new_value.append(operand.data(), operand.size());
+    }
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/,
+                         const std::deque<rocksdb::Slice>& operands,
+                         std::string* newValue,
+                         rocksdb::Logger* /*logger*/) const override {
+    size_t size = 0;
+    for (const rocksdb::Slice& operand : operands) {
+      size += operand.size();
+    }
+    newValue->reserve(size);
+    for (const rocksdb::Slice& operand : operands) {
+      newValue->append(operand.data(), operand.size());
+    }
+    return true;
+  }
+
+  bool AllowSingleOperand() const override { return true; }
+  const char* Name() const override { return "brook.ListConcatenate"; }
+};
+
+/// A registered state as a snapshot sees it.
+struct StateInfo {
+  std::string name;
+  StateKind kind;
+  rocksdb::ColumnFamilyHandle* columnFamily;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Impl: the RocksDB instance, shared by the store, its snapshots and its map iterators.
+
+class RocksDbKeyedStore::Impl {
+ public:
+  Impl(std::string directory, const Options& options) : directory_(std::move(directory)) {
+    // Memtables are charged to the cache; its capacity is both budgets together, so blocks keep
+    // at least blockCacheBytes while memtables use up to writeBufferBytes.
+    cache_ = rocksdb::NewLRUCache(
+        static_cast<size_t>(options.blockCacheBytes + options.writeBufferBytes));
+    // Writes stall while the memtables are over budget, until a flush frees memory: that is
+    // what makes the budget a bound rather than a flush trigger.
+    writeBufferManager_ = std::make_shared<rocksdb::WriteBufferManager>(
+        static_cast<size_t>(options.writeBufferBytes), cache_, /*allow_stall=*/true);
+    restoreBatchBytes_ =
+        std::min(kRestoreBatchBytes, static_cast<size_t>(options.writeBufferBytes) / 4);
+
+    dbOptions_.create_if_missing = true;
+    dbOptions_.error_if_exists = true;
+    dbOptions_.max_background_jobs = options.maxBackgroundJobs;
+    dbOptions_.write_buffer_manager = writeBufferManager_;
+    dbOptions_.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    dbOptions_.keep_log_file_num = 2;
+    dbOptions_.stats_dump_period_sec = 0;
+    // The data is discarded at close, so flushing it then is wasted work.
+    dbOptions_.avoid_flush_during_shutdown = true;
+
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache_;
+    // Index and filter blocks count against the cache too, so they cannot grow unbounded.
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    columnFamilyOptions_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // Each memtable may take half of the budget; the write buffer manager flushes the largest
+    // one when all of them together approach it.
+    columnFamilyOptions_.write_buffer_size =
+        std::max<size_t>(static_cast<size_t>(options.writeBufferBytes) / 2, 64 << 10);
+    listColumnFamilyOptions_ = columnFamilyOptions_;
+    listColumnFamilyOptions_.merge_operator = std::make_shared<ListConcatenateOperator>();
+
+    writeOptions_.disableWAL = true;
+  }
+
+  ~Impl() {
+    absl::Status s = closeAndRemove();
+    if (!s.ok()) {
+      getLogger("state")->warn("{}", s.ToString());
+    }
+  }
+
+  absl::Status openDb() {
+    rocksdb::Options options(dbOptions_, columnFamilyOptions_);
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(options, directory_, &db);
+    if (!s.ok()) {
+      return toAbslStatus(s, absl::StrCat("opening RocksDB in '", directory_, "'"));
+    }
+    db_.reset(db);
+    return absl::OkStatus();
+  }
+
+  /// Closes RocksDB and removes the directory; idempotent.
+  absl::Status closeAndRemove() {
+    absl::Status result;
+    if (db_ != nullptr) {
+      for (StateInfo& state : states_) {
+        db_->DestroyColumnFamilyHandle(state.columnFamily);
+        state.columnFamily = nullptr;
+      }
+      rocksdb::Status s = db_->Close();
+      if (!s.ok()) {
+        result = toAbslStatus(s, absl::StrCat("closing RocksDB in '", directory_, "'"));
+      }
+      db_.reset();
+    }
+    if (!removed_) {
+      removed_ = true;
+      std::error_code ec;
+      std::filesystem::remove_all(directory_, ec);
+      if (ec && result.ok()) {
+        result = absl::UnavailableError(
+            absl::StrCat("removing RocksDB directory '", directory_, "': ", ec.message()));
+      }
+    }
+    return result;
+  }
+
+  absl::StatusOr<const StateInfo*> state(StateId id, StateKind kind) const {
+    if (id.index < 0 || static_cast<size_t>(id.index) >= states_.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("RocksDB store '", directory_, "': unknown state id ", id.index));
+    }
+    const StateInfo& state = states_[static_cast<size_t>(id.index)];
+    if (state.kind != kind) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("RocksDB store '", directory_, "': state '", state.name, "' is ",
+                       toAbsl(stateKindName(state.kind)), " state, not ",
+                       toAbsl(stateKindName(kind)), " state"));
+    }
+    return &state;
+  }
+
+  absl::Status checkKeyGroup(int keyGroup) const {
+    if (keyGroup < 0 || keyGroup > kMaxKeyGroup) {
+      return absl::InvalidArgumentError(absl::StrCat("RocksDB store '", directory_, "': key group ",
+                                                     keyGroup, " is outside [0, ", kMaxKeyGroup,
+                                                     "]"));
+    }
+    return absl::OkStatus();
+  }
+
+  /// Fills keyScratch_ with the key prefix; checks the state and key group.
+  absl::StatusOr<const StateInfo*> prepareKey(StateId id,
+                                              StateKind kind,
+                                              int keyGroup,
+                                              std::string_view key,
+                                              std::string_view stateNamespace) {
+    BROOK_ASSIGN_OR_RETURN(const StateInfo* info, state(id, kind));
+    BROOK_RETURN_IF_ERROR(checkKeyGroup(keyGroup));
+    keyScratch_.clear();
+    appendKeyPrefix(&keyScratch_, keyGroup, key, stateNamespace);
+    return info;
+  }
+
+  absl::Status error(const rocksdb::Status& s, const StateInfo& state, std::string_view what) {
+    return toAbslStatus(s, absl::StrCat("RocksDB store '", directory_, "': ", toAbsl(what),
+                                        " of state '", state.name, "'"));
+  }
+
+  absl::StatusOr<bool> get(const StateInfo& state, std::string* value, std::string_view what) {
+    rocksdb::PinnableSlice slice;
+    rocksdb::Status s = db_->Get(readOptions_, state.columnFamily, keyScratch_, &slice);
+    if (s.IsNotFound()) {
+      return false;
+    }
+    if (!s.ok()) {
+      return error(s, state, what);
+    }
+    if (value != nullptr) {
+      value->assign(slice.data(), slice.size());
+    }
+    return true;
+  }
+
+  absl::Status put(const StateInfo& state, std::string_view value, std::string_view what) {
+    rocksdb::Status s = db_->Put(writeOptions_, state.columnFamily, keyScratch_, toSlice(value));
+    return s.ok() ? absl::OkStatus() : error(s, state, what);
+  }
+
+  absl::Status remove(const StateInfo& state, std::string_view what) {
+    rocksdb::Status s = db_->Delete(writeOptions_, state.columnFamily, keyScratch_);
+    return s.ok() ? absl::OkStatus() : error(s, state, what);
+  }
+
+  absl::Status merge(const StateInfo& state, std::string_view operand, std::string_view what) {
+    rocksdb::Status s =
+        db_->Merge(writeOptions_, state.columnFamily, keyScratch_, toSlice(operand));
+    return s.ok() ? absl::OkStatus() : error(s, state, what);
+  }
+
+  /// Adds to `batch` a delete of every map entry under the prefix in keyScratch_.
+  absl::Status deleteMapEntries(const StateInfo& state, rocksdb::WriteBatch* batch) {
+    std::string upper = prefixSuccessor(keyScratch_);
+    rocksdb::Slice upperSlice(upper);
+    rocksdb::ReadOptions options = readOptions_;
+    if (!upper.empty()) {
+      options.iterate_upper_bound = &upperSlice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
+    for (it->Seek(keyScratch_); it->Valid(); it->Next()) {
+      rocksdb::Status s = batch->Delete(state.columnFamily, it->key());
+      if (!s.ok()) {
+        return error(s, state, "clearing a map");
+      }
+    }
+    if (!it->status().ok()) {
+      return error(it->status(), state, "clearing a map");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status write(rocksdb::WriteBatch* batch, std::string_view what) {
+    rocksdb::Status s = db_->Write(writeOptions_, batch);
+    if (!s.ok()) {
+      return toAbslStatus(s, absl::StrCat("RocksDB store '", directory_, "': ", toAbsl(what)));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string directory_;
+  rocksdb::DBOptions dbOptions_;
+  rocksdb::ColumnFamilyOptions columnFamilyOptions_;
+  rocksdb::ColumnFamilyOptions listColumnFamilyOptions_;
+  rocksdb::ReadOptions readOptions_;
+  rocksdb::WriteOptions writeOptions_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> writeBufferManager_;
+  std::unique_ptr<rocksdb::DB> db_;
+  size_t restoreBatchBytes_ = kRestoreBatchBytes;
+  bool removed_ = false;
+
+  // Owned by the store's thread; snapshots copy what they need.
+  std::vector<StateInfo> states_;
+  std::map<std::string, int, std::less<>> stateIndex_;
+  std::string keyScratch_;
+  std::string valueScratch_;
+};
+
+namespace {
+
+/// The asynchronous phase of a RocksDB snapshot: a RocksDB snapshot and the states that existed
+/// at the synchronous phase. `write` runs on any one thread at a time.
+class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
+ public:
+  RocksDbKeyedStateSnapshot(std::shared_ptr<RocksDbKeyedStore::Impl> impl,
+                            KeyGroupRange range,
+                            std::vector<StateInfo> states)
+      : impl_(std::move(impl)),
+        range_(range),
+        states_(std::move(states)),
+        snapshot_(impl_->db_->GetSnapshot()) {}
+
+  ~RocksDbKeyedStateSnapshot() override { impl_->db_->ReleaseSnapshot(snapshot_); }
+
+  KeyGroupRange keyGroupRange() const override { return range_; }
+
+  absl::Status write(KeyedStateSnapshotWriter& writer) override {
+    if (range_.size() == 0) {
+      return absl::OkStatus();
+    }
+    const std::string lower = keyGroupBound(range_.start);
+    const std::string upper = range_.end < kMaxKeyGroup ? keyGroupBound(range_.end + 1) : "";
+    const rocksdb::Slice lowerSlice(lower);
+    const rocksdb::Slice upperSlice(upper);
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    // A snapshot reads everything once; keep the task's working set in the cache.
+    options.fill_cache = false;
+    options.iterate_lower_bound = &lowerSlice;
+    if (!upper.empty()) {
+      options.iterate_upper_bound = &upperSlice;
+    }
+
+    // One iterator per state, merged by key group: each key group's section holds the entries
+    // of every state in it, as the format wants, with one pass over each column family.
+    std::vector<std::unique_ptr<rocksdb::Iterator>> iterators;
+    std::vector<DecodedKey> current(states_.size());
+    for (const StateInfo& state : states_) {
+      iterators.emplace_back(impl_->db_->NewIterator(options, state.columnFamily));
+      iterators.back()->Seek(lowerSlice);
+    }
+    for (size_t i = 0; i < states_.size(); ++i) {
+      BROOK_RETURN_IF_ERROR(decodeCurrent(i, *iterators[i], &current[i]));
+    }
+
+    std::vector<std::string_view> elements;
+    while (true) {
+      int keyGroup = -1;
+      for (size_t i = 0; i < states_.size(); ++i) {
+        if (iterators[i]->Valid() && (keyGroup < 0 || current[i].keyGroup < keyGroup)) {
+          keyGroup = current[i].keyGroup;
+        }
+      }
+      if (keyGroup < 0) {
+        break;
+      }
+      BROOK_RETURN_IF_ERROR(writer.beginKeyGroup(keyGroup));
+      for (size_t i = 0; i < states_.size(); ++i) {
+        rocksdb::Iterator& it = *iterators[i];
+        if (!it.Valid() || current[i].keyGroup != keyGroup) {
+          continue;
+        }
+        const StateInfo& state = states_[i];
+        BROOK_RETURN_IF_ERROR(writer.beginState(state.name, state.kind));
+        for (; it.Valid() && current[i].keyGroup == keyGroup;) {
+          const DecodedKey& key = current[i];
+          const std::string_view value = toView(it.value());
+          switch (state.kind) {
+            case StateKind::kValue:
+              BROOK_RETURN_IF_ERROR(writer.writeValue(key.key, key.stateNamespace, value));
+              break;
+            case StateKind::kList:
+              if (!decodeList(value, &elements)) {
+                return corrupt(state, keyGroup, "a stored list does not decode");
+              }
+              BROOK_RETURN_IF_ERROR(writer.writeList(key.key, key.stateNamespace,
+                                                     std::span<const std::string_view>(elements)));
+              break;
+            case StateKind::kMap:
+              BROOK_RETURN_IF_ERROR(
+                  writer.writeMapEntry(key.key, key.stateNamespace, key.userKey, value));
+              break;
+          }
+          it.Next();
+          BROOK_RETURN_IF_ERROR(decodeCurrent(i, it, &current[i]));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status corrupt(const StateInfo& state, int keyGroup, std::string_view what) const {
+    return absl::DataLossError(absl::StrCat("snapshot of RocksDB store '", impl_->directory_,
+                                            "', state '", state.name, "', key group ", keyGroup,
+                                            ": ", toAbsl(what)));
+  }
+
+  /// Decodes the iterator's current key into `key`, or checks why it is not valid.
+  absl::Status decodeCurrent(size_t i, rocksdb::Iterator& it, DecodedKey* key) const {
+    const StateInfo& state = states_[i];
+    if (!it.Valid()) {
+      if (!it.status().ok()) {
+        return toAbslStatus(it.status(),
+                            absl::StrCat("snapshot of RocksDB store '", impl_->directory_,
+                                         "', state '", state.name, "'"));
+      }
+      return absl::OkStatus();
+    }
+    if (!decodeKey(toView(it.key()), key) ||
+        (state.kind != StateKind::kMap && !key->userKey.empty())) {
+      return corrupt(state, key->keyGroup, "a stored key does not decode");
+    }
+    return absl::OkStatus();
+  }
+
+  std::shared_ptr<RocksDbKeyedStore::Impl> impl_;
+  KeyGroupRange range_;
+  std::vector<StateInfo> states_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// RocksDbMapIterator
+
+struct RocksDbMapIterator::Impl {
+  // Declared first so that it is destroyed last: the iterator must go before RocksDB.
+  std::shared_ptr<RocksDbKeyedStore::Impl> store;
+  std::string upper;
+  rocksdb::Slice upperSlice;
+  size_t prefixSize = 0;
+  std::unique_ptr<rocksdb::Iterator> iterator;
+};
+
+RocksDbMapIterator::RocksDbMapIterator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RocksDbMapIterator::~RocksDbMapIterator() = default;
+
+bool RocksDbMapIterator::valid() const {
+  return impl_->iterator->Valid();
+}
+
+void RocksDbMapIterator::next() {
+  impl_->iterator->Next();
+}
+
+std::string_view RocksDbMapIterator::userKey() const {
+  return toView(impl_->iterator->key()).substr(impl_->prefixSize);
+}
+
+std::string_view RocksDbMapIterator::value() const {
+  return toView(impl_->iterator->value());
+}
+
+absl::Status RocksDbMapIterator::status() const {
+  const rocksdb::Status& s = impl_->iterator->status();
+  if (s.ok()) {
+    return absl::OkStatus();
+  }
+  return toAbslStatus(
+      s, absl::StrCat("iterating a map in RocksDB store '", impl_->store->directory_, "'"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RocksDbKeyedStore
+
+absl::StatusOr<RocksDbKeyedStore::Options> RocksDbKeyedStore::Options::fromConfiguration(
+    const Configuration& config) {
+  Options options;
+  BROOK_ASSIGN_OR_RETURN(
+      options.blockCacheBytes,
+      config.getBytes(config_keys::kRocksDbBlockCacheSize, options.blockCacheBytes));
+  BROOK_ASSIGN_OR_RETURN(
+      options.writeBufferBytes,
+      config.getBytes(config_keys::kRocksDbWriteBufferSize, options.writeBufferBytes));
+  BROOK_ASSIGN_OR_RETURN(int64_t jobs, config.getInt(config_keys::kRocksDbMaxBackgroundJobs,
+                                                     options.maxBackgroundJobs));
+  if (options.blockCacheBytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_keys::kRocksDbBlockCacheSize, " must be positive"));
+  }
+  if (options.writeBufferBytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_keys::kRocksDbWriteBufferSize, " must be positive"));
+  }
+  if (jobs < 1 || jobs > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_keys::kRocksDbMaxBackgroundJobs, " must be in [1, 1024], not ", jobs));
+  }
+  options.maxBackgroundJobs = static_cast<int>(jobs);
+  return options;
+}
+
+RocksDbKeyedStore::RocksDbKeyedStore(std::string directory, std::shared_ptr<Impl> impl)
+    : directory_(std::move(directory)), impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<RocksDbKeyedStore>> RocksDbKeyedStore::open(std::string directory,
+                                                                           Options options) {
+  if (options.blockCacheBytes <= 0 || options.writeBufferBytes <= 0 ||
+      options.maxBackgroundJobs < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RocksDB store '", directory, "': block cache (", options.blockCacheBytes,
+        " bytes), write buffers (", options.writeBufferBytes, " bytes) and background jobs (",
+        options.maxBackgroundJobs, ") must be positive"));
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path path(directory);
+  if (fs::exists(path, ec) && (!fs::is_directory(path, ec) || !fs::is_empty(path, ec))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create RocksDB directory '", directory,
+                     "': it already exists and is not an empty directory"));
+  }
+  fs::create_directories(path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create RocksDB directory '", directory, "': ", ec.message()));
+  }
+  // From here on, the Impl removes the directory if anything fails.
+  auto impl = std::make_shared<Impl>(directory, options);
+  BROOK_RETURN_IF_ERROR(impl->openDb());
+  return std::unique_ptr<RocksDbKeyedStore>(new RocksDbKeyedStore(std::move(directory), impl));
+}
+
+RocksDbKeyedStore::~RocksDbKeyedStore() {
+  absl::Status s = close();
+  if (!s.ok()) {
+    getLogger("state")->warn("{}", s.ToString());
+  }
+}
+
+absl::Status RocksDbKeyedStore::close() {
+  if (impl_ == nullptr) {
+    return absl::OkStatus();
+  }
+  absl::Status result;
+  if (impl_.use_count() == 1) {
+    result = impl_->closeAndRemove();
+  } else {
+    getLogger("state")->info(
+        "RocksDB store '{}' closes when its remaining snapshots and iterators are destroyed",
+        directory_);
+  }
+  impl_.reset();
+  return result;
+}
+
+absl::Status RocksDbKeyedStore::checkOpen() const {
+  if (impl_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("RocksDB store '", directory_, "' is closed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StateId> RocksDbKeyedStore::registerState(std::string_view name, StateKind kind) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  Impl& impl = *impl_;
+  if (auto it = impl.stateIndex_.find(name); it != impl.stateIndex_.end()) {
+    const StateInfo& existing = impl.states_[static_cast<size_t>(it->second)];
+    if (existing.kind != kind) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "state '", toAbsl(name), "' is registered as ", toAbsl(stateKindName(existing.kind)),
+          " state and cannot be registered again as ", toAbsl(stateKindName(kind)), " state"));
+    }
+    return StateId{it->second};
+  }
+  if (kind != StateKind::kValue && kind != StateKind::kList && kind != StateKind::kMap) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state '", toAbsl(name), "' has invalid kind ", static_cast<int>(kind)));
+  }
+  // Column family names are private to the store; the index keeps them distinct from each other
+  // and from RocksDB's "default".
+  const int index = static_cast<int>(impl.states_.size());
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = impl.db_->CreateColumnFamily(
+      kind == StateKind::kList ? impl.listColumnFamilyOptions_ : impl.columnFamilyOptions_,
+      absl::StrCat(index, "-", toAbsl(name)), &handle);
+  if (!s.ok()) {
+    return toAbslStatus(
+        s, absl::StrCat("RocksDB store '", directory_, "': creating the column family of state '",
+                        toAbsl(name), "'"));
+  }
+  impl.states_.push_back(StateInfo{std::string(name), kind, handle});
+  impl.stateIndex_.emplace(std::string(name), index);
+  return StateId{index};
+}
+
+absl::StatusOr<StateId> RocksDbKeyedStore::findState(std::string_view name) const {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  auto it = impl_->stateIndex_.find(name);
+  if (it == impl_->stateIndex_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("RocksDB store '", directory_, "' has no state '", toAbsl(name), "'"));
+  }
+  return StateId{it->second};
+}
+
+absl::StatusOr<bool> RocksDbKeyedStore::getValue(StateId state,
+                                                 int keyGroup,
+                                                 std::string_view key,
+                                                 std::string_view stateNamespace,
+                                                 std::string* value) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
+                                                                  keyGroup, key, stateNamespace));
+  return impl_->get(*info, value, "reading the value");
+}
+
+absl::Status RocksDbKeyedStore::putValue(StateId state,
+                                         int keyGroup,
+                                         std::string_view key,
+                                         std::string_view stateNamespace,
+                                         std::string_view value) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
+                                                                  keyGroup, key, stateNamespace));
+  return impl_->put(*info, value, "writing the value");
+}
+
+absl::Status RocksDbKeyedStore::removeValue(StateId state,
+                                            int keyGroup,
+                                            std::string_view key,
+                                            std::string_view stateNamespace) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
+                                                                  keyGroup, key, stateNamespace));
+  return impl_->remove(*info, "removing the value");
+}
+
+absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
+                                                int keyGroup,
+                                                std::string_view key,
+                                                std::string_view stateNamespace,
+                                                std::vector<std::string>* elements) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
+  elements->clear();
+  BROOK_ASSIGN_OR_RETURN(bool found, impl_->get(*info, &impl_->valueScratch_, "reading the list"));
+  if (!found) {
+    return false;
+  }
+  ByteReader r(impl_->valueScratch_);
+  while (!r.empty()) {
+    std::string_view element;
+    if (!r.readLengthPrefixed(&element)) {
+      return absl::DataLossError(absl::StrCat("RocksDB store '", directory_, "': list state '",
+                                              info->name, "' holds a corrupt list in key group ",
+                                              keyGroup));
+    }
+    elements->emplace_back(element);
+  }
+  return !elements->empty();
+}
+
+absl::Status RocksDbKeyedStore::addToList(StateId state,
+                                          int keyGroup,
+                                          std::string_view key,
+                                          std::string_view stateNamespace,
+                                          std::string_view element) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
+  impl_->valueScratch_.clear();
+  appendLengthPrefixed(&impl_->valueScratch_, element);
+  return impl_->merge(*info, impl_->valueScratch_, "adding to the list");
+}
+
+absl::Status RocksDbKeyedStore::addAllToList(StateId state,
+                                             int keyGroup,
+                                             std::string_view key,
+                                             std::string_view stateNamespace,
+                                             std::span<const std::string> elements) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
+  if (elements.empty()) {
+    return absl::OkStatus();
+  }
+  impl_->valueScratch_.clear();
+  for (const std::string& element : elements) {
+    appendLengthPrefixed(&impl_->valueScratch_, element);
+  }
+  return impl_->merge(*info, impl_->valueScratch_, "adding to the list");
+}
+
+absl::Status RocksDbKeyedStore::updateList(StateId state,
+                                           int keyGroup,
+                                           std::string_view key,
+                                           std::string_view stateNamespace,
+                                           std::span<const std::string> elements) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
+  if (elements.empty()) {
+    return impl_->remove(*info, "clearing the list");
+  }
+  impl_->valueScratch_.clear();
+  for (const std::string& element : elements) {
+    appendLengthPrefixed(&impl_->valueScratch_, element);
+  }
+  return impl_->put(*info, impl_->valueScratch_, "replacing the list");
+}
+
+absl::Status RocksDbKeyedStore::clearList(StateId state,
+                                          int keyGroup,
+                                          std::string_view key,
+                                          std::string_view stateNamespace) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
+  return impl_->remove(*info, "clearing the list");
+}
+
+absl::StatusOr<bool> RocksDbKeyedStore::getMapValue(StateId state,
+                                                    int keyGroup,
+                                                    std::string_view key,
+                                                    std::string_view stateNamespace,
+                                                    std::string_view userKey,
+                                                    std::string* value) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  impl_->keyScratch_.append(userKey);
+  return impl_->get(*info, value, "reading a map entry");
+}
+
+absl::Status RocksDbKeyedStore::putMapValue(StateId state,
+                                            int keyGroup,
+                                            std::string_view key,
+                                            std::string_view stateNamespace,
+                                            std::string_view userKey,
+                                            std::string_view value) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  impl_->keyScratch_.append(userKey);
+  return impl_->put(*info, value, "writing a map entry");
+}
+
+absl::Status RocksDbKeyedStore::removeMapValue(StateId state,
+                                               int keyGroup,
+                                               std::string_view key,
+                                               std::string_view stateNamespace,
+                                               std::string_view userKey) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  impl_->keyScratch_.append(userKey);
+  return impl_->remove(*info, "removing a map entry");
+}
+
+absl::StatusOr<bool> RocksDbKeyedStore::containsMapKey(StateId state,
+                                                       int keyGroup,
+                                                       std::string_view key,
+                                                       std::string_view stateNamespace,
+                                                       std::string_view userKey) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  impl_->keyScratch_.append(userKey);
+  return impl_->get(*info, nullptr, "reading a map entry");
+}
+
+absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> RocksDbKeyedStore::iterateMap(
+    StateId state, int keyGroup, std::string_view key, std::string_view stateNamespace) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  auto iteratorImpl = std::make_unique<RocksDbMapIterator::Impl>();
+  iteratorImpl->store = impl_;
+  iteratorImpl->prefixSize = impl_->keyScratch_.size();
+  iteratorImpl->upper = prefixSuccessor(impl_->keyScratch_);
+  iteratorImpl->upperSlice = rocksdb::Slice(iteratorImpl->upper);
+  rocksdb::ReadOptions options = impl_->readOptions_;
+  if (!iteratorImpl->upper.empty()) {
+    options.iterate_upper_bound = &iteratorImpl->upperSlice;
+  }
+  iteratorImpl->iterator.reset(impl_->db_->NewIterator(options, info->columnFamily));
+  iteratorImpl->iterator->Seek(impl_->keyScratch_);
+  return std::unique_ptr<RocksDbMapIterator>(new RocksDbMapIterator(std::move(iteratorImpl)));
+}
+
+absl::Status RocksDbKeyedStore::clearMap(StateId state,
+                                         int keyGroup,
+                                         std::string_view key,
+                                         std::string_view stateNamespace) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
+                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  rocksdb::WriteBatch batch;
+  BROOK_RETURN_IF_ERROR(impl_->deleteMapEntries(*info, &batch));
+  return impl_->write(&batch, absl::StrCat("clearing map state '", info->name, "'"));
+}
+
+absl::Status RocksDbKeyedStore::clearAll(int keyGroup,
+                                         std::string_view key,
+                                         std::string_view stateNamespace) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(keyGroup));
+  Impl& impl = *impl_;
+  impl.keyScratch_.clear();
+  appendKeyPrefix(&impl.keyScratch_, keyGroup, key, stateNamespace);
+  rocksdb::WriteBatch batch;
+  for (const StateInfo& state : impl.states_) {
+    if (state.kind == StateKind::kMap) {
+      BROOK_RETURN_IF_ERROR(impl.deleteMapEntries(state, &batch));
+    } else {
+      rocksdb::Status s = batch.Delete(state.columnFamily, impl.keyScratch_);
+      if (!s.ok()) {
+        return impl.error(s, state, "clearing");
+      }
+    }
+  }
+  return impl.write(&batch, "clearing every state of a key");
+}
+
+absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::snapshot(
+    KeyGroupRange range) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  if (range.size() > 0) {
+    BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.start));
+    BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.end));
+  }
+  return std::unique_ptr<KeyedStateSnapshot>(
+      new RocksDbKeyedStateSnapshot(impl_, range, impl_->states_));
+}
+
+absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGroupRange range) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  Impl& impl = *impl_;
+  const std::string context =
+      absl::StrCat("restoring RocksDB store '", directory_, "' from keyed state snapshot '",
+                   reader.sourceName(), "'");
+  reader.seek(range);
+  rocksdb::WriteBatch batch;
+  KeyedStateEntry entry;
+  // The state of the previous entry: entries of one state come together.
+  std::string_view lastName;
+  StateId id;
+  const StateInfo* info = nullptr;
+  while (true) {
+    absl::StatusOr<bool> more = reader.next(&entry);
+    if (!more.ok()) {
+      return more.status();
+    }
+    if (!*more) {
+      break;
+    }
+    if (info == nullptr || entry.stateName != lastName) {
+      absl::StatusOr<StateId> registered = registerState(entry.stateName, entry.kind);
+      if (!registered.ok()) {
+        return absl::Status(registered.status().code(),
+                            absl::StrCat(context, ": ", registered.status().message()));
+      }
+      id = *registered;
+      info = &impl.states_[static_cast<size_t>(id.index)];
+      lastName = info->name;
+    }
+    impl.keyScratch_.clear();
+    appendKeyPrefix(&impl.keyScratch_, entry.keyGroup, entry.key, entry.stateNamespace);
+    rocksdb::Status s;
+    switch (entry.kind) {
+      case StateKind::kValue:
+        s = batch.Put(info->columnFamily, impl.keyScratch_, toSlice(entry.value));
+        break;
+      case StateKind::kList:
+        impl.valueScratch_.clear();
+        for (std::string_view element : entry.elements) {
+          appendLengthPrefixed(&impl.valueScratch_, element);
+        }
+        s = batch.Put(info->columnFamily, impl.keyScratch_, impl.valueScratch_);
+        break;
+      case StateKind::kMap:
+        impl.keyScratch_.append(entry.userKey);
+        s = batch.Put(info->columnFamily, impl.keyScratch_, toSlice(entry.value));
+        break;
+    }
+    if (!s.ok()) {
+      return toAbslStatus(s, absl::StrCat(context, ", state '", info->name, "'"));
+    }
+    if (batch.GetDataSize() >= impl.restoreBatchBytes_) {
+      BROOK_RETURN_IF_ERROR(impl.write(&batch, "restoring"));
+      batch.Clear();
+    }
+  }
+  return impl.write(&batch, "restoring");
+}
+
+absl::Status RocksDbKeyedStore::flushAndCompact() {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  for (const StateInfo& state : impl_->states_) {
+    rocksdb::Status s = impl_->db_->Flush(rocksdb::FlushOptions(), state.columnFamily);
+    if (s.ok()) {
+      s = impl_->db_->CompactRange(rocksdb::CompactRangeOptions(), state.columnFamily, nullptr,
+                                   nullptr);
+    }
+    if (!s.ok()) {
+      return impl_->error(s, state, "flushing and compacting");
+    }
+  }
+  return absl::OkStatus();
+}
+
+RocksDbKeyedStore::MemoryUsage RocksDbKeyedStore::memoryUsage() const {
+  MemoryUsage usage;
+  if (impl_ != nullptr) {
+    usage.blockCacheCapacity = static_cast<int64_t>(impl_->cache_->GetCapacity());
+    usage.blockCacheUsage = static_cast<int64_t>(impl_->cache_->GetUsage());
+    usage.memTableBytes = static_cast<int64_t>(impl_->writeBufferManager_->memory_usage());
+  }
+  return usage;
+}
+
+}  // namespace brook::state

@@ -1,0 +1,268 @@
+#pragma once
+
+/// The byte-level RocksDB keyed state store, on which the typed state API (ValueState<T>,
+/// ListState<T>, MapState<K, V>) of the RocksDB backend is built. RocksDB stays behind this
+/// header: no RocksDB type appears in it.
+///
+/// Layout: one RocksDB instance per operator instance (subtask), in its own local directory,
+/// and one column family per registered state. Every RocksDB key of a state is
+///
+///   key group   2 bytes, big-endian
+///   key         varint length (LEB128) + the serialized key
+///   namespace   varint length (LEB128) + the serialized namespace
+///   user key    the serialized map key, not length-prefixed (map state only)
+///
+/// so the keys of one key group form one prefix range (which snapshots iterate and restores
+/// fill), and the length prefixes make the (key, namespace) part prefix-free: the entries of one
+/// map are exactly the keys that begin with its (key group, key, namespace) prefix. Values are
+/// the serialized value (value state), the user value (map state), or for list state the
+/// elements, each varint-length-prefixed, concatenated; `addToList` appends through a merge
+/// operator that concatenates, so adding never reads. These layouts live only as long as the
+/// store: snapshots use the canonical format of state/state_snapshot.h.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "common/configuration.h"
+#include "state/key_group.h"
+#include "state/state_kind.h"
+#include "state/state_snapshot.h"
+
+namespace brook::state {
+
+/// Configuration keys of the RocksDB backend (Flink's names), declared with the others.
+namespace config_keys {
+using brook::config_keys::kRocksDbBlockCacheSize;
+using brook::config_keys::kRocksDbMaxBackgroundJobs;
+using brook::config_keys::kRocksDbWriteBufferSize;
+}  // namespace config_keys
+
+/// A state registered with a RocksDbKeyedStore; valid only for that store.
+struct StateId {
+  int index = -1;
+  bool operator==(const StateId&) const = default;
+};
+
+class RocksDbMapIterator;
+
+/// The keyed state of one operator instance in RocksDB, at the level of serialized bytes.
+///
+/// Every call names its state by StateId and passes the key group, serialized key and
+/// serialized namespace explicitly (the layer above computes and caches the key group). Reads
+/// never see absent state as an error: they return false. The store is owned and used by the
+/// task's mailbox thread; only the KeyedStateSnapshot it returns, and that object's `write`,
+/// may be used from another thread, concurrently with the store. Misuse (an unknown StateId, a
+/// state used as another kind, a key group outside [0, 65535]) is InvalidArgument; RocksDB
+/// failures carry the directory and state names.
+///
+/// Memory: one LRU block cache of `blockCacheBytes + writeBufferBytes`, shared by all column
+/// families, holds data blocks and index and filter blocks; the memtables of all column
+/// families are limited to `writeBufferBytes` (a write blocks while they are over it, until a
+/// background flush frees memory) and charged to that cache, so the store's memory stays
+/// bounded by about the sum of the two options however many states it has. The write-ahead
+/// log is off: after a failure, state comes back from a checkpoint, never from disk.
+class RocksDbKeyedStore {
+ public:
+  /// The store's resources; see the class comment for how they bound its memory.
+  struct Options {
+    /// Capacity of the LRU cache of data, index and filter blocks.
+    int64_t blockCacheBytes = 64 << 20;
+    /// Memory for the memtables of all states together.
+    int64_t writeBufferBytes = 32 << 20;
+    /// Background flushes and compactions that may run at once.
+    int maxBackgroundJobs = 2;
+
+    /// Reads the config_keys above, falling back to the defaults; errors name the key.
+    static absl::StatusOr<Options> fromConfiguration(const Configuration& config);
+  };
+
+  /// What the store's memory is made of now, in bytes.
+  struct MemoryUsage {
+    int64_t blockCacheCapacity = 0;
+    /// Everything in the cache, including the memtable reservations charged to it.
+    int64_t blockCacheUsage = 0;
+    int64_t memTableBytes = 0;
+  };
+
+  /// Creates `directory` (with missing parents) and opens a new, empty store in it. Fails with
+  /// FailedPrecondition naming the path when the directory cannot be created or already holds
+  /// files (say, left by an earlier attempt of the task), and with InvalidArgument on bad
+  /// options.
+  static absl::StatusOr<std::unique_ptr<RocksDbKeyedStore>> open(std::string directory,
+                                                                 Options options);
+
+  /// Closes the store and removes its directory, as `close` does, logging any error.
+  ~RocksDbKeyedStore();
+  RocksDbKeyedStore(const RocksDbKeyedStore&) = delete;
+  RocksDbKeyedStore& operator=(const RocksDbKeyedStore&) = delete;
+
+  /// Closes RocksDB and removes the directory with everything in it. If snapshots or map
+  /// iterators are still alive, that happens when the last of them is destroyed instead, and
+  /// errors are logged there. Every call after `close` fails with FailedPrecondition.
+  absl::Status close();
+
+  const std::string& directory() const { return directory_; }
+
+  /// Registers a state (creating its column family), or returns the StateId it already has.
+  /// Registering a name again with another kind is InvalidArgument naming the state.
+  absl::StatusOr<StateId> registerState(std::string_view name, StateKind kind);
+  /// The registered state called `name`, if any.
+  absl::StatusOr<StateId> findState(std::string_view name) const;
+
+  // Value state.
+
+  /// Reads the value into `*value`; returns false (leaving `*value` alone) when absent.
+  absl::StatusOr<bool> getValue(StateId state,
+                                int keyGroup,
+                                std::string_view key,
+                                std::string_view stateNamespace,
+                                std::string* value);
+  absl::Status putValue(StateId state,
+                        int keyGroup,
+                        std::string_view key,
+                        std::string_view stateNamespace,
+                        std::string_view value);
+  absl::Status removeValue(StateId state,
+                           int keyGroup,
+                           std::string_view key,
+                           std::string_view stateNamespace);
+
+  // List state. A list with no elements is absent.
+
+  /// Replaces `*elements` with the list's elements in order; returns false when absent. A
+  /// stored list that does not decode is DataLoss naming the state.
+  absl::StatusOr<bool> getList(StateId state,
+                               int keyGroup,
+                               std::string_view key,
+                               std::string_view stateNamespace,
+                               std::vector<std::string>* elements);
+  /// Appends one element without reading the list.
+  absl::Status addToList(StateId state,
+                         int keyGroup,
+                         std::string_view key,
+                         std::string_view stateNamespace,
+                         std::string_view element);
+  /// Appends `elements` in order without reading the list.
+  absl::Status addAllToList(StateId state,
+                            int keyGroup,
+                            std::string_view key,
+                            std::string_view stateNamespace,
+                            std::span<const std::string> elements);
+  /// Replaces the list with `elements` (clears it when they are empty).
+  absl::Status updateList(StateId state,
+                          int keyGroup,
+                          std::string_view key,
+                          std::string_view stateNamespace,
+                          std::span<const std::string> elements);
+  absl::Status clearList(StateId state,
+                         int keyGroup,
+                         std::string_view key,
+                         std::string_view stateNamespace);
+
+  // Map state.
+
+  /// Reads the value of `userKey` into `*value`; returns false when absent.
+  absl::StatusOr<bool> getMapValue(StateId state,
+                                   int keyGroup,
+                                   std::string_view key,
+                                   std::string_view stateNamespace,
+                                   std::string_view userKey,
+                                   std::string* value);
+  absl::Status putMapValue(StateId state,
+                           int keyGroup,
+                           std::string_view key,
+                           std::string_view stateNamespace,
+                           std::string_view userKey,
+                           std::string_view value);
+  absl::Status removeMapValue(StateId state,
+                              int keyGroup,
+                              std::string_view key,
+                              std::string_view stateNamespace,
+                              std::string_view userKey);
+  absl::StatusOr<bool> containsMapKey(StateId state,
+                                      int keyGroup,
+                                      std::string_view key,
+                                      std::string_view stateNamespace,
+                                      std::string_view userKey);
+  /// An iterator over the map's entries in the byte order of their user keys, seeing the map
+  /// as it was when the iterator was made.
+  absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> iterateMap(StateId state,
+                                                                 int keyGroup,
+                                                                 std::string_view key,
+                                                                 std::string_view stateNamespace);
+  absl::Status clearMap(StateId state,
+                        int keyGroup,
+                        std::string_view key,
+                        std::string_view stateNamespace);
+
+  /// Clears every registered state for (key, namespace), in one atomic write.
+  absl::Status clearAll(int keyGroup, std::string_view key, std::string_view stateNamespace);
+
+  /// The synchronous phase of a snapshot of the key groups in `range`: takes a RocksDB snapshot
+  /// (cheap, no I/O) and returns the asynchronous phase, whose `write` may run on another thread
+  /// while this store keeps taking writes, none of which it sees. The returned object keeps
+  /// RocksDB open until it is destroyed, even past `close`.
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(KeyGroupRange range);
+
+  /// Loads the entries of the key groups in `range` from `reader`, registering the states it
+  /// names and replacing what the store holds for the same keys. Meant for a new store, called
+  /// once per snapshot whose key groups intersect `range` (several when the parallelism
+  /// changed). Errors name the snapshot; a state whose kind differs from its registration is
+  /// InvalidArgument.
+  absl::Status restore(KeyedStateSnapshotReader& reader, KeyGroupRange range);
+
+  /// Flushes every memtable and compacts every column family, so that the data lives in SST
+  /// files and merge operands have been merged. For tests and benchmarks.
+  absl::Status flushAndCompact();
+
+  MemoryUsage memoryUsage() const;
+
+  // Defined in the .cc file; named here so that the snapshots and iterators there can share it.
+  class Impl;
+
+ private:
+  RocksDbKeyedStore(std::string directory, std::shared_ptr<Impl> impl);
+
+  absl::Status checkOpen() const;
+
+  std::string directory_;
+  // Shared with the snapshots and map iterators this store made, which must keep RocksDB open
+  // while they exist, even when the task closes the store first (a checkpoint cancelled while
+  // its asynchronous phase is running).
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Iterates the entries of one map state for one (key group, key, namespace), in the byte order
+/// of the serialized user keys, over a consistent view taken when it was made. The views it
+/// returns are valid until the next `next`. Used on the thread that owns its store.
+class RocksDbMapIterator {
+ public:
+  ~RocksDbMapIterator();
+  RocksDbMapIterator(const RocksDbMapIterator&) = delete;
+  RocksDbMapIterator& operator=(const RocksDbMapIterator&) = delete;
+
+  bool valid() const;
+  void next();
+  std::string_view userKey() const;
+  std::string_view value() const;
+  /// An error RocksDB met while iterating (then `valid` is false).
+  absl::Status status() const;
+
+  // Defined in the .cc file.
+  struct Impl;
+
+ private:
+  friend class RocksDbKeyedStore;
+  explicit RocksDbMapIterator(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brook::state
