@@ -40,6 +40,14 @@ absl::StatusOr<std::pair<std::string, int>> splitHostPort(const std::string& add
 
 }  // namespace
 
+absl::StatusOr<runtime::network::RemoteInputChannel*> TaskExecutor::connectRemoteChannel(
+    const v1::InputChannelDescriptor& descriptor,
+    std::shared_ptr<runtime::network::FloatingBufferPool> floating) {
+  BROOK_ASSIGN_OR_RETURN(auto hostPort, splitHostPort(descriptor.producer_data_address()));
+  return network_->createInputChannel(hostPort.first, hostPort.second, descriptor.subpartition_id(),
+                                      std::move(floating));
+}
+
 struct TaskExecutor::Task {
   std::string jobId;
   int vertexId = -1;
@@ -260,13 +268,10 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
         remoteGate.push_back(nullptr);
         continue;
       }
-      auto hostPort = splitHostPort(c.producer_data_address());
       if (floating == nullptr)
         floating = network_->createFloatingBufferPool();
       absl::StatusOr<runtime::network::RemoteInputChannel*> channel =
-          hostPort.ok() ? network_->createInputChannel(hostPort->first, hostPort->second,
-                                                       c.subpartition_id(), floating)
-                        : absl::StatusOr<runtime::network::RemoteInputChannel*>(hostPort.status());
+          connectRemoteChannel(c, floating);
       if (!channel.ok()) {
         releaseChannels();
         unregister();

@@ -93,6 +93,10 @@ class TaskExecutor {
 
   absl::StatusOr<Job*> jobFor(const v1::TaskDeployment& deployment);
   absl::Status startTask(Job& job, const v1::TaskDeployment& deployment);
+  /// Opens the channel that reads a subpartition of a producer in another TaskManager.
+  absl::StatusOr<runtime::network::RemoteInputChannel*> connectRemoteChannel(
+      const v1::InputChannelDescriptor& descriptor,
+      std::shared_ptr<runtime::network::FloatingBufferPool> floating);
   void release(std::unique_ptr<Job> job);
   void onTaskEnded(Task* task, runtime::TaskState state, const std::string& failure);
 
