@@ -47,20 +47,19 @@ absl::StatusOr<std::string> Dispatcher::submit(const v1::SubmitJobRequest& reque
                                             " is not in the BlobServer; upload it first"));
   }
   // The job's configuration wins over the cluster's.
-  std::map<std::string, std::string> config = options_.configuration;
+  Configuration config;
+  for (const auto& [key, value] : options_.configuration)
+    config.set(key, value);
   for (const auto& [key, value] : graph.configuration())
-    config[key] = value;
-  Configuration checked;
-  for (const auto& [key, value] : config)
-    checked.set(key, value);
-  if (auto s = checked.validate(); !s.ok()) {
+    config.set(key, value);
+  if (auto s = config.validate(); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("job '", graph.job_name(), "' configuration: ", s.message()));
   }
   JobMaster::Options jobOptions;
   BROOK_ASSIGN_OR_RETURN(jobOptions.restartStrategy, restartStrategyFrom(config));
-  jobOptions.slotRequestTimeout = std::chrono::milliseconds(
-      *checked.getDurationMillis(config_keys::kSlotRequestTimeout, 60000));
+  jobOptions.slotRequestTimeout =
+      std::chrono::milliseconds(*config.getDurationMillis(config_keys::kSlotRequestTimeout, 60000));
 
   std::string jobId = runtime::newJobId();
   auto job = std::make_shared<JobMaster>(jobId, graph, jobOptions, resources_);

@@ -54,11 +54,7 @@ std::vector<int> topologicalOrder(const v1::JobGraph& graph) {
 
 }  // namespace
 
-absl::StatusOr<RestartStrategy> restartStrategyFrom(
-    const std::map<std::string, std::string>& config) {
-  Configuration c;
-  for (const auto& [k, v] : config)
-    c.set(k, v);
+absl::StatusOr<RestartStrategy> restartStrategyFrom(const Configuration& c) {
   RestartStrategy strategy;
   std::string type = absl::AsciiStrToLower(c.getString(config_keys::kRestartStrategy, "none"));
   if (type == "fixed-delay" || type == "fixeddelay") {
@@ -153,6 +149,8 @@ void JobMaster::run() {
       setStatus(v1::JOB_STATUS_CANCELED);
       return;
     }
+    // An attempt that never got its slots (slots_ empty) failed on the slot request timeout:
+    // restarting would only wait for the same slots again.
     bool restart = false;
     {
       std::lock_guard lock(mutex_);
@@ -232,10 +230,6 @@ absl::Status JobMaster::allocateSlots() {
     if (slots.ok()) {
       std::lock_guard lock(mutex_);
       slots_ = std::move(*slots);
-      for (auto& vertex : tasks_) {
-        for (size_t i = 0; i < vertex.size(); ++i)
-          vertex[i].slot = static_cast<int>(i);
-      }
       return absl::OkStatus();
     }
     last = slots.status();
@@ -490,8 +484,8 @@ v1::JobStatusResponse JobMaster::describe() const {
       ts->set_subtask_index(static_cast<int>(i));
       ts->set_attempt_number(attempt_);
       ts->set_state(t.state);
-      if (t.slot >= 0 && static_cast<size_t>(t.slot) < slots_.size())
-        ts->set_task_manager_id(slots_[static_cast<size_t>(t.slot)].taskManagerId);
+      if (i < slots_.size())
+        ts->set_task_manager_id(slots_[i].taskManagerId);
       auto it = backpressure.find(absl::StrCat(jobId_, "/", v, "/", i));
       if (it != backpressure.end())
         ts->set_backpressure(it->second);

@@ -13,6 +13,7 @@
 #include <absl/status/status.h>
 
 #include "brook/brook.pb.h"
+#include "common/configuration.h"
 #include "jobmanager/resource_manager.h"
 
 namespace grpc {
@@ -71,9 +72,9 @@ class JobMaster {
   v1::JobStatusResponse describe() const;
 
  private:
+  /// A task of the running attempt; subtask i runs in slots_[i].
   struct TaskSlot {
     v1::ExecutionState state = v1::EXECUTION_STATE_UNSPECIFIED;
-    int slot = -1;  ///< index into slots_
     std::string failure;
   };
   enum class AttemptOutcome { kFinished, kFailed, kCancelled };
@@ -117,7 +118,6 @@ class JobMaster {
 
 /// Reads the restart strategy from a job's or the cluster's configuration
 /// (restart-strategy.type, restart-strategy.fixed-delay.attempts / .delay).
-absl::StatusOr<RestartStrategy> restartStrategyFrom(
-    const std::map<std::string, std::string>& config);
+absl::StatusOr<RestartStrategy> restartStrategyFrom(const Configuration& config);
 
 }  // namespace brook::jobmanager

@@ -99,8 +99,7 @@ absl::StatusOr<std::vector<ResourceManager::SlotAssignment>> ResourceManager::al
   int total = 0;
   for (const auto& [id, tm] : taskManagers_) {
     total += tm.numberOfSlots;
-    for (const auto& job : tm.slotJobs)
-      free += job.empty() ? 1 : 0;
+    free += tm.freeSlots();
   }
   if (free < count) {
     return absl::ResourceExhaustedError(
@@ -142,8 +141,7 @@ ResourceManager::SlotSummary ResourceManager::slotSummary() const {
   for (const auto& [id, tm] : taskManagers_) {
     ++summary.taskManagers;
     summary.totalSlots += tm.numberOfSlots;
-    for (const auto& job : tm.slotJobs)
-      summary.freeSlots += job.empty() ? 1 : 0;
+    summary.freeSlots += tm.freeSlots();
   }
   return summary;
 }
@@ -245,10 +243,7 @@ grpc::Status ResourceManagerService::ListTaskManagers(grpc::ServerContext*,
     d->set_rpc_address(tm.rpcAddress);
     d->set_data_address(tm.dataAddress);
     d->set_number_of_slots(tm.numberOfSlots);
-    int free = 0;
-    for (const auto& job : tm.slotJobs)
-      free += job.empty() ? 1 : 0;
-    d->set_free_slots(free);
+    d->set_free_slots(tm.freeSlots());
     d->set_millis_since_heartbeat(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - tm.lastHeartbeat).count());
     d->set_network_bytes_sent(tm.networkBytesSent);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -39,6 +40,10 @@ class ResourceManager {
     int64_t networkBytesReceived = 0;
     /// Per running task ("job/vertex/subtask"), as of the last heartbeat.
     std::map<std::string, double> backpressure;
+
+    int freeSlots() const {
+      return static_cast<int>(std::count(slotJobs.begin(), slotJobs.end(), std::string()));
+    }
   };
 
   /// One slot allocated to a job.

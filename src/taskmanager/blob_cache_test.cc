@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "common/sha256.h"
+#include "common/testing/files.h"
 #include "jobmanager/blob_client.h"
 #include "jobmanager/blob_server.h"
 
@@ -29,26 +30,12 @@ namespace brook::taskmanager {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::fileCount;
 using ::testing::HasSubstr;
-
-// A directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "brook-blob-cache-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code error;
-    fs::remove_all(path_, error);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::randomBytes;
+using testing::readFile;
+using testing::TempDir;
+using testing::writeFile;
 
 // A TCP socket on 127.0.0.1 with an OS-chosen port; listening, it accepts connections into its
 // backlog but never answers, otherwise nothing listens on its port once it is closed.
@@ -77,30 +64,6 @@ class LocalSocket {
   int fd_ = -1;
   int port_ = 0;
 };
-
-std::string randomBytes(size_t size, uint32_t seed) {
-  std::mt19937 engine(seed);
-  std::string bytes(size, '\0');
-  for (char& c : bytes)
-    c = static_cast<char>(engine() & 0xff);
-  return bytes;
-}
-
-void writeFile(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-size_t fileCount(const fs::path& directory) {
-  return static_cast<size_t>(
-      std::distance(fs::directory_iterator(directory), fs::directory_iterator()));
-}
 
 std::shared_ptr<grpc::Channel> channelTo(const std::string& address) {
   return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
