@@ -134,7 +134,15 @@ absl::Status Configuration::setFromOption(const std::string& option) {
 }
 
 namespace {
-enum class OptionType { kInt, kDuration, kBytes, kRuntimeMode, kRestartStrategy, kString };
+enum class OptionType {
+  kInt,
+  kDuration,
+  kBytes,
+  kRuntimeMode,
+  kRestartStrategy,
+  kStateBackendType,
+  kString
+};
 
 struct OptionSpec {
   const char* key;
@@ -168,6 +176,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kRestartAttempts, OptionType::kInt, 0, INT32_MAX},
     {config_keys::kRestartDelay, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kSlotRequestTimeout, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kStateBackendType, OptionType::kStateBackendType, 0, 0},
     {config_keys::kRocksDbBlockCacheSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
     {config_keys::kRocksDbWriteBufferSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
     {config_keys::kRocksDbMaxBackgroundJobs, OptionType::kInt, 1, 256},
@@ -205,6 +214,15 @@ absl::Status Configuration::validate() const {
             lower != "fixeddelay") {
           return absl::InvalidArgumentError(
               absl::StrCat(key, ": expected none or fixed-delay, got '", value, "'"));
+        }
+        continue;
+      }
+      case OptionType::kStateBackendType: {
+        // The same rule as state::parseStateBackendType, which common cannot depend on.
+        std::string lower = absl::AsciiStrToLower(value);
+        if (lower != "heap" && lower != "hashmap" && lower != "rocksdb") {
+          return absl::InvalidArgumentError(
+              absl::StrCat(key, ": expected heap, hashmap or rocksdb, got '", value, "'"));
         }
         continue;
       }

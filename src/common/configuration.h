@@ -88,6 +88,9 @@ inline constexpr char kRestartStrategy[] = "restart-strategy.type";
 inline constexpr char kRestartAttempts[] = "restart-strategy.fixed-delay.attempts";
 inline constexpr char kRestartDelay[] = "restart-strategy.fixed-delay.delay";
 inline constexpr char kSlotRequestTimeout[] = "slot.request.timeout";
+/// Where keyed operators keep their state: `heap` (objects in memory; `hashmap`, Flink's name,
+/// is the same) or `rocksdb` (serialized on local disk under io.tmp.dirs).
+inline constexpr char kStateBackendType[] = "state.backend.type";
 /// Capacity of the LRU block cache shared by all states of one RocksDB store.
 inline constexpr char kRocksDbBlockCacheSize[] = "state.backend.rocksdb.block.cache-size";
 /// Memory for the memtables of all states of one RocksDB store together (not per state, as in

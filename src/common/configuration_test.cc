@@ -300,6 +300,21 @@ TEST(ConfigurationValidateTest, AcceptsKnownKeysWithGoodValues) {
   EXPECT_TRUE(c.validate().ok()) << c.validate().ToString();
 }
 
+TEST(ConfigurationValidateTest, AcceptsEveryStateBackendTypeInAnyCase) {
+  for (const char* type : {"heap", "hashmap", "rocksdb", "RocksDB", "HEAP", "HashMap"}) {
+    Configuration c;
+    c.set("state.backend.type", type);
+    EXPECT_TRUE(c.validate().ok()) << type << ": " << c.validate().ToString();
+  }
+}
+
+TEST(ConfigurationValidateTest, RejectsAnUnknownStateBackendTypeNamingTheKey) {
+  Configuration c;
+  c.set("state.backend.type", "bogus");
+  EXPECT_EQ(std::string(c.validate().message()),
+            "state.backend.type: expected heap, hashmap or rocksdb, got 'bogus'");
+}
+
 TEST(ConfigurationValidateTest, NamesUnknownKeysAndBadValues) {
   Configuration unknown;
   unknown.set("parallelism.defualt", "4");

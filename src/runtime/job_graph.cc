@@ -127,6 +127,19 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   jg.buffersPerChannel = static_cast<int>(*perChannel);
   jg.floatingBuffersPerGate = static_cast<int>(*floating);
 
+  jg.stateBackend.type = state::StateBackendType::kHeap;
+  if (config.contains(config_keys::kStateBackendType)) {
+    auto type = state::parseStateBackendType(config.getString(config_keys::kStateBackendType, ""));
+    if (!type.ok())
+      return type.status();
+    jg.stateBackend.type = *type;
+  }
+  auto rocksDb = state::RocksDbKeyedStore::Options::fromConfiguration(config);
+  if (!rocksDb.ok())
+    return rocksDb.status();
+  jg.stateBackend.rocksDb = *rocksDb;
+  jg.temporaryDirectory = temporaryDirectory(config);
+
   // Resolve each node's parallelism.
   std::vector<int> nodeParallelism(sg.nodes.size());
   std::vector<int> nodeMaxParallelism(sg.nodes.size());
@@ -238,8 +251,10 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
 }
 
 std::string JobGraph::toJson() const {
-  std::string out = absl::StrCat("{\n  \"job\": \"", jsonEscape(jobName), "\",\n  \"mode\": \"",
-                                 runtimeModeName(mode), "\",\n  \"vertices\": [");
+  std::string out =
+      absl::StrCat("{\n  \"job\": \"", jsonEscape(jobName), "\",\n  \"mode\": \"",
+                   runtimeModeName(mode), "\",\n  \"stateBackend\": \"",
+                   state::stateBackendTypeName(stateBackend.type), "\",\n  \"vertices\": [");
   for (size_t v = 0; v < vertices.size(); ++v) {
     const JobVertex& vertex = vertices[v];
     absl::StrAppend(&out, v == 0 ? "\n" : ",\n", "    {\"id\": ", vertex.id, ", \"name\": \"",
@@ -268,6 +283,8 @@ std::string JobGraph::toJson() const {
     if (!se.sideOutputTag.empty()) {
       absl::StrAppend(&out, ", \"sideOutput\": \"", jsonEscape(se.sideOutputTag), "\"");
     }
+    if (se.targetInput != 1)
+      absl::StrAppend(&out, ", \"input\": ", se.targetInput);
     absl::StrAppend(&out, "}");
   }
   absl::StrAppend(&out, "\n  ]\n}\n");

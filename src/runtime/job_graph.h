@@ -15,6 +15,8 @@
 #include <brook/stream_graph.h>
 
 #include "common/configuration.h"
+#include "state/keyed_state_backend_factory.h"
+#include "state/rocksdb_keyed_store.h"
 
 namespace brook::runtime {
 
@@ -37,6 +39,14 @@ struct JobEdge {
   PartitionerKind partitioner = PartitionerKind::kRebalance;
 };
 
+/// The state backend of a job's keyed operators, from `state.backend.type` and
+/// `state.backend.rocksdb.*`.
+struct StateBackendSettings {
+  state::StateBackendType type = state::StateBackendType::kHeap;
+  /// Used when `type` is kRocksDb: the resources of each operator instance's store.
+  state::RocksDbKeyedStore::Options rocksDb;
+};
+
 /// A planned job. It refers to the environment's StreamGraph for operator factories, so the
 /// environment must outlive it.
 struct JobGraph {
@@ -51,16 +61,22 @@ struct JobGraph {
   int bufferSize = 32 * 1024;
   int buffersPerChannel = 2;
   int floatingBuffersPerGate = 8;
+  StateBackendSettings stateBackend;
+  /// The first of `io.tmp.dirs` of the planning configuration: where an in-process execution
+  /// (MiniCluster) keeps local files such as RocksDB state. TaskManagers use their own folder.
+  std::string temporaryDirectory;
 
-  /// The graph as JSON: vertices (operators, parallelism), edges (partitioning).
+  /// The graph as JSON: mode, state backend, vertices (operators, parallelism), edges
+  /// (partitioning).
   std::string toJson() const;
   /// A hash of everything that must match between two plannings of the same job.
   std::string fingerprint() const;
 };
 
 /// Plans `env`'s StreamGraph with `config` (`parallelism.default`, `pipeline.max-parallelism`,
-/// `execution.runtime-mode`, `execution.buffer-timeout.interval`, network settings); settings
-/// made in the job's code win. Errors name the operator at fault.
+/// `execution.runtime-mode`, `execution.buffer-timeout.interval`, network settings,
+/// `state.backend.type` and `state.backend.rocksdb.*`, `io.tmp.dirs`); settings made in the
+/// job's code win. Errors name the operator or configuration key at fault.
 absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
                                        const Configuration& config,
                                        const std::string& jobName);

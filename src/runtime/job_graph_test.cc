@@ -172,5 +172,44 @@ TEST(JobGraphTest, JsonNamesVerticesEdgesAndPartitioning) {
   EXPECT_NE(json.find("\"parallelism\": 2"), std::string::npos);
 }
 
+TEST(JobGraphTest, ReadsTheStateBackendIntoThePlanAndItsFingerprint) {
+  // A JobGraph refers to its environment's StreamGraph: the environment must outlive it.
+  StreamExecutionEnvironment env;
+  env.fromSequence(1, 3).keyBy([](int64_t x) { return x % 2; }).sum().print();
+  auto plan = [&env](const char* type) {
+    Configuration c = parallelism(2);
+    if (type != nullptr)
+      c.set("state.backend.type", type);
+    c.set("state.backend.rocksdb.block.cache-size", "16mb");
+    auto jg = buildJobGraph(env, c, "backend");
+    EXPECT_TRUE(jg.ok()) << jg.status();
+    return std::move(*jg);
+  };
+  JobGraph byDefault = plan(nullptr);
+  JobGraph heap = plan("hashmap");
+  JobGraph rocksDb = plan("RocksDB");
+  EXPECT_EQ(byDefault.stateBackend.type, state::StateBackendType::kHeap);
+  EXPECT_EQ(heap.stateBackend.type, state::StateBackendType::kHeap);
+  EXPECT_EQ(rocksDb.stateBackend.type, state::StateBackendType::kRocksDb);
+  EXPECT_EQ(rocksDb.stateBackend.rocksDb.blockCacheBytes, 16 << 20);
+  EXPECT_NE(rocksDb.toJson().find("\"stateBackend\": \"rocksdb\""), std::string::npos)
+      << rocksDb.toJson();
+  EXPECT_EQ(byDefault.fingerprint(), heap.fingerprint());
+  EXPECT_NE(heap.fingerprint(), rocksDb.fingerprint());
+}
+
+TEST(JobGraphTest, BadStateBackendSettingsFailPlanningNamingTheKey) {
+  for (auto [key, value] : {std::pair{"state.backend.type", "bogus"},
+                            std::pair{"state.backend.rocksdb.writebuffer.size", "lots"}}) {
+    StreamExecutionEnvironment env;
+    env.fromSequence(1, 3).print();
+    Configuration c = parallelism(1);
+    c.set(key, value);
+    auto jg = buildJobGraph(env, c, "bad backend");
+    ASSERT_FALSE(jg.ok()) << key;
+    EXPECT_NE(jg.status().message().find(key), std::string::npos) << jg.status();
+  }
+}
+
 }  // namespace
 }  // namespace brook::runtime

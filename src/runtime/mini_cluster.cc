@@ -1,5 +1,6 @@
 #include "runtime/mini_cluster.h"
 
+#include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
@@ -85,6 +86,13 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   report(JobStatus::kCreated);
 
   Execution exec;
+  // Local state of this execution's tasks (RocksDB), created when first needed and removed
+  // when the job ends.
+  const std::string localStateDirectory =
+      (std::filesystem::path(jg.temporaryDirectory.empty() ? temporaryDirectory(Configuration{})
+                                                           : jg.temporaryDirectory) /
+       absl::StrFormat("brook-minicluster-%s", result.jobId))
+          .string();
   // partitionOf[edge][producer subtask]
   std::vector<std::vector<ResultPartition*>> partitionOf(jg.edges.size());
   for (const JobEdge& e : jg.edges) {
@@ -123,6 +131,7 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
       env.args = &args;
       env.vertexId = v.id;
       env.subtaskIndex = i;
+      env.localStateDirectory = localStateDirectory;
       for (int e : v.outputs)
         env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
       for (int e : v.inputs) {
@@ -183,6 +192,12 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   }
   for (auto& p : exec.partitions)
     p->releaseAll();
+  std::error_code removeError;
+  std::filesystem::remove_all(localStateDirectory, removeError);
+  if (removeError) {
+    log->warn("[{}] cannot remove the local state directory '{}': {}", result.jobId,
+              localStateDirectory, removeError.message());
+  }
 
   result.durationMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)

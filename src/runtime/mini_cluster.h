@@ -28,7 +28,9 @@ struct JobExecutionResult {
 
 /// Runs jobs inside this process: every task of the JobGraph on its own thread, connected by
 /// in-memory channels with the same buffers, serialization and backpressure as across
-/// processes. Thread-safe: `cancel` may be called while `execute` runs on another thread.
+/// processes. Tasks keep local state files in a folder per execution under the JobGraph's
+/// temporary directory (`io.tmp.dirs`), `brook-minicluster-<job id>`, removed when the job
+/// ends. Thread-safe: `cancel` may be called while `execute` runs on another thread.
 class MiniCluster {
  public:
   using StatusListener = std::function<void(const std::string& jobId, JobStatus)>;

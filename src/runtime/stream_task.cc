@@ -1,11 +1,16 @@
 #include "runtime/stream_task.h"
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
 #include <map>
+#include <stdexcept>
 
 #include <absl/strings/str_cat.h>
 
 #include "common/logging.h"
+#include "state/key_group.h"
 
 namespace brook::runtime {
 
@@ -33,6 +38,133 @@ StreamTask::StreamTask(Environment environment, CompletionCallback onComplete)
 }
 
 StreamTask::~StreamTask() = default;
+
+namespace {
+
+// Orders the timer heap so that its front is the earliest timer, the first registered of ties.
+struct LaterTimer {
+  template <typename Timer>
+  bool operator()(const Timer& a, const Timer& b) const {
+    return a.time != b.time ? a.time > b.time : a.sequence > b.sequence;
+  }
+};
+
+// An operator id as a file name: itself when it is made of safe characters, else the node id.
+std::string operatorDirectoryName(const std::string& operatorId, int nodeId) {
+  bool safe =
+      !operatorId.empty() && operatorId.size() <= 64 && operatorId != "." && operatorId != "..";
+  for (char c : operatorId) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      safe = false;
+  }
+  return safe ? operatorId : absl::StrCat("node", nodeId);
+}
+
+}  // namespace
+
+int64_t StreamTask::currentProcessingTime() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void StreamTask::registerTimer(int64_t time, std::function<void(int64_t)> callback) {
+  addTimer(time, kNoOperator, std::move(callback));
+}
+
+void StreamTask::addTimer(int64_t time,
+                          size_t operatorIndex,
+                          std::function<void(int64_t)> callback) {
+  if (timersStopped_)
+    return;
+  timers_.push_back(Timer{time, nextTimerSequence_++, operatorIndex, std::move(callback)});
+  std::push_heap(timers_.begin(), timers_.end(), LaterTimer{});
+}
+
+void StreamTask::runDueTimers() {
+  if (timers_.empty())
+    return;
+  const int64_t now = currentProcessingTime();
+  // Timers that callbacks register now wait for the next turn, so a callback that registers
+  // a due timer again cannot starve the task.
+  const uint64_t registeredBefore = nextTimerSequence_;
+  while (!timers_.empty() && !timersStopped_ && timers_.front().time <= now &&
+         timers_.front().sequence < registeredBefore) {
+    if (cancelled_.load(std::memory_order_relaxed))
+      return;
+    std::pop_heap(timers_.begin(), timers_.end(), LaterTimer{});
+    Timer timer = std::move(timers_.back());
+    timers_.pop_back();
+    try {
+      timer.callback(timer.time);
+    } catch (const OperatorException&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (timer.operatorIndex == kNoOperator)
+        throw;
+      throw OperatorException(contexts_[timer.operatorIndex]->subtaskDescription(), e.what());
+    }
+  }
+}
+
+std::chrono::steady_clock::time_point StreamTask::nextWakeUp(
+    std::chrono::steady_clock::time_point deadline) const {
+  if (timers_.empty() || timersStopped_)
+    return deadline;
+  auto now = std::chrono::steady_clock::now();
+  int64_t wait = timers_.front().time - currentProcessingTime();
+  if (wait <= 0)
+    return now;
+  // Beyond the deadline the wait does not matter; capping it also avoids overflow.
+  auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+  if (wait >= limit)
+    return deadline;
+  return now + std::chrono::milliseconds(wait);
+}
+
+void StreamTask::stopTimers() {
+  timersStopped_ = true;
+  timers_.clear();
+}
+
+void StreamTask::createKeyedStateBackend(size_t index, int nodeId) {
+  const JobGraph& jg = *env_.jobGraph;
+  const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
+  state::KeyedStateBackendOptions options;
+  options.type = jg.stateBackend.type;
+  options.operatorDescription = contexts_[index]->subtaskDescription();
+  options.maxParallelism = v.maxParallelism;
+  options.keyGroupRange =
+      state::keyGroupRangeFor(v.maxParallelism, v.parallelism, env_.subtaskIndex);
+  options.rocksDb = jg.stateBackend.rocksDb;
+  if (options.type == state::StateBackendType::kRocksDb) {
+    if (env_.localStateDirectory.empty()) {
+      throw std::runtime_error(absl::StrCat("operator '", options.operatorDescription,
+                                            "' needs a local state directory for the RocksDB "
+                                            "state backend, and the task has none"));
+    }
+    options.rocksDbDirectory =
+        (std::filesystem::path(env_.localStateDirectory) /
+         absl::StrCat("job_", env_.jobId, "_op_",
+                      operatorDirectoryName(jg.operatorIds[static_cast<size_t>(nodeId)], nodeId),
+                      "_", env_.subtaskIndex, "_attempt_", env_.attemptNumber))
+            .string();
+  }
+  std::string directory = options.rocksDbDirectory;
+  absl::StatusOr<std::unique_ptr<state::RuntimeKeyedStateBackend>> backend =
+      state::createKeyedStateBackend(std::move(options));
+  if (!backend.ok()) {
+    // The message names the directory when the store's own error does not.
+    std::string message(backend.status().message());
+    bool namesDirectory = directory.empty() || message.find(directory) != std::string::npos;
+    throw std::runtime_error(
+        absl::StrCat("cannot create the ", state::stateBackendTypeName(jg.stateBackend.type),
+                     " state backend of operator '", contexts_[index]->subtaskDescription(), "'",
+                     namesDirectory ? "" : absl::StrCat(" in '", directory, "'"), ": ", message));
+  }
+  keyedStateBackends_[index] = std::move(*backend);
+  contexts_[index]->keyedStateBackend = keyedStateBackends_[index].get();
+}
 
 void StreamTask::cancel() {
   cancelled_.store(true);
@@ -74,9 +206,17 @@ void StreamTask::setUp() {
     ctx->attemptNumber = env_.attemptNumber;
     ctx->mode = jg.mode;
     ctx->args = env_.args;
+    timeServices_.push_back(std::make_unique<OperatorTimeService>(this, contexts_.size()));
+    ctx->processingTimeService = timeServices_.back().get();
+    operatorStateStores_.push_back(
+        std::make_unique<OperatorStateStore>(ctx->subtaskDescription()));
+    ctx->operatorStateStore = operatorStateStores_.back().get();
     contexts_.push_back(std::move(ctx));
     operators_.push_back(n.factory());
     opOfNode[nodeId] = operators_.back().get();
+    keyedStateBackends_.emplace_back();
+    if (operators_.back()->isKeyed())
+      createKeyedStateBackend(operators_.size() - 1, nodeId);
   }
 
   // Wire each operator's outputs: chained operators directly, others through writers.
@@ -89,7 +229,7 @@ void StreamTask::setUp() {
       OutputBase* out;
       auto chained = opOfNode.find(edge.targetId);
       if (chained != opOfNode.end()) {
-        out = chained->second->input();
+        out = chained->second->inputFor(edge.targetInput);
       } else {
         ownedOutputs_.push_back(edge.makeNetworkOutput(writerOfStreamEdge.at(e)));
         out = ownedOutputs_.back().get();
@@ -123,11 +263,13 @@ void StreamTask::setUp() {
   for (size_t i = 0; i < v.inputs.size(); ++i) {
     const JobEdge& je = jg.edges[static_cast<size_t>(v.inputs[i])];
     const StreamEdge& se = sg.edges[static_cast<size_t>(je.streamEdge)];
-    if (head->input() == nullptr || se.recordType == nullptr) {
+    OutputBase* port = head->inputFor(se.targetInput);
+    if (port == nullptr || se.recordType == nullptr) {
       throw std::logic_error("operator '" + sg.nodes[static_cast<size_t>(se.targetId)].name +
-                             "' cannot consume records");
+                             "' cannot consume records on input " +
+                             std::to_string(se.targetInput));
     }
-    edgeDeserializers_.push_back(se.recordType->makeDeserializer(head->input()));
+    edgeDeserializers_.push_back(se.recordType->makeDeserializer(port));
     for (size_t j = 0; j < env_.inputs[i].size(); ++j) {
       int ch = gate_.addChannel(env_.inputs[i][j], static_cast<int>(i));
       if (i < env_.remoteInputs.size() && env_.remoteInputs[i][j] != nullptr)
@@ -160,6 +302,7 @@ void StreamTask::run() {
     } else {
       runInputs();
     }
+    stopTimers();
     if (cancelled_.load())
       throw TaskCancelledError{};
     finishOperators();
@@ -179,9 +322,14 @@ void StreamTask::run() {
   }
   if (finalState != TaskState::kFinished)
     closeOperators();
-  // Release everything the task holds before reporting.
+  stopTimers();
+  // Release everything the task holds before reporting: the operators before the state they
+  // used, whose destruction removes its local files.
   writers_.clear();
   channelDeserializers_.clear();
+  operators_.clear();
+  keyedStateBackends_.clear();
+  operatorStateStores_.clear();
   if (finalState == TaskState::kFailed) {
     log->error("[{}] {}", env_.jobId, failure);
   } else {
@@ -221,13 +369,14 @@ void StreamTask::runSource() {
       mail();
     if (cancelled_.load(std::memory_order_relaxed))
       return;
+    runDueTimers();
     InputStatus status = source->emitNext();
     if (status == InputStatus::kEndOfInput)
       break;
     maybeFlush();
     if (status == InputStatus::kNothingAvailable) {
-      mailbox_.waitUntil(
-          std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(5)));
+      mailbox_.waitUntil(nextWakeUp(
+          std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(5))));
     }
   }
   // A bounded source ends event time: every window and timer downstream fires.
@@ -242,6 +391,7 @@ void StreamTask::runInputs() {
       mail();
     if (cancelled_.load(std::memory_order_relaxed))
       return;
+    runDueTimers();
     int channel = -1;
     Buffer* buffer = gate_.pollNext(channel);
     if (buffer != nullptr) {
@@ -252,9 +402,10 @@ void StreamTask::runInputs() {
     }
     maybeFlush();
     checkRemoteChannels();
-    // Idle: wake for the next flush, and at least every 100 ms to check the remote channels.
-    mailbox_.waitUntil(
-        std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+    // Idle: wake for the next flush or timer, and at least every 100 ms to check the remote
+    // channels.
+    mailbox_.waitUntil(nextWakeUp(
+        std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(100))));
   }
 }
 

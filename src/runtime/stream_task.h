@@ -9,6 +9,7 @@
 
 #include <brook/functions.h>
 #include <brook/operator.h>
+#include <brook/operator_state_store.h>
 
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
@@ -16,6 +17,7 @@
 #include "runtime/network/remote_input_channel.h"
 #include "runtime/record_writer.h"
 #include "runtime/result_partition.h"
+#include "state/keyed_state_backend_factory.h"
 
 namespace brook::runtime {
 
@@ -25,7 +27,14 @@ const char* taskStateName(TaskState state);
 /// One parallel subtask of a JobVertex: its chain of operators, its input gate and its record
 /// writers, driven by one thread. The owner calls `run` on a dedicated thread; `cancel` may be
 /// called from any thread.
-class StreamTask {
+///
+/// The task is its operators' ProcessingTimeService: timers wait in a heap owned by the task
+/// thread, which runs the due ones between records, buffers and mails, and wakes from idle waits
+/// when the next one is due. Timers stop once the input ended (before `endInput`) or the task
+/// was cancelled; registrations after that are dropped. Each keyed operator (`isKeyed`) gets its
+/// own keyed state backend for the subtask's key groups before `open`; it is destroyed, with its
+/// local files, when the task ends, after the operators were closed.
+class StreamTask final : public ProcessingTimeService {
  public:
   struct Environment {
     std::string jobId;
@@ -42,6 +51,11 @@ class StreamTask {
     /// subpartition, null for local ones. The task fails when a remote channel fails before
     /// its end of partition.
     std::vector<std::vector<network::RemoteInputChannel*>> remoteInputs;
+    /// Where keyed operators keep local state files (RocksDB): each operator instance and
+    /// attempt gets a fresh folder `job_<job>_op_<operator>_<subtask>_attempt_<n>` under it,
+    /// removed when the task ends. Created when first needed; the owner removes it. Needed only
+    /// by jobs on the RocksDB backend (their tasks fail without it).
+    std::string localStateDirectory;
   };
   /// Called once, from the task thread, when the task reaches a terminal state.
   using CompletionCallback = std::function<void(TaskState, const std::string& failure)>;
@@ -62,6 +76,12 @@ class StreamTask {
   /// backpressure. Any thread.
   int64_t backPressuredNanos() const { return backPressuredNanos_.load(std::memory_order_relaxed); }
 
+  /// Epoch milliseconds of the system clock. Any thread.
+  int64_t currentProcessingTime() const override;
+  /// Runs `callback(time)` on the task thread once the processing time reaches `time`, in time
+  /// order, ties in registration order. Task thread only (operators call it).
+  void registerTimer(int64_t time, std::function<void(int64_t)> callback) override;
+
  private:
   void setUp();
   void runSource();
@@ -72,6 +92,41 @@ class StreamTask {
   void checkRemoteChannels();
   void finishOperators();
   void closeOperators() noexcept;
+  /// Creates the keyed state backend of the operator at `index` of the chain.
+  void createKeyedStateBackend(size_t index, int nodeId);
+  /// Runs the timers due now that were registered before this call; a callback's exception
+  /// fails the task (an OperatorException names the operator that registered it).
+  void runDueTimers();
+  /// `deadline`, or earlier if a timer is due before it.
+  std::chrono::steady_clock::time_point nextWakeUp(
+      std::chrono::steady_clock::time_point deadline) const;
+  /// Drops every pending timer and refuses new ones.
+  void stopTimers();
+
+  struct Timer {
+    int64_t time = 0;
+    uint64_t sequence = 0;  // registration order, for ties
+    size_t operatorIndex = 0;
+    std::function<void(int64_t)> callback;
+  };
+  /// The ProcessingTimeService an operator sees: the task's, remembering which operator
+  /// registered each timer so that a failing callback names it.
+  class OperatorTimeService final : public ProcessingTimeService {
+   public:
+    OperatorTimeService(StreamTask* task, size_t operatorIndex)
+        : task_(task), operatorIndex_(operatorIndex) {}
+    int64_t currentProcessingTime() const override { return task_->currentProcessingTime(); }
+    void registerTimer(int64_t time, std::function<void(int64_t)> callback) override {
+      task_->addTimer(time, operatorIndex_, std::move(callback));
+    }
+
+   private:
+    StreamTask* task_;
+    size_t operatorIndex_;
+  };
+  /// `operatorIndex` is kNoOperator for timers registered on the task itself.
+  void addTimer(int64_t time, size_t operatorIndex, std::function<void(int64_t)> callback);
+  static constexpr size_t kNoOperator = SIZE_MAX;
 
   Environment env_;
   CompletionCallback onComplete_;
@@ -83,12 +138,23 @@ class StreamTask {
   Mailbox mailbox_;
   InputGate gate_{&mailbox_};
 
+  // Per operator: its keyed state backend, or null. Declared before the operators so that it
+  // outlives them; `run` also destroys it after them.
+  std::vector<std::unique_ptr<state::RuntimeKeyedStateBackend>> keyedStateBackends_;
+  // Per operator: its operator state (list, union and broadcast state).
+  std::vector<std::unique_ptr<OperatorStateStore>> operatorStateStores_;
   // Operators in chain order (head first), with their contexts.
   std::vector<std::unique_ptr<StreamOperator>> operators_;
   std::vector<std::unique_ptr<RuntimeContext>> contexts_;
   std::vector<std::unique_ptr<OutputBase>> ownedOutputs_;
   std::vector<std::unique_ptr<ChannelRecordWriter>> writers_;
+  std::vector<std::unique_ptr<OperatorTimeService>> timeServices_;
   bool opened_ = false;
+
+  // Processing-time timers: a min-heap by (time, sequence), task thread only.
+  std::vector<Timer> timers_;
+  uint64_t nextTimerSequence_ = 0;
+  bool timersStopped_ = false;
 
   // Input side: per channel, its deserializer and the typed record deserializer of its edge.
   std::vector<std::unique_ptr<RecordDeserializer>> edgeDeserializers_;

@@ -1,14 +1,21 @@
 #include "state/rocksdb_keyed_store.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <map>
+#include <span>
 #include <system_error>
 #include <utility>
 
 #include <absl/strings/str_cat.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
@@ -168,11 +175,151 @@ class ListConcatenateOperator : public rocksdb::MergeOperator {
   const char* Name() const override { return "brook.ListConcatenate"; }
 };
 
+// ---------------------------------------------------------------------------------------------
+// State time-to-live
+
+using Clock = std::function<int64_t()>;
+
+int64_t systemTimeMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// What `expiredAtOrBefore` returns for a state without a time-to-live: nothing expires.
+constexpr int64_t kNeverExpires = std::numeric_limits<int64_t>::min();
+
+/// Entries last accessed at or before the returned time have expired at `now` under a
+/// time-to-live of `ttlMillis` (as the TTL facades decide: `lastAccess <= now - ttl`).
+int64_t expiredAtOrBefore(int64_t ttlMillis, int64_t now) {
+  if (ttlMillis <= 0 || now < kNeverExpires + ttlMillis) {
+    return kNeverExpires;
+  }
+  return now - ttlMillis;
+}
+
+/// Whether a stored TtlValue (value, map user value or list element), whose last 8 bytes are
+/// its last-access time (int64, little-endian), has expired. Bytes too short to hold a time are
+/// kept: reading them fails on access, with an error that names the state.
+bool isExpired(std::string_view ttlValue, int64_t expiredAtOrBefore) {
+  if (expiredAtOrBefore == kNeverExpires || ttlValue.size() < 8) {
+    return false;
+  }
+  uint64_t time = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    time |= static_cast<uint64_t>(static_cast<uint8_t>(ttlValue[ttlValue.size() - 8 + i]))
+            << (8 * i);
+  }
+  return static_cast<int64_t>(time) <= expiredAtOrBefore;
+}
+
+/// Drops the expired entries of a state with a time-to-live from the files a compaction writes:
+/// expired values and map entries, and the expired elements of lists (a list with none left
+/// goes). Made per compaction by TtlCompactionFilterFactory and used by that compaction's
+/// thread only; it must not throw (RocksDB is not exception-safe).
+class TtlCompactionFilter final : public rocksdb::CompactionFilter {
+ public:
+  TtlCompactionFilter(StateKind kind, int64_t expiredAtOrBefore)
+      : kind_(kind), expiredAtOrBefore_(expiredAtOrBefore) {}
+
+  Decision FilterV2(int /*level*/,
+                    const rocksdb::Slice& /*key*/,
+                    ValueType type,
+                    const rocksdb::Slice& value,
+                    std::string* newValue,
+                    std::string* /*skipUntil*/) const override {
+    if (type == ValueType::kBlobIndex) {
+      return Decision::kKeep;
+    }
+    if (kind_ != StateKind::kList) {
+      // Value and map states are only ever Put, never merged.
+      return type == ValueType::kValue && isExpired(toView(value), expiredAtOrBefore_)
+                 ? Decision::kRemove
+                 : Decision::kKeep;
+    }
+    // A stored list and each merge operand (what addToList appends) are both concatenations of
+    // length-prefixed elements, so both are filtered alike; filtering the operands is a bonus
+    // (those visible to a RocksDB snapshot are not passed here). A value that the compaction
+    // merges from a stored list and later operands is not passed here either (RocksDB's
+    // contract): the next compaction filters it.
+    return filterList(toView(value), newValue);
+  }
+
+  const char* Name() const override { return "brook.TtlCompactionFilter"; }
+
+ private:
+  /// Two passes, so that a list without expired elements is neither copied nor allocated for.
+  Decision filterList(std::string_view list, std::string* newValue) const {
+    size_t total = 0;
+    size_t expired = 0;
+    ByteReader r(list);
+    while (!r.empty()) {
+      std::string_view element;
+      if (!r.readLengthPrefixed(&element)) {
+        return Decision::kKeep;  // corrupt: reading the list reports it, naming the state
+      }
+      ++total;
+      expired += isExpired(element, expiredAtOrBefore_) ? 1 : 0;
+    }
+    if (expired == 0) {
+      return Decision::kKeep;
+    }
+    if (expired == total) {
+      return Decision::kRemove;
+    }
+    newValue->clear();
+    ByteReader again(list);
+    while (!again.empty()) {
+      std::string_view element;
+      again.readLengthPrefixed(&element);
+      if (!isExpired(element, expiredAtOrBefore_)) {
+        appendLengthPrefixed(newValue, element);
+      }
+    }
+    return Decision::kChangeValue;
+  }
+
+  StateKind kind_;
+  int64_t expiredAtOrBefore_;
+};
+
+/// Makes the TTL compaction filter of one state's column family for each compaction, or none
+/// while the state has no time-to-live. The column family exists before its time-to-live is
+/// known (it is set when the operator registers the state, on the store's thread), hence the
+/// shared atomic. Called on RocksDB's compaction threads.
+class TtlCompactionFilterFactory final : public rocksdb::CompactionFilterFactory {
+ public:
+  TtlCompactionFilterFactory(StateKind kind,
+                             std::shared_ptr<const std::atomic<int64_t>> ttlMillis,
+                             std::shared_ptr<const Clock> clock)
+      : kind_(kind), ttlMillis_(std::move(ttlMillis)), clock_(std::move(clock)) {}
+
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context& /*context*/) override {
+    const int64_t ttl = ttlMillis_->load(std::memory_order_relaxed);
+    if (ttl <= 0) {
+      return nullptr;
+    }
+    // One time for the whole compaction: what expires while it runs goes in a later one.
+    return std::make_unique<TtlCompactionFilter>(kind_, expiredAtOrBefore(ttl, (*clock_)()));
+  }
+
+  const char* Name() const override { return "brook.TtlCompactionFilterFactory"; }
+
+ private:
+  StateKind kind_;
+  std::shared_ptr<const std::atomic<int64_t>> ttlMillis_;
+  std::shared_ptr<const Clock> clock_;
+};
+
 /// A registered state as a snapshot sees it.
 struct StateInfo {
   std::string name;
   StateKind kind;
   rocksdb::ColumnFamilyHandle* columnFamily;
+  // The state's time-to-live in milliseconds (0: none), shared with its compaction filter
+  // factory: written on the store's thread, read on compaction threads.
+  std::shared_ptr<std::atomic<int64_t>> ttlMillis;
 };
 
 }  // namespace
@@ -182,7 +329,10 @@ struct StateInfo {
 
 class RocksDbKeyedStore::Impl {
  public:
-  Impl(std::string directory, const Options& options) : directory_(std::move(directory)) {
+  Impl(std::string directory, const Options& options)
+      : directory_(std::move(directory)),
+        clock_(std::make_shared<const Clock>(options.clock ? options.clock
+                                                           : Clock(systemTimeMillis))) {
     // Memtables are charged to the cache; its capacity is both budgets together, so blocks keep
     // at least blockCacheBytes while memtables use up to writeBufferBytes.
     cache_ = rocksdb::NewLRUCache(
@@ -214,6 +364,12 @@ class RocksDbKeyedStore::Impl {
     // one when all of them together approach it.
     columnFamilyOptions_.write_buffer_size =
         std::max<size_t>(static_cast<size_t>(options.writeBufferBytes) / 2, 64 << 10);
+    // A Bloom filter of whole keys per memtable (a tenth of its size, in its arena, so inside
+    // the write buffer budget): a point read of a key that the memtable does not hold skips the
+    // skip list search, a dozen or more cache misses. It made state get+put ~30% faster
+    // (BENCHMARKS.md, "Keyed state").
+    columnFamilyOptions_.memtable_prefix_bloom_size_ratio = 0.1;
+    columnFamilyOptions_.memtable_whole_key_filtering = true;
     listColumnFamilyOptions_ = columnFamilyOptions_;
     listColumnFamilyOptions_.merge_operator = std::make_shared<ListConcatenateOperator>();
 
@@ -264,12 +420,17 @@ class RocksDbKeyedStore::Impl {
     return result;
   }
 
-  absl::StatusOr<const StateInfo*> state(StateId id, StateKind kind) const {
+  absl::StatusOr<const StateInfo*> state(StateId id) const {
     if (id.index < 0 || static_cast<size_t>(id.index) >= states_.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("RocksDB store '", directory_, "': unknown state id ", id.index));
     }
-    const StateInfo& state = states_[static_cast<size_t>(id.index)];
+    return &states_[static_cast<size_t>(id.index)];
+  }
+
+  absl::StatusOr<const StateInfo*> state(StateId id, StateKind kind) const {
+    BROOK_ASSIGN_OR_RETURN(const StateInfo* found, state(id));
+    const StateInfo& state = *found;
     if (state.kind != kind) {
       return absl::InvalidArgumentError(
           absl::StrCat("RocksDB store '", directory_, "': state '", state.name, "' is ",
@@ -367,6 +528,8 @@ class RocksDbKeyedStore::Impl {
   }
 
   const std::string directory_;
+  // The clock of state time-to-live, shared with the compaction filter factories.
+  const std::shared_ptr<const Clock> clock_;
   rocksdb::DBOptions dbOptions_;
   rocksdb::ColumnFamilyOptions columnFamilyOptions_;
   rocksdb::ColumnFamilyOptions listColumnFamilyOptions_;
@@ -388,16 +551,29 @@ class RocksDbKeyedStore::Impl {
 namespace {
 
 /// The asynchronous phase of a RocksDB snapshot: a RocksDB snapshot and the states that existed
-/// at the synchronous phase. `write` runs on any one thread at a time.
+/// at the synchronous phase, with the times at or before which their entries had expired then
+/// (the snapshot leaves those out). `write` runs on any one thread at a time.
+///
+/// A compaction that runs before `write` may already have dropped entries that expired after
+/// the synchronous phase (RocksDB's compaction filters ignore snapshots); a restore would
+/// consider them expired anyway.
 class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
  public:
   RocksDbKeyedStateSnapshot(std::shared_ptr<RocksDbKeyedStore::Impl> impl,
                             KeyGroupRange range,
-                            std::vector<StateInfo> states)
+                            std::vector<StateInfo> states,
+                            std::unique_ptr<const KeyGroupedSnapshotContent> extra)
       : impl_(std::move(impl)),
         range_(range),
         states_(std::move(states)),
-        snapshot_(impl_->db_->GetSnapshot()) {}
+        extra_(std::move(extra)),
+        snapshot_(impl_->db_->GetSnapshot()) {
+    const int64_t now = (*impl_->clock_)();
+    for (const StateInfo& state : states_) {
+      expiredAtOrBefore_.push_back(
+          expiredAtOrBefore(state.ttlMillis->load(std::memory_order_relaxed), now));
+    }
+  }
 
   ~RocksDbKeyedStateSnapshot() override { impl_->db_->ReleaseSnapshot(snapshot_); }
 
@@ -432,6 +608,16 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
       BROOK_RETURN_IF_ERROR(decodeCurrent(i, *iterators[i], &current[i]));
     }
 
+    // The extra content's key groups in the range, merged with the store's.
+    std::span<const int> extraGroups;
+    if (extra_ != nullptr) {
+      extraGroups = extra_->keyGroups();
+      auto first = std::lower_bound(extraGroups.begin(), extraGroups.end(), range_.start);
+      auto last = std::upper_bound(first, extraGroups.end(), range_.end);
+      extraGroups = std::span<const int>(first, last);
+    }
+    size_t nextExtra = 0;
+
     std::vector<std::string_view> elements;
     while (true) {
       int keyGroup = -1;
@@ -439,6 +625,9 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
         if (iterators[i]->Valid() && (keyGroup < 0 || current[i].keyGroup < keyGroup)) {
           keyGroup = current[i].keyGroup;
         }
+      }
+      if (nextExtra < extraGroups.size() && (keyGroup < 0 || extraGroups[nextExtra] < keyGroup)) {
+        keyGroup = extraGroups[nextExtra];
       }
       if (keyGroup < 0) {
         break;
@@ -450,29 +639,45 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
           continue;
         }
         const StateInfo& state = states_[i];
+        const int64_t expired = expiredAtOrBefore_[i];
+        // A state whose entries have all expired costs nothing: the writer writes its record
+        // with its first entry, and skips lists without elements.
         BROOK_RETURN_IF_ERROR(writer.beginState(state.name, state.kind));
         for (; it.Valid() && current[i].keyGroup == keyGroup;) {
           const DecodedKey& key = current[i];
           const std::string_view value = toView(it.value());
           switch (state.kind) {
             case StateKind::kValue:
-              BROOK_RETURN_IF_ERROR(writer.writeValue(key.key, key.stateNamespace, value));
+              if (!isExpired(value, expired)) {
+                BROOK_RETURN_IF_ERROR(writer.writeValue(key.key, key.stateNamespace, value));
+              }
               break;
             case StateKind::kList:
               if (!decodeList(value, &elements)) {
                 return corrupt(state, keyGroup, "a stored list does not decode");
               }
+              if (expired != kNeverExpires) {
+                std::erase_if(elements, [&](std::string_view element) {
+                  return isExpired(element, expired);
+                });
+              }
               BROOK_RETURN_IF_ERROR(writer.writeList(key.key, key.stateNamespace,
                                                      std::span<const std::string_view>(elements)));
               break;
             case StateKind::kMap:
-              BROOK_RETURN_IF_ERROR(
-                  writer.writeMapEntry(key.key, key.stateNamespace, key.userKey, value));
+              if (!isExpired(value, expired)) {
+                BROOK_RETURN_IF_ERROR(
+                    writer.writeMapEntry(key.key, key.stateNamespace, key.userKey, value));
+              }
               break;
           }
           it.Next();
           BROOK_RETURN_IF_ERROR(decodeCurrent(i, it, &current[i]));
         }
+      }
+      if (nextExtra < extraGroups.size() && extraGroups[nextExtra] == keyGroup) {
+        BROOK_RETURN_IF_ERROR(extra_->writeKeyGroup(keyGroup, writer));
+        ++nextExtra;
       }
     }
     return absl::OkStatus();
@@ -506,7 +711,10 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
   std::shared_ptr<RocksDbKeyedStore::Impl> impl_;
   KeyGroupRange range_;
   std::vector<StateInfo> states_;
+  std::unique_ptr<const KeyGroupedSnapshotContent> extra_;
   const rocksdb::Snapshot* snapshot_;
+  // By state, as StateInfo::ttlMillis made it at the synchronous phase.
+  std::vector<int64_t> expiredAtOrBefore_;
 };
 
 }  // namespace
@@ -663,16 +871,21 @@ absl::StatusOr<StateId> RocksDbKeyedStore::registerState(std::string_view name, 
   // Column family names are private to the store; the index keeps them distinct from each other
   // and from RocksDB's "default".
   const int index = static_cast<int>(impl.states_.size());
+  // The time-to-live comes later, from setTimeToLive; the factory reads it per compaction.
+  auto ttlMillis = std::make_shared<std::atomic<int64_t>>(0);
+  rocksdb::ColumnFamilyOptions options =
+      kind == StateKind::kList ? impl.listColumnFamilyOptions_ : impl.columnFamilyOptions_;
+  options.compaction_filter_factory =
+      std::make_shared<TtlCompactionFilterFactory>(kind, ttlMillis, impl.clock_);
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = impl.db_->CreateColumnFamily(
-      kind == StateKind::kList ? impl.listColumnFamilyOptions_ : impl.columnFamilyOptions_,
-      absl::StrCat(index, "-", toAbsl(name)), &handle);
+  rocksdb::Status s =
+      impl.db_->CreateColumnFamily(options, absl::StrCat(index, "-", toAbsl(name)), &handle);
   if (!s.ok()) {
     return toAbslStatus(
         s, absl::StrCat("RocksDB store '", directory_, "': creating the column family of state '",
                         toAbsl(name), "'"));
   }
-  impl.states_.push_back(StateInfo{std::string(name), kind, handle});
+  impl.states_.push_back(StateInfo{std::string(name), kind, handle, std::move(ttlMillis)});
   impl.stateIndex_.emplace(std::string(name), index);
   return StateId{index};
 }
@@ -685,6 +898,18 @@ absl::StatusOr<StateId> RocksDbKeyedStore::findState(std::string_view name) cons
         absl::StrCat("RocksDB store '", directory_, "' has no state '", toAbsl(name), "'"));
   }
   return StateId{it->second};
+}
+
+absl::Status RocksDbKeyedStore::setTimeToLive(StateId state, int64_t ttlMillis) {
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->state(state));
+  if (ttlMillis < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("RocksDB store '", directory_, "': state '",
+                                                   info->name, "' cannot have a negative ",
+                                                   "time-to-live (", ttlMillis, " ms)"));
+  }
+  info->ttlMillis->store(ttlMillis, std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> RocksDbKeyedStore::getValue(StateId state,
@@ -909,16 +1134,27 @@ absl::Status RocksDbKeyedStore::clearAll(int keyGroup,
 
 absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::snapshot(
     KeyGroupRange range) {
+  return snapshot(range, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::snapshot(
+    KeyGroupRange range, std::unique_ptr<const KeyGroupedSnapshotContent> extra) {
   BROOK_RETURN_IF_ERROR(checkOpen());
   if (range.size() > 0) {
     BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.start));
     BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.end));
   }
   return std::unique_ptr<KeyedStateSnapshot>(
-      new RocksDbKeyedStateSnapshot(impl_, range, impl_->states_));
+      new RocksDbKeyedStateSnapshot(impl_, range, impl_->states_, std::move(extra)));
 }
 
 absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGroupRange range) {
+  return restore(reader, range, RestoreDiversion{});
+}
+
+absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader,
+                                        KeyGroupRange range,
+                                        const RestoreDiversion& diversion) {
   BROOK_RETURN_IF_ERROR(checkOpen());
   Impl& impl = *impl_;
   const std::string context =
@@ -927,10 +1163,12 @@ absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGro
   reader.seek(range);
   rocksdb::WriteBatch batch;
   KeyedStateEntry entry;
-  // The state of the previous entry: entries of one state come together.
+  // The state of the previous entry: entries of one state come together, within a key group.
   std::string_view lastName;
   StateId id;
   const StateInfo* info = nullptr;
+  // The state diverted last (names are never empty).
+  std::string divertedName;
   while (true) {
     absl::StatusOr<bool> more = reader.next(&entry);
     if (!more.ok()) {
@@ -938,6 +1176,18 @@ absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGro
     }
     if (!*more) {
       break;
+    }
+    if (diversion.divert) {
+      bool diverted = entry.stateName == divertedName;
+      if (!diverted && (info == nullptr || entry.stateName != lastName) &&
+          diversion.divert(entry.stateName)) {
+        diverted = true;
+        divertedName.assign(entry.stateName);
+      }
+      if (diverted) {
+        BROOK_RETURN_IF_ERROR(diversion.take(entry));
+        continue;
+      }
     }
     if (info == nullptr || entry.stateName != lastName) {
       absl::StatusOr<StateId> registered = registerState(entry.stateName, entry.kind);

@@ -19,8 +19,15 @@
 /// elements, each varint-length-prefixed, concatenated; `addToList` appends through a merge
 /// operator that concatenates, so adding never reads. These layouts live only as long as the
 /// store: snapshots use the canonical format of state/state_snapshot.h.
+///
+/// State time-to-live: a state given one with `setTimeToLive` stores TtlValue<...> values, whose
+/// last 8 bytes are the time of the last access (int64, little-endian): of the value, of each
+/// map entry's user value, of each list element. Snapshots leave out the entries (and list
+/// elements) that have expired by the store's clock, and a compaction filter drops them from
+/// disk as RocksDB compacts.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -78,6 +85,9 @@ class RocksDbKeyedStore {
     int64_t writeBufferBytes = 32 << 20;
     /// Background flushes and compactions that may run at once.
     int maxBackgroundJobs = 2;
+    /// The clock of state time-to-live in epoch milliseconds (null: the system clock). Called
+    /// on the store's thread and on RocksDB's background threads, so it must be thread-safe.
+    std::function<int64_t()> clock;
 
     /// Reads the config_keys above, falling back to the defaults; errors name the key.
     static absl::StatusOr<Options> fromConfiguration(const Configuration& config);
@@ -115,6 +125,11 @@ class RocksDbKeyedStore {
   absl::StatusOr<StateId> registerState(std::string_view name, StateKind kind);
   /// The registered state called `name`, if any.
   absl::StatusOr<StateId> findState(std::string_view name) const;
+  /// Sets the time-to-live of `state`'s entries in milliseconds (0, the default: none), whose
+  /// values must then be TtlValue<...> (see the header comment). Later snapshots and compactions
+  /// leave out entries last accessed `ttlMillis` or more ago by the clock; values too short to
+  /// hold a time are kept. A negative time-to-live is InvalidArgument.
+  absl::Status setTimeToLive(StateId state, int64_t ttlMillis);
 
   // Value state.
 
@@ -210,6 +225,11 @@ class RocksDbKeyedStore {
   /// while this store keeps taking writes, none of which it sees. The returned object keeps
   /// RocksDB open until it is destroyed, even past `close`.
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(KeyGroupRange range);
+  /// As above, and writes `extra` into the same snapshot: in each key group, after the store's
+  /// states, the states `extra` has for it (key groups that only `extra` has appear too). The
+  /// names of `extra`'s states must differ from the store's.
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(
+      KeyGroupRange range, std::unique_ptr<const KeyGroupedSnapshotContent> extra);
 
   /// Loads the entries of the key groups in `range` from `reader`, registering the states it
   /// names and replacing what the store holds for the same keys. Meant for a new store, called
@@ -218,8 +238,24 @@ class RocksDbKeyedStore {
   /// InvalidArgument.
   absl::Status restore(KeyedStateSnapshotReader& reader, KeyGroupRange range);
 
+  /// Which restored states a restore hands elsewhere instead of storing them (the RocksDB
+  /// backend keeps engine-managed state such as timers on the heap).
+  struct RestoreDiversion {
+    /// Called where a state's entries begin (the answer must not change during a restore);
+    /// true: its entries go to `take`, and the store does not register it.
+    std::function<bool(std::string_view stateName)> divert;
+    /// Receives each diverted entry (views valid during the call); an error ends the restore.
+    std::function<absl::Status(const KeyedStateEntry& entry)> take;
+  };
+  /// As above, handing the entries of the states `diversion` picks to it.
+  absl::Status restore(KeyedStateSnapshotReader& reader,
+                       KeyGroupRange range,
+                       const RestoreDiversion& diversion);
+
   /// Flushes every memtable and compacts every column family, so that the data lives in SST
-  /// files and merge operands have been merged. For tests and benchmarks.
+  /// files and merge operands have been merged, and the compaction filter has dropped the
+  /// expired entries of states with a time-to-live (list elements that a compaction merges with
+  /// later additions may stay until the next one). For tests and benchmarks.
   absl::Status flushAndCompact();
 
   MemoryUsage memoryUsage() const;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -650,6 +652,92 @@ TEST_F(RocksDbKeyedStoreTest, ACorruptSnapshotFailsTheRestoreWithDataLoss) {
   absl::Status status = target->restore(*reader, kAllKeyGroups);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr("corrupt.snapshot"));
+}
+
+/// A stored TtlValue: `payload` followed by the last-access time, int64 little-endian.
+std::string ttlValue(const std::string& payload, int64_t lastAccessMillis) {
+  std::string bytes = payload;
+  for (int i = 0; i < 8; ++i) {
+    bytes.push_back(static_cast<char>((static_cast<uint64_t>(lastAccessMillis) >> (8 * i)) & 0xFF));
+  }
+  return bytes;
+}
+
+TEST_F(RocksDbKeyedStoreTest, TimeToLiveDropsExpiredEntriesFromSnapshotsAndCompactions) {
+  std::atomic<int64_t> now{1000};
+  RocksDbKeyedStore::Options options;
+  options.clock = [&now] {
+    return now.load();
+  };
+  StoreAndModel s(open("db", options));
+  RocksDbKeyedStore& store = s.store();
+  const StateId v = s.id("value", StateKind::kValue);
+  const StateId l = s.id("list", StateKind::kList);
+  const StateId m = s.id("map", StateKind::kMap);
+  s.id("plain", StateKind::kValue);
+  for (StateId id : {v, l, m}) {
+    ASSERT_OK(store.setTimeToLive(id, 100));
+  }
+  EXPECT_EQ(store.setTimeToLive(v, -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.setTimeToLive(StateId{9}, 100).code(), absl::StatusCode::kInvalidArgument);
+
+  // At 1000 with a time-to-live of 100, entries last accessed at 900 or before have expired.
+  s.putValue("value", "a", "", ttlValue("old", 900));
+  s.putValue("value", "b", "", ttlValue("new", 901));
+  s.putValue("value", "c", "", "x");  // too short to hold a time: kept
+  s.putValue("plain", "a", "", ttlValue("no ttl", 0));
+  // Lists through the merge operator, and one replaced whole (a Put).
+  for (const std::string& element : {ttlValue("1", 800), ttlValue("2", 950), ttlValue("3", 850)}) {
+    s.addToList("list", "a", "", element);
+  }
+  s.addToList("list", "b", "", ttlValue("4", 800));
+  s.addToList("list", "b", "", ttlValue("5", 900));
+  s.updateList("list", "c", "", {ttlValue("6", 700), ttlValue("7", 990), ttlValue("8", 999)});
+  s.putMap("map", "a", "", "x", ttlValue("old", 800));
+  s.putMap("map", "a", "", "y", ttlValue("new", 990));
+  s.putMap("map", "b", "", "z", ttlValue("old", 900));
+
+  // What survives: the model without the expired entries.
+  KeyedStateModel live = s.model();
+  const auto key = [](const std::string& state, const std::string& k) {
+    return KeyedStateModel::Key{state, StoreAndModel::group(k), k, ""};
+  };
+  live.values.erase(key("value", "a"));
+  live.lists[key("list", "a")] = {ttlValue("2", 950)};
+  live.lists.erase(key("list", "b"));
+  live.lists[key("list", "c")] = {ttlValue("7", 990), ttlValue("8", 999)};
+  live.maps.erase({"map", StoreAndModel::group("a"), "a", "", "x"});
+  live.maps.erase({"map", StoreAndModel::group("b"), "b", "", "z"});
+  EXPECT_EQ(entriesOf(store, kAllKeyGroups), live.entries(kAllKeyGroups));
+
+  // The store's reads do not look at times, so they still see every entry ...
+  expectReadsMatch(store, s.model(), kAllKeyGroups);
+  // ... until a compaction drops the expired ones from disk.
+  ASSERT_OK(store.flushAndCompact());
+  expectReadsMatch(store, live, kAllKeyGroups);
+  std::string value;
+  std::vector<std::string> elements;
+  EXPECT_FALSE(*store.getValue(v, StoreAndModel::group("a"), "a", "", &value));
+  EXPECT_FALSE(*store.getList(l, StoreAndModel::group("b"), "b", "", &elements));
+  EXPECT_FALSE(*store.containsMapKey(m, StoreAndModel::group("a"), "a", "", "x"));
+  EXPECT_FALSE(*store.containsMapKey(m, StoreAndModel::group("b"), "b", "", "z"));
+  EXPECT_EQ(entriesOf(store, kAllKeyGroups), live.entries(kAllKeyGroups));
+
+  // The time-to-live and the clock are read at each compaction: later, more has expired.
+  now = 1090;  // expired: 990 and before
+  ASSERT_OK(store.addToList(l, StoreAndModel::group("a"), "a", "", ttlValue("9", 1090)));
+  ASSERT_OK(store.flushAndCompact());
+  ASSERT_TRUE(*store.getList(l, StoreAndModel::group("c"), "c", "", &elements));
+  EXPECT_EQ(elements, std::vector<std::string>{ttlValue("8", 999)});
+  ASSERT_TRUE(*store.getList(l, StoreAndModel::group("a"), "a", "", &elements));
+  EXPECT_EQ(elements, std::vector<std::string>{ttlValue("9", 1090)});
+  EXPECT_FALSE(*store.containsMapKey(m, StoreAndModel::group("a"), "a", "", "y"));
+  EXPECT_FALSE(*store.getValue(v, StoreAndModel::group("b"), "b", "", &value));
+  EXPECT_TRUE(*store.getValue(v, StoreAndModel::group("c"), "c", "", &value));
+  // A state without a time-to-live is never filtered, whatever its bytes look like.
+  ASSERT_TRUE(
+      *store.getValue(*store.findState("plain"), StoreAndModel::group("a"), "a", "", &value));
+  EXPECT_EQ(value, ttlValue("no ttl", 0));
 }
 
 TEST_F(RocksDbKeyedStoreTest, MemoryStaysWithinTheConfiguredBudget) {

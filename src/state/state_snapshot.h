@@ -235,6 +235,20 @@ class KeyedStateSnapshotReader {
   uint64_t entriesInState_ = 0;
 };
 
+/// Snapshot content written key group by key group, so that another snapshot can interleave it
+/// with its own within each key group's section (the RocksDB backend adds its heap-held timers to
+/// the store's states this way). Immutable once made: its methods may run on any thread.
+class KeyGroupedSnapshotContent {
+ public:
+  virtual ~KeyGroupedSnapshotContent() = default;
+
+  /// The key groups that have content, ascending.
+  virtual std::span<const int> keyGroups() const = 0;
+  /// Writes the states of `keyGroup` into the key group that `writer` has just begun (or has
+  /// begun and written other states into); none of these states may have been begun in it.
+  virtual absl::Status writeKeyGroup(int keyGroup, KeyedStateSnapshotWriter& writer) const = 0;
+};
+
 /// The asynchronous phase of a keyed state snapshot: what a backend's synchronous phase returns
 /// once it has frozen its state (a RocksDB snapshot, copy-on-write heap tables). `write` may run
 /// on another thread while the backend keeps taking writes, which it never sees; it writes the

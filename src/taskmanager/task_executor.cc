@@ -196,6 +196,7 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
   env.vertexId = d.vertex_id();
   env.subtaskIndex = d.subtask_index();
   env.attemptNumber = d.attempt_number();
+  env.localStateDirectory = options_.localStateDirectory;
   for (size_t i = 0; i < v.outputs.size(); ++i) {
     const runtime::JobEdge& e = jg.edges[static_cast<size_t>(v.outputs[i])];
     int subpartitions = e.partitioner == PartitionerKind::kForward

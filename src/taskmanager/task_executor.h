@@ -47,6 +47,10 @@ class TaskExecutor {
     int networkBufferSize = 32 * 1024;
     /// How long releasing a job waits for its cancelled tasks to stop.
     std::chrono::milliseconds cancelTimeout{10000};
+    /// Where tasks keep local keyed state (RocksDB), each attempt of each keyed operator in
+    /// its own folder, removed when the task ends. A folder of this TaskManager's (the owner
+    /// removes it at shutdown); tasks of RocksDB jobs fail when it is empty.
+    std::string localStateDirectory;
   };
   /// Receives every state change of every task, on the task's or the caller's thread. Must not
   /// block.

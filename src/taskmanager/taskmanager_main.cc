@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   std::string dataAddress = absl::StrFormat("%s:%d", advertisedHost, network.port());
 
   auto jobManagerChannel = grpc::CreateChannel(jobManager, grpc::InsecureChannelCredentials());
-  // This process's working folder (the artifact cache), removed when it shuts down.
+  // This process's working folder (the artifact cache and the tasks' local state), removed when
+  // it shuts down.
   std::string workDirectory = (std::filesystem::path(brook::temporaryDirectory(*config)) /
                                absl::StrFormat("brook-taskmanager-%s-%d", id, ::getpid()))
                                   .string();
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
   executorOptions.taskManagerId = id;
   executorOptions.numberOfSlots = slots;
   executorOptions.networkBufferSize = networkOptions.bufferSize;
+  executorOptions.localStateDirectory = workDirectory + "/state";
   brook::taskmanager::TaskExecutor executor(
       executorOptions, blobCache->get(), &network,
       [&stateReporter](brook::taskmanager::TaskStateChange change) {

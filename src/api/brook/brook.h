@@ -2,11 +2,14 @@
 
 /// The Brook SDK: include this to write a job.
 
+#include <brook/broadcast_process_function.h>    // IWYU pragma: export
 #include <brook/data_stream.h>                   // IWYU pragma: export
 #include <brook/functions.h>                     // IWYU pragma: export
 #include <brook/job.h>                           // IWYU pragma: export
+#include <brook/operator_state_store.h>          // IWYU pragma: export
 #include <brook/process_function.h>              // IWYU pragma: export
 #include <brook/serializer.h>                    // IWYU pragma: export
 #include <brook/sinks.h>                         // IWYU pragma: export
 #include <brook/sources.h>                       // IWYU pragma: export
+#include <brook/state.h>                         // IWYU pragma: export
 #include <brook/stream_execution_environment.h>  // IWYU pragma: export

@@ -16,6 +16,9 @@
 #include <brook/functions.h>
 #include <brook/internal/callable_traits.h>
 #include <brook/internal/key_hash.h>
+#include <brook/broadcast_process_function.h>
+#include <brook/internal/keyed_process_operator.h>
+#include <brook/internal/two_input_operators.h>
 #include <brook/internal/operators.h>
 #include <brook/operator.h>
 #include <brook/process_function.h>
@@ -59,6 +62,12 @@ std::shared_ptr<const RecordType> recordTypeOf() {
 
 template <typename K, typename T, typename KeySelector>
 class KeyedStream;
+template <typename A, typename B>
+class ConnectedStreams;
+template <typename A, typename B>
+class BroadcastConnectedStream;
+template <typename T>
+class BroadcastStream;
 
 /// The handle of a sink in the graph, to name it or set its parallelism.
 class DataStreamSink {
@@ -184,6 +193,30 @@ class DataStream {
     });
   }
 
+  /// Connects this stream with `other`: a two-input operator then sees both, each with its
+  /// own type (CoProcessFunction), possibly keyed (`keyBy(selector1, selector2)`).
+  template <typename B>
+  ConnectedStreams<T, B> connect(const DataStream<B>& other) const {
+    return ConnectedStreams<T, B>(*this, other);
+  }
+
+  /// Connects this stream with a broadcast stream (BroadcastProcessFunction).
+  template <typename B>
+  BroadcastConnectedStream<T, B> connect(const BroadcastStream<B>& broadcastStream) const {
+    return BroadcastConnectedStream<T, B>(*this, broadcastStream.stream());
+  }
+
+  /// This stream sent whole to every parallel instance of a broadcast-connected operator, for
+  /// the broadcast state pattern: `other.connect(rules.broadcast(ruleStateDescriptor))`. The
+  /// descriptors name the broadcast states its function uses.
+  template <typename K, typename V, typename... More>
+  BroadcastStream<T> broadcast(const MapStateDescriptor<K, V>& descriptor,
+                               const More&... more) const {
+    (void)descriptor;
+    ((void)more, ...);
+    return BroadcastStream<T>(broadcast());
+  }
+
   /// The records the producing operator emitted to `tag`.
   template <typename X>
   DataStream<X> getSideOutput(const OutputTag<X>& tag) const {
@@ -247,6 +280,10 @@ class DataStream {
  private:
   template <typename U>
   friend class DataStream;
+  template <typename A, typename B>
+  friend class ConnectedStreams;
+  template <typename A, typename B>
+  friend class BroadcastConnectedStream;
 
   DataStream partitioned(PartitionerKind kind) const {
     DataStream result = *this;
@@ -268,12 +305,27 @@ class DataStream {
                   std::string name,
                   std::shared_ptr<const RecordType> outType,
                   std::function<std::unique_ptr<StreamOperator>()> factory) const {
+    int id = addNode(env_, std::move(kind), std::move(name), std::move(outType),
+                     std::move(factory));
+    connectTo(id, 1);
+    return id;
+  }
+
+  static int addNode(StreamExecutionEnvironment* env,
+                     std::string kind,
+                     std::string name,
+                     std::shared_ptr<const RecordType> outType,
+                     std::function<std::unique_ptr<StreamOperator>()> factory) {
     StreamNode n;
     n.operatorKind = std::move(kind);
     n.name = std::move(name);
     n.factory = std::move(factory);
     n.outputType = std::move(outType);
-    int id = env_->addNode(std::move(n));
+    return env->addNode(std::move(n));
+  }
+
+  /// Adds the edges from this stream's producers to input `input` (1 or 2) of node `id`.
+  void connectTo(int id, int input) const {
     NetworkOutputFactory makeNet = makeNetworkOutput_;
     if (!makeNet) {
       makeNet = [](RecordWriter* w) {
@@ -284,13 +336,13 @@ class DataStream {
       StreamEdge e;
       e.sourceId = up.nodeId;
       e.targetId = id;
+      e.targetInput = input;
       e.sideOutputTag = up.sideOutputTag;
       e.partitioner = partitioner_;
       e.recordType = internal::recordTypeOf<T>();
       e.makeNetworkOutput = makeNet;
       env_->addEdge(std::move(e));
     }
-    return id;
   }
 
   StreamExecutionEnvironment* env_;
@@ -341,6 +393,23 @@ class KeyedStream {
     return aggregate("Keyed Aggregation", internal::MaxByReduce<T, Field>{field});
   }
 
+  /// A KeyedProcessFunction<K, T, OUT> subclass over each element, with keyed state and
+  /// timers.
+  template <typename PF>
+  requires std::is_base_of_v<KeyedProcessFunction<K, T, typename PF::OutputType>, PF>
+  DataStream<typename PF::OutputType> process(PF fn) const {
+    using OUT = typename PF::OutputType;
+    auto selector = selector_;
+    return stream_.template transform<OUT>("Keyed Process", "Keyed Process", [selector, fn] {
+      return std::make_unique<internal::KeyedProcessOperator<K, T, OUT, KeySelector, PF>>(selector,
+                                                                                          fn);
+    });
+  }
+
+  /// Connects this keyed stream with a broadcast stream (KeyedBroadcastProcessFunction).
+  template <typename B>
+  auto connect(const BroadcastStream<B>& broadcastStream) const;
+
   const DataStream<T>& stream() const { return stream_; }
   const KeySelector& keySelector() const { return selector_; }
 
@@ -364,6 +433,144 @@ class KeyedStream {
   DataStream<T> stream_;
   KeySelector selector_;
 };
+
+/// A stream to be sent whole to every parallel instance of a broadcast-connected operator.
+template <typename T>
+class BroadcastStream {
+ public:
+  explicit BroadcastStream(DataStream<T> stream) : stream_(std::move(stream)) {}
+  const DataStream<T>& stream() const { return stream_; }
+
+ private:
+  DataStream<T> stream_;
+};
+
+/// Two streams that a two-input operator consumes together.
+template <typename A, typename B>
+class ConnectedStreams {
+ public:
+  ConnectedStreams(DataStream<A> first, DataStream<B> second)
+      : first_(std::move(first)), second_(std::move(second)) {}
+
+  /// Partitions both inputs by key, so that elements of either input with equal keys meet in
+  /// the same instance (KeyedCoProcessFunction).
+  template <typename S1, typename S2>
+  requires std::invocable<S1&, const A&> && std::invocable<S2&, const B&>
+  auto keyBy(S1 selector1, S2 selector2) const {
+    using K = std::remove_cvref_t<std::invoke_result_t<S1&, const A&>>;
+    static_assert(std::is_same_v<K, std::remove_cvref_t<std::invoke_result_t<S2&, const B&>>>,
+                  "Brook: both key selectors of connected streams must return the same key type");
+    return KeyedConnectedStreams<K, S1, S2>{first_.keyBy(selector1).stream(),
+                                            second_.keyBy(selector2).stream(), selector1,
+                                            selector2};
+  }
+
+  /// A CoProcessFunction<A, B, OUT> subclass over both inputs.
+  template <typename F>
+  requires std::is_base_of_v<CoProcessFunction<A, B, typename F::OutputType>, F>
+  DataStream<typename F::OutputType> process(F fn) const {
+    using OUT = typename F::OutputType;
+    return twoInput<OUT>(first_, second_, "Co-Process", [fn] {
+      return std::make_unique<internal::CoProcessOperator<A, B, OUT, F>>(fn);
+    });
+  }
+
+  template <typename K, typename S1, typename S2>
+  struct KeyedConnectedStreams {
+    DataStream<A> first;
+    DataStream<B> second;
+    S1 selector1;
+    S2 selector2;
+
+    /// A KeyedCoProcessFunction<K, A, B, OUT> subclass over both keyed inputs.
+    template <typename F>
+    requires std::is_base_of_v<KeyedCoProcessFunction<K, A, B, typename F::OutputType>, F>
+    DataStream<typename F::OutputType> process(F fn) const {
+      using OUT = typename F::OutputType;
+      auto s1 = selector1;
+      auto s2 = selector2;
+      return twoInput<OUT>(first, second, "Keyed Co-Process", [s1, s2, fn] {
+        return std::make_unique<internal::KeyedCoProcessOperator<K, A, B, OUT, S1, S2, F>>(s1, s2,
+                                                                                          fn);
+      });
+    }
+  };
+
+  /// Adds a two-input operator over `first` (input 1) and `second` (input 2).
+  template <typename OUT>
+  static DataStream<OUT> twoInput(const DataStream<A>& first,
+                                  const DataStream<B>& second,
+                                  std::string name,
+                                  std::function<std::unique_ptr<StreamOperator>()> factory) {
+    StreamExecutionEnvironment* env = first.env_;
+    if (env != second.env_)
+      internal::throwJobDefinitionError("cannot connect streams of two environments");
+    int id = DataStream<A>::addNode(env, name, name, internal::recordTypeOf<OUT>(),
+                                    std::move(factory));
+    first.connectTo(id, 1);
+    second.connectTo(id, 2);
+    return DataStream<OUT>(env, id);
+  }
+
+ private:
+  DataStream<A> first_;
+  DataStream<B> second_;
+};
+
+/// A stream connected with a broadcast stream.
+template <typename A, typename B>
+class BroadcastConnectedStream {
+ public:
+  BroadcastConnectedStream(DataStream<A> first, DataStream<B> broadcast)
+      : first_(std::move(first)), broadcast_(std::move(broadcast)) {}
+
+  /// A BroadcastProcessFunction<A, B, OUT> subclass.
+  template <typename F>
+  requires std::is_base_of_v<BroadcastProcessFunction<A, B, typename F::OutputType>, F>
+  DataStream<typename F::OutputType> process(F fn) const {
+    using OUT = typename F::OutputType;
+    return ConnectedStreams<A, B>::template twoInput<OUT>(
+        first_, broadcast_, "Broadcast Process",
+        [fn] { return std::make_unique<internal::BroadcastProcessOperator<A, B, OUT, F>>(fn); });
+  }
+
+ private:
+  DataStream<A> first_;
+  DataStream<B> broadcast_;
+};
+
+/// A keyed stream connected with a broadcast stream.
+template <typename K, typename A, typename B, typename KeySelector>
+class KeyedBroadcastConnectedStream {
+ public:
+  KeyedBroadcastConnectedStream(DataStream<A> keyed, KeySelector selector, DataStream<B> broadcast)
+      : keyed_(std::move(keyed)), selector_(std::move(selector)), broadcast_(std::move(broadcast)) {}
+
+  /// A KeyedBroadcastProcessFunction<K, A, B, OUT> subclass.
+  template <typename F>
+  requires std::is_base_of_v<KeyedBroadcastProcessFunction<K, A, B, typename F::OutputType>, F>
+  DataStream<typename F::OutputType> process(F fn) const {
+    using OUT = typename F::OutputType;
+    auto selector = selector_;
+    return ConnectedStreams<A, B>::template twoInput<OUT>(
+        keyed_, broadcast_, "Keyed Broadcast Process", [selector, fn] {
+          return std::make_unique<
+              internal::KeyedBroadcastProcessOperator<K, A, B, OUT, KeySelector, F>>(selector, fn);
+        });
+  }
+
+ private:
+  DataStream<A> keyed_;
+  KeySelector selector_;
+  DataStream<B> broadcast_;
+};
+
+template <typename K, typename T, typename KeySelector>
+template <typename B>
+auto KeyedStream<K, T, KeySelector>::connect(const BroadcastStream<B>& broadcastStream) const {
+  return KeyedBroadcastConnectedStream<K, T, B, KeySelector>(stream_, selector_,
+                                                             broadcastStream.stream());
+}
 
 // StreamExecutionEnvironment's templates.
 

@@ -11,6 +11,32 @@
 
 namespace brook {
 
+namespace internal {
+class KeyedStateBackend;
+}  // namespace internal
+class ProcessingTimeService;
+class OperatorStateStore;
+template <typename T>
+class ValueState;
+template <typename T>
+class ValueStateDescriptor;
+template <typename T>
+class ListState;
+template <typename T>
+class ListStateDescriptor;
+template <typename K, typename V>
+class MapState;
+template <typename K, typename V>
+class MapStateDescriptor;
+template <typename T>
+class ReducingState;
+template <typename T>
+class ReducingStateDescriptor;
+template <typename IN, typename OUT>
+class AggregatingState;
+template <typename IN, typename ACC, typename OUT>
+class AggregatingStateDescriptor;
+
 /// How a job executes: STREAMING emits every update, BATCH emits final results only.
 /// AUTOMATIC picks BATCH when every source is bounded.
 enum class RuntimeMode { kStreaming, kBatch, kAutomatic };
@@ -60,6 +86,36 @@ struct RuntimeContext {
   int attemptNumber = 0;
   RuntimeMode mode = RuntimeMode::kStreaming;  ///< resolved: STREAMING or BATCH
   const JobArgs* args = nullptr;
+  /// The keyed state of this operator instance; null unless the operator runs on a keyed
+  /// stream.
+  internal::KeyedStateBackend* keyedStateBackend = nullptr;
+  /// The operator (non-keyed) state of this operator instance.
+  OperatorStateStore* operatorStateStore = nullptr;
+  /// The task's processing-time clock and timers.
+  ProcessingTimeService* processingTimeService = nullptr;
+
+  /// Keyed state (include <brook/state.h>): the state called `descriptor.name()` of this
+  /// operator, created on first use. Throws StateException on a stream that is not keyed, or
+  /// when the name is already used by a state of another type.
+  template <typename T>
+  ValueState<T>& getState(const ValueStateDescriptor<T>& descriptor) const;
+  template <typename T>
+  ListState<T>& getListState(const ListStateDescriptor<T>& descriptor) const;
+  template <typename K, typename V>
+  MapState<K, V>& getMapState(const MapStateDescriptor<K, V>& descriptor) const;
+  template <typename T>
+  ReducingState<T>& getReducingState(const ReducingStateDescriptor<T>& descriptor) const;
+  template <typename IN, typename ACC, typename OUT>
+  AggregatingState<IN, OUT>& getAggregatingState(
+      const AggregatingStateDescriptor<IN, ACC, OUT>& descriptor) const;
+
+  /// Operator state (include <brook/operator_state_store.h>): list, union list and broadcast
+  /// state of this operator instance.
+  OperatorStateStore& getOperatorStateStore() const;
+
+  /// The keyed state backend; throws StateException naming `stateName` when there is none.
+  internal::KeyedStateBackend& keyedBackend(const char* stateKind,
+                                            const std::string& stateName) const;
 
   /// "name (i/n)" with i counted from 1, as Flink prints subtasks.
   std::string subtaskDescription() const {

@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,19 @@ class OperatorException : public std::runtime_error {
  public:
   OperatorException(const std::string& operatorDescription, const std::string& message)
       : std::runtime_error("operator '" + operatorDescription + "' failed: " + message) {}
+};
+
+/// The task's processing-time clock and timers. Implemented by the runtime; used on the task's
+/// thread.
+class ProcessingTimeService {
+ public:
+  virtual ~ProcessingTimeService() = default;
+  /// Wall-clock time in epoch milliseconds.
+  virtual int64_t currentProcessingTime() const = 0;
+  /// Runs `callback(time)` on the task's thread once processing time reaches `time` (at once,
+  /// in the task's next loop turn, when it already has). Callbacks for the same time run in
+  /// registration order.
+  virtual void registerTimer(int64_t time, std::function<void(int64_t)> callback) = 0;
 };
 
 /// Type-erased side of an output: everything that is not a record.
@@ -279,6 +293,13 @@ class StreamOperator {
   /// Releases resources; called on success and failure alike.
   virtual void close() {}
   virtual OutputBase* input() { return nullptr; }
+  /// The port of the second input of a two-input operator (null for others).
+  virtual OutputBase* input2() { return nullptr; }
+  /// The port of input 1 or 2.
+  OutputBase* inputFor(int index) { return index == 2 ? input2() : input(); }
+  /// Whether this operator runs on a keyed stream: the runtime then gives it a keyed state
+  /// backend for its key groups (RuntimeContext::keyedStateBackend) before `open`.
+  virtual bool isKeyed() const { return false; }
 
   virtual void setOutput(OutputBase* output) { output_ = output; }
   void addSideOutput(std::string tagId, OutputBase* output) {
@@ -327,6 +348,56 @@ class OneInputOperator : public StreamOperator, public Output<IN> {
 
  protected:
   Output<OUT>* out_ = nullptr;
+};
+
+/// An operator with two typed inputs (connected streams) and one typed main output. Its
+/// inputs are never chained to upstream operators, so the watermark the task passes to either
+/// port is already the minimum over both inputs.
+template <typename IN1, typename IN2, typename OUT>
+class TwoInputOperator : public StreamOperator {
+ public:
+  OutputBase* input() override { return &input1_; }
+  OutputBase* input2() override { return &input2_; }
+  void setOutput(OutputBase* output) override {
+    StreamOperator::setOutput(output);
+    out_ = static_cast<Output<OUT>*>(output);
+  }
+
+  virtual void processElement1(IN1&& record, int64_t timestamp) = 0;
+  virtual void processElement2(IN2&& record, int64_t timestamp) = 0;
+  virtual void processWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+
+ protected:
+  Output<OUT>* out_ = nullptr;
+
+ private:
+  template <typename T, int kInput>
+  class Port final : public Output<T> {
+   public:
+    explicit Port(TwoInputOperator* op) : op_(op) {}
+    void push(T&& record, int64_t timestamp) override {
+      if constexpr (kInput == 1) {
+        op_->processElement1(std::move(record), timestamp);
+      } else {
+        op_->processElement2(std::move(record), timestamp);
+      }
+    }
+    void emitWatermark(int64_t watermark) override { op_->onWatermark(watermark); }
+
+   private:
+    TwoInputOperator* op_;
+  };
+
+  void onWatermark(int64_t watermark) {
+    if (watermark <= watermark_)
+      return;
+    watermark_ = watermark;
+    processWatermark(watermark);
+  }
+
+  Port<IN1, 1> input1_{this};
+  Port<IN2, 2> input2_{this};
+  int64_t watermark_ = kNoTimestamp;
 };
 
 /// What a source's `pollNext` reports.

@@ -38,6 +38,7 @@ struct RecordType {
 struct StreamEdge {
   int sourceId = -1;
   int targetId = -1;
+  int targetInput = 1;  ///< which input of the target: 1, or 2 for two-input operators
   std::string sideOutputTag;  ///< empty: the main output
   PartitionerKind partitioner = PartitionerKind::kDefault;
   std::shared_ptr<const RecordType> recordType;

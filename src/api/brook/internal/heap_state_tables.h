@@ -1,0 +1,382 @@
+#pragma once
+
+/// Heap storage of keyed state: typed objects in one absl::flat_hash_map per owned key group,
+/// keyed by the serialized key and namespace. A heap access is a hash lookup with no
+/// serialization; snapshots serialize the objects.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
+#include <absl/strings/string_view.h>
+
+#include <brook/internal/key_hash.h>
+#include <brook/internal/keyed_state_backend.h>
+#include <brook/serializer.h>
+
+namespace brook::internal {
+
+/// Splits a heap table's map key (varint length + key, then namespace) into its parts.
+inline std::pair<std::string_view, std::string_view> splitHeapKey(std::string_view composite) {
+  DataInput in(composite);
+  size_t n = in.readLength();
+  std::string_view key = in.readView(n);
+  return {key, composite.substr(composite.size() - in.remaining())};
+}
+
+/// The hash of heap tables' map keys (varint length + serialized key, then namespace).
+///
+/// Keys of up to 16 bytes (an int64_t or a short string key in the default namespace) are read
+/// one byte at a time. The current key was written moments before the lookup (serialized, then
+/// copied behind its length by setKey), and a wide load that straddles those stores cannot take
+/// its bytes from the store buffer: it waits until the stores retire, which is after the
+/// previous record's lookups have come back from memory. Reading bytes keeps the lookup's
+/// address computation free of that wait, so that the cache misses of consecutive records can
+/// overlap (measured: an absl::Hash of the same 9 bytes made a lookup loop 3-4 times slower).
+/// Longer keys use absl::Hash.
+struct HeapKeyHash {
+  using is_transparent = void;
+  size_t operator()(absl::string_view bytes) const {
+    const size_t n = bytes.size();
+    if (n > 16)
+      return absl::Hash<absl::string_view>{}(bytes);
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    uint64_t low = 0;
+    uint64_t high = 0;
+    // Byte i goes to bit 8 * (i % 8) of low (i < 8) or high.
+    switch (n) {
+      case 16: high |= uint64_t{p[15]} << 56; [[fallthrough]];
+      case 15: high |= uint64_t{p[14]} << 48; [[fallthrough]];
+      case 14: high |= uint64_t{p[13]} << 40; [[fallthrough]];
+      case 13: high |= uint64_t{p[12]} << 32; [[fallthrough]];
+      case 12: high |= uint64_t{p[11]} << 24; [[fallthrough]];
+      case 11: high |= uint64_t{p[10]} << 16; [[fallthrough]];
+      case 10: high |= uint64_t{p[9]} << 8; [[fallthrough]];
+      case 9: high |= uint64_t{p[8]}; [[fallthrough]];
+      case 8: low |= uint64_t{p[7]} << 56; [[fallthrough]];
+      case 7: low |= uint64_t{p[6]} << 48; [[fallthrough]];
+      case 6: low |= uint64_t{p[5]} << 40; [[fallthrough]];
+      case 5: low |= uint64_t{p[4]} << 32; [[fallthrough]];
+      case 4: low |= uint64_t{p[3]} << 24; [[fallthrough]];
+      case 3: low |= uint64_t{p[2]} << 16; [[fallthrough]];
+      case 2: low |= uint64_t{p[1]} << 8; [[fallthrough]];
+      case 1: low |= uint64_t{p[0]}; [[fallthrough]];
+      default: break;
+    }
+    // Odd multipliers spread both words (and the length, which tells "a" from "a\0") before
+    // absl::Hash mixes the result; a rare collision only costs a key comparison.
+    return absl::Hash<uint64_t>{}(low * 0x9e3779b97f4a7c15ULL ^
+                                  (high + n) * 0xc2b2ae3d27d4eb4fULL);
+  }
+};
+
+struct HeapKeyEq {
+  using is_transparent = void;
+  bool operator()(absl::string_view a, absl::string_view b) const { return a == b; }
+};
+
+/// Heap storage shared by the heap tables: one map per owned key group from (key, namespace)
+/// to a typed object.
+///
+/// The table remembers the slot of its last lookup, so that the usual read-modify-write of one
+/// key (ValueState::value() then update(), a reducing state's add) hashes and probes once. The
+/// slot is checked against the current key group and composite key before it is used, and
+/// forgotten whenever the map may move or drop it (inserts, erases, restores, `maps()`).
+template <typename V>
+class HeapTable : public KeyedStateTable {
+ public:
+  using Map = absl::flat_hash_map<std::string, V, HeapKeyHash, HeapKeyEq>;
+
+  HeapTable(KeyedStateBackend* backend, std::string name, StateShape shape)
+      : KeyedStateTable(backend, std::move(name), shape),
+        maps_(static_cast<size_t>(backend->numberOfKeyGroups())) {}
+
+  bool heapHeld() const final { return true; }
+
+  /// The current entry, or null.
+  V* find() {
+    Map& map = currentMap();
+    std::string_view key = compositeKey();
+    if (V* cached = cachedSlot(map, key))
+      return cached;
+    auto it = map.find(asAbsl(key));
+    if (it == map.end())
+      return nullptr;
+    remember(map, *it);
+    return &it->second;
+  }
+  /// The current entry, default-constructed when absent.
+  V& findOrInsert() {
+    Map& map = currentMap();
+    std::string_view key = compositeKey();
+    if (V* cached = cachedSlot(map, key))
+      return *cached;
+    auto it = map.find(asAbsl(key));
+    if (it == map.end())
+      it = map.try_emplace(std::string(key)).first;  // may rehash: only `it` is valid now
+    remember(map, *it);
+    return it->second;
+  }
+  void erase() {
+    Map& map = currentMap();
+    auto it = map.find(asAbsl(compositeKey()));
+    if (it != map.end()) {
+      forget();
+      map.erase(it);
+    }
+  }
+
+  /// Every key group's map, by key group index (for snapshots and tests).
+  const std::vector<Map>& maps() const { return maps_; }
+  std::vector<Map>& maps() {
+    forget();  // the caller may change them
+    return maps_;
+  }
+
+ protected:
+  Map& currentMap() {
+    if (!backend_->hasCurrentKey()) [[unlikely]]
+      failNoKey();
+    return maps_[backend_->currentKeyGroupIndex()];
+  }
+  std::string_view compositeKey() {
+    if (namespace_.empty())
+      return backend_->currentKeyPrefix();
+    scratch_.assign(backend_->currentKeyPrefix());
+    scratch_.append(namespace_);
+    return scratch_;
+  }
+  /// The remembered slot's value if it is `key`'s in `map`, else null.
+  V* cachedSlot(const Map& map, std::string_view key) const {
+    if (cachedMap_ != &map || std::string_view(cachedSlot_->first) != key)
+      return nullptr;
+    return &cachedSlot_->second;
+  }
+  void remember(Map& map, typename Map::value_type& slot) {
+    cachedMap_ = &map;
+    cachedSlot_ = &slot;
+  }
+  void forget() { cachedMap_ = nullptr; }
+  /// The map of a restored entry's key group and its composite key.
+  std::pair<Map*, std::string> restoredSlot(const RestoredEntry& entry) {
+    int index = entry.keyGroup - backend_->firstKeyGroup();
+    if (index < 0 || index >= backend_->numberOfKeyGroups())
+      fail("restored entry of key group " + std::to_string(entry.keyGroup) +
+           " is outside the operator's key groups");
+    forget();  // the caller inserts
+    DataOutput out;
+    out.writeVarUint(entry.key.size());
+    out.writeBytes(entry.key.data(), entry.key.size());
+    out.writeBytes(entry.stateNamespace.data(), entry.stateNamespace.size());
+    return {&maps_[static_cast<size_t>(index)], std::string(out.view())};
+  }
+  /// Entries last accessed at or before this time are expired (INT64_MIN without a TTL).
+  int64_t expiredAtOrBefore() const {
+    return ttlMillis_ > 0 ? backend_->currentTimeMillis() - ttlMillis_ : INT64_MIN;
+  }
+  int keyGroupOf(size_t index) const { return backend_->firstKeyGroup() + static_cast<int>(index); }
+  [[noreturn]] void failNoKey() const {
+    fail("accessed without a current key: keyed state is available while a keyed record or "
+         "timer is processed");
+  }
+
+  std::vector<Map> maps_;
+  std::string scratch_;
+  // The last looked-up slot and its map (null: none); see the class comment.
+  const Map* cachedMap_ = nullptr;
+  typename Map::value_type* cachedSlot_ = nullptr;
+};
+
+/// Value state on the heap.
+template <typename V>
+class HeapValueTable final : public HeapTable<V> {
+ public:
+  HeapValueTable(KeyedStateBackend* backend, std::string name)
+      : HeapTable<V>(backend, std::move(name), StateShape::kValue) {}
+
+  std::optional<V> get() {
+    V* v = this->find();
+    return v == nullptr ? std::nullopt : std::optional<V>(*v);
+  }
+  void put(V value) { this->findOrInsert() = std::move(value); }
+  void remove() { this->erase(); }
+
+  void snapshot(KeyedStateSink& sink) override {
+    DataOutput out;
+    const int64_t expired = this->expiredAtOrBefore();
+    for (size_t i = 0; i < this->maps_.size(); ++i) {
+      for (const auto& [composite, value] : this->maps_[i]) {
+        if (isExpired(value, expired))
+          continue;
+        auto [key, ns] = splitHeapKey(composite);
+        out.clear();
+        brook::serialize(value, out);
+        sink.writeValue(this->keyGroupOf(i), key, ns, out.view());
+      }
+    }
+  }
+  void restore(const RestoredEntry& entry) override {
+    auto [map, composite] = this->restoredSlot(entry);
+    V value{};
+    decodeInto(entry.value, value);
+    (*map)[std::move(composite)] = std::move(value);
+  }
+};
+
+/// List state on the heap.
+template <typename E>
+class HeapListTable final : public HeapTable<std::vector<E>> {
+ public:
+  HeapListTable(KeyedStateBackend* backend, std::string name)
+      : HeapTable<std::vector<E>>(backend, std::move(name), StateShape::kList) {}
+
+  std::vector<E> get() {
+    auto* v = this->find();
+    return v == nullptr ? std::vector<E>{} : *v;
+  }
+  void add(E element) { this->findOrInsert().push_back(std::move(element)); }
+  void addAll(std::vector<E> elements) {
+    if (elements.empty())
+      return;
+    auto& list = this->findOrInsert();
+    for (auto& e : elements)
+      list.push_back(std::move(e));
+  }
+  void update(std::vector<E> elements) {
+    if (elements.empty()) {
+      this->erase();
+    } else {
+      this->findOrInsert() = std::move(elements);
+    }
+  }
+  /// Keeps the elements for which `keep` is true; removes the list when none is left.
+  template <typename Pred>
+  void retain(Pred keep) {
+    auto* list = this->find();
+    if (list == nullptr)
+      return;
+    std::erase_if(*list, [&](const E& e) { return !keep(e); });
+    if (list->empty())
+      this->erase();
+  }
+  void remove() { this->erase(); }
+
+  void snapshot(KeyedStateSink& sink) override {
+    DataOutput out;
+    std::vector<std::string> elements;
+    const int64_t expired = this->expiredAtOrBefore();
+    for (size_t i = 0; i < this->maps_.size(); ++i) {
+      for (const auto& [composite, list] : this->maps_[i]) {
+        auto [key, ns] = splitHeapKey(composite);
+        elements.clear();
+        for (const E& e : list) {
+          if (isExpired(e, expired))
+            continue;
+          out.clear();
+          brook::serialize(e, out);
+          elements.emplace_back(out.view());
+        }
+        if (!elements.empty())
+          sink.writeList(this->keyGroupOf(i), key, ns, elements);
+      }
+    }
+  }
+  void restore(const RestoredEntry& entry) override {
+    auto [map, composite] = this->restoredSlot(entry);
+    std::vector<E>& list = (*map)[std::move(composite)];
+    list.clear();
+    list.reserve(entry.elements.size());
+    for (std::string_view bytes : entry.elements) {
+      E e{};
+      decodeInto(bytes, e);
+      list.push_back(std::move(e));
+    }
+  }
+};
+
+/// Map state on the heap: a hash map of user entries per (key, namespace).
+template <typename UK, typename UV>
+class HeapMapTable final : public HeapTable<KeyedTable<UK, UV>> {
+ public:
+  using UserMap = KeyedTable<UK, UV>;
+
+  HeapMapTable(KeyedStateBackend* backend, std::string name)
+      : HeapTable<UserMap>(backend, std::move(name), StateShape::kMap) {}
+
+  std::optional<UV> get(const UK& userKey) {
+    UserMap* m = this->find();
+    if (m == nullptr)
+      return std::nullopt;
+    auto it = m->find(userKey);
+    return it == m->end() ? std::nullopt : std::optional<UV>(it->second);
+  }
+  void put(UK userKey, UV value) { this->findOrInsert()[std::move(userKey)] = std::move(value); }
+  void remove(const UK& userKey) {
+    UserMap* m = this->find();
+    if (m == nullptr)
+      return;
+    m->erase(userKey);
+    if (m->empty())
+      this->erase();
+  }
+  bool contains(const UK& userKey) {
+    UserMap* m = this->find();
+    return m != nullptr && m->contains(userKey);
+  }
+  std::vector<std::pair<UK, UV>> entries() {
+    UserMap* m = this->find();
+    if (m == nullptr)
+      return {};
+    return std::vector<std::pair<UK, UV>>(m->begin(), m->end());
+  }
+  bool isEmpty() {
+    UserMap* m = this->find();
+    return m == nullptr || m->empty();
+  }
+  /// Removes the user entries for which `drop` is true.
+  template <typename Pred>
+  void removeIf(Pred drop) {
+    UserMap* m = this->find();
+    if (m == nullptr)
+      return;
+    absl::erase_if(*m, [&](const auto& entry) { return drop(entry.second); });
+    if (m->empty())
+      this->erase();
+  }
+  void clear() { this->erase(); }
+
+  void snapshot(KeyedStateSink& sink) override {
+    DataOutput userKey;
+    DataOutput userValue;
+    const int64_t expired = this->expiredAtOrBefore();
+    for (size_t i = 0; i < this->maps_.size(); ++i) {
+      for (const auto& [composite, m] : this->maps_[i]) {
+        auto [key, ns] = splitHeapKey(composite);
+        for (const auto& [k, v] : m) {
+          if (isExpired(v, expired))
+            continue;
+          userKey.clear();
+          userValue.clear();
+          brook::serialize(k, userKey);
+          brook::serialize(v, userValue);
+          sink.writeMapEntry(this->keyGroupOf(i), key, ns, userKey.view(), userValue.view());
+        }
+      }
+    }
+  }
+  void restore(const RestoredEntry& entry) override {
+    auto [map, composite] = this->restoredSlot(entry);
+    UK k{};
+    UV v{};
+    decodeInto(entry.userKey, k);
+    decodeInto(entry.value, v);
+    (*map)[std::move(composite)][std::move(k)] = std::move(v);
+  }
+};
+
+}  // namespace brook::internal

@@ -1,0 +1,205 @@
+#pragma once
+
+/// The timers of a keyed operator: per time domain, an ordered queue of (timestamp, key,
+/// namespace), at most one timer per key, namespace and timestamp. The queues are heap-held
+/// keyed state (on either backend), so they are snapshotted and restored per key group with
+/// the operator's other state.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include <brook/internal/keyed_state_backend.h>
+#include <brook/operator.h>
+#include <brook/process_function.h>
+#include <brook/state.h>
+
+namespace brook::internal {
+
+struct InternalTimer {
+  int64_t timestamp = 0;
+  int keyGroup = 0;
+  std::string key;  ///< serialized
+  std::string stateNamespace;
+
+  bool operator<(const InternalTimer& o) const {
+    return std::tie(timestamp, keyGroup, key, stateNamespace) <
+           std::tie(o.timestamp, o.keyGroup, o.key, o.stateNamespace);
+  }
+};
+
+/// The timers of one time domain, in firing order. In snapshots each timer is a map entry of
+/// (key, namespace) whose user key is the timestamp as 8 big-endian bytes with the sign bit
+/// flipped (so byte order is time order) and whose value is empty.
+class TimerQueue final : public KeyedStateTable {
+ public:
+  TimerQueue(KeyedStateBackend* backend, std::string name)
+      : KeyedStateTable(backend, std::move(name), StateShape::kMap) {}
+
+  bool heapHeld() const override { return true; }
+
+  /// Adds a timer for the current key and `ns`; returns false when it exists already.
+  bool add(int64_t timestamp, std::string_view ns) {
+    requireKey();
+    return timers_.insert(current(timestamp, ns)).second;
+  }
+  void remove(int64_t timestamp, std::string_view ns) {
+    requireKey();
+    timers_.erase(current(timestamp, ns));
+  }
+  std::optional<int64_t> nextTimestamp() const {
+    if (timers_.empty())
+      return std::nullopt;
+    return timers_.begin()->timestamp;
+  }
+  /// Removes and returns the earliest timer if it is due at `time`.
+  std::optional<InternalTimer> pollDue(int64_t time) {
+    if (timers_.empty() || timers_.begin()->timestamp > time)
+      return std::nullopt;
+    return std::move(timers_.extract(timers_.begin()).value());
+  }
+  size_t size() const { return timers_.size(); }
+
+  void snapshot(KeyedStateSink& sink) override {
+    char bytes[8];
+    for (const InternalTimer& t : timers_) {
+      encodeTimestamp(t.timestamp, bytes);
+      sink.writeMapEntry(t.keyGroup, t.key, t.stateNamespace, std::string_view(bytes, 8), {});
+    }
+  }
+  void restore(const RestoredEntry& entry) override {
+    if (entry.userKey.size() != 8)
+      throw SerializationError("timer timestamp of " + std::to_string(entry.userKey.size()) +
+                               " bytes, expected 8");
+    timers_.insert(InternalTimer{decodeTimestamp(entry.userKey.data()), entry.keyGroup,
+                                 std::string(entry.key), std::string(entry.stateNamespace)});
+  }
+
+  static void encodeTimestamp(int64_t timestamp, char* out) {
+    uint64_t v = static_cast<uint64_t>(timestamp) ^ (uint64_t{1} << 63);
+    for (int i = 7; i >= 0; --i) {
+      out[i] = static_cast<char>(v & 0xff);
+      v >>= 8;
+    }
+  }
+  static int64_t decodeTimestamp(const char* in) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+      v = (v << 8) | static_cast<uint8_t>(in[i]);
+    return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+  }
+
+ private:
+  void requireKey() const {
+    if (!backend_->hasCurrentKey()) [[unlikely]]
+      fail("timer used without a current key: timers are available while a keyed record or "
+           "timer is processed");
+  }
+  InternalTimer current(int64_t timestamp, std::string_view ns) const {
+    return InternalTimer{timestamp, backend_->currentKeyGroup(), std::string(backend_->currentKey()),
+                         std::string(ns)};
+  }
+
+  std::set<InternalTimer> timers_;
+};
+
+/// The timer service of one keyed operator: event-time timers fire as the watermark passes
+/// them, processing-time timers through the task's ProcessingTimeService. `onTimer` is called
+/// for each due timer with the backend's current key already set to the timer's key.
+class InternalTimerService final : public TimerService {
+ public:
+  using Callback = std::function<void(const InternalTimer&, TimeDomain)>;
+
+  static constexpr char kEventTimeQueue[] = "_timer_service/event-time";
+  static constexpr char kProcessingTimeQueue[] = "_timer_service/processing-time";
+
+  InternalTimerService(KeyedStateBackend* backend,
+                       ProcessingTimeService* processingTime,
+                       Callback onTimer)
+      : backend_(backend),
+        processingTime_(processingTime),
+        onTimer_(std::move(onTimer)),
+        eventTimers_(backend->registerInternalTable<TimerQueue>(kEventTimeQueue)),
+        processingTimers_(backend->registerInternalTable<TimerQueue>(kProcessingTimeQueue)) {
+    scheduleProcessingTimer();  // restored processing-time timers
+  }
+  InternalTimerService(const InternalTimerService&) = delete;
+  InternalTimerService& operator=(const InternalTimerService&) = delete;
+
+  int64_t currentProcessingTime() const override {
+    return processingTime_ != nullptr ? processingTime_->currentProcessingTime() : 0;
+  }
+  int64_t currentWatermark() const override { return watermark_; }
+  void registerEventTimeTimer(int64_t time) override { eventTimers_.add(time, namespace_); }
+  void deleteEventTimeTimer(int64_t time) override { eventTimers_.remove(time, namespace_); }
+  void registerProcessingTimeTimer(int64_t time) override {
+    if (processingTimers_.add(time, namespace_))
+      scheduleProcessingTimer();
+  }
+  void deleteProcessingTimeTimer(int64_t time) override {
+    processingTimers_.remove(time, namespace_);
+  }
+
+  /// The namespace that timer registrations refer to (windows set theirs; empty by default).
+  void setCurrentNamespace(std::string_view ns) { namespace_.assign(ns.data(), ns.size()); }
+
+  /// Fires the event-time timers at or before `watermark`, in time order.
+  void advanceWatermark(int64_t watermark) {
+    watermark_ = watermark;
+    while (auto timer = eventTimers_.pollDue(watermark))
+      fire(*timer, TimeDomain::kEventTime);
+  }
+
+  /// Fires every remaining processing-time timer, in time order: at the end of a bounded input
+  /// processing time is taken to have reached the end of time, as in Flink's BATCH mode.
+  void fireAllProcessingTimers() {
+    while (auto timer = processingTimers_.pollDue(INT64_MAX))
+      fire(*timer, TimeDomain::kProcessingTime);
+  }
+
+  size_t numberOfEventTimeTimers() const { return eventTimers_.size(); }
+  size_t numberOfProcessingTimeTimers() const { return processingTimers_.size(); }
+
+ private:
+  void fire(const InternalTimer& timer, TimeDomain domain) {
+    backend_->setCurrentKey(timer.key);
+    onTimer_(timer, domain);
+  }
+
+  void onProcessingTime(int64_t time) {
+    scheduledFor_.reset();
+    while (auto timer = processingTimers_.pollDue(time))
+      fire(*timer, TimeDomain::kProcessingTime);
+    scheduleProcessingTimer();
+  }
+
+  /// Asks the task to call back at the earliest processing-time timer, unless a call at or
+  /// before it is pending.
+  void scheduleProcessingTimer() {
+    std::optional<int64_t> next = processingTimers_.nextTimestamp();
+    if (!next.has_value() || processingTime_ == nullptr)
+      return;
+    if (scheduledFor_.has_value() && *scheduledFor_ <= *next)
+      return;
+    scheduledFor_ = *next;
+    processingTime_->registerTimer(*next, [this](int64_t time) {
+      // A call superseded by an earlier one still fires what is due; both are harmless.
+      onProcessingTime(std::max(time, currentProcessingTime()));
+    });
+  }
+
+  KeyedStateBackend* backend_;
+  ProcessingTimeService* processingTime_;
+  Callback onTimer_;
+  TimerQueue& eventTimers_;
+  TimerQueue& processingTimers_;
+  std::string namespace_;
+  int64_t watermark_ = INT64_MIN;
+  std::optional<int64_t> scheduledFor_;
+};
+
+}  // namespace brook::internal

@@ -1,0 +1,135 @@
+// The typed keyed state objects over the heap tables, with a minimal backend whose key groups
+// come from std::hash. (The runtime's backends, with both heap and RocksDB storage, are tested in
+// src/state.)
+
+#include <brook/state.h>
+
+#include <functional>
+#include <span>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <brook/internal/timer_service.h>
+
+namespace brook {
+namespace {
+
+class TestBackend final : public internal::KeyedStateBackend {
+ public:
+  TestBackend() : KeyedStateBackend("Test Operator (1/1)", 16, 0, 15, nullptr) {}
+  void setCurrentKey(std::string_view key) override {
+    setKey(key, static_cast<int>(std::hash<std::string_view>{}(key) % 16));
+  }
+  int64_t currentTimeMillis() const override { return now; }
+  void setKeyString(const std::string& k) {
+    DataOutput out;
+    brook::serialize(k, out);
+    setCurrentKey(out.view());
+  }
+  int64_t now = 1000;
+};
+
+TEST(KeyedStateTest, ValueStatePerKey) {
+  TestBackend backend;
+  RuntimeContext ctx;
+  ctx.keyedStateBackend = &backend;
+  ValueState<int64_t>& count = ctx.getState(ValueStateDescriptor<int64_t>("count"));
+  backend.setKeyString("a");
+  EXPECT_FALSE(count.value().has_value());
+  count.update(5);
+  backend.setKeyString("b");
+  EXPECT_FALSE(count.value().has_value());
+  count.update(7);
+  backend.setKeyString("a");
+  EXPECT_EQ(count.value(), 5);
+  count.clear();
+  EXPECT_FALSE(count.value().has_value());
+  backend.setKeyString("b");
+  EXPECT_EQ(count.value(), 7);
+  EXPECT_EQ(&count, &ctx.getState(ValueStateDescriptor<int64_t>("count")));
+  EXPECT_THROW(ctx.getListState(ListStateDescriptor<int64_t>("count")), StateException);
+}
+
+TEST(KeyedStateTest, TtlValueExpires) {
+  TestBackend backend;
+  RuntimeContext ctx;
+  ctx.keyedStateBackend = &backend;
+  ValueStateDescriptor<std::string> d("s");
+  d.enableTimeToLive(StateTtlConfig::of(std::chrono::milliseconds(100)));
+  auto& s = ctx.getState(d);
+  backend.setKeyString("k");
+  s.update("x");
+  backend.now += 99;
+  EXPECT_EQ(s.value(), "x");
+  backend.now += 1;
+  EXPECT_FALSE(s.value().has_value());
+}
+
+/// Counts what a heap table writes into a snapshot.
+class CountingSink final : public internal::KeyedStateSink {
+ public:
+  void writeValue(int, std::string_view, std::string_view, std::string_view) override {
+    ++values;
+  }
+  void writeList(int, std::string_view, std::string_view,
+                 std::span<const std::string> elements) override {
+    listElements += elements.size();
+  }
+  void writeMapEntry(int, std::string_view, std::string_view, std::string_view,
+                     std::string_view) override {
+    ++mapEntries;
+  }
+  size_t values = 0;
+  size_t listElements = 0;
+  size_t mapEntries = 0;
+};
+
+TEST(KeyedStateTest, SnapshotsLeaveOutExpiredEntries) {
+  TestBackend backend;
+  RuntimeContext ctx;
+  ctx.keyedStateBackend = &backend;
+  auto ttl = StateTtlConfig::of(std::chrono::milliseconds(100));
+  ValueStateDescriptor<int> vd("v");
+  vd.enableTimeToLive(ttl);
+  ListStateDescriptor<int> ld("l");
+  ld.enableTimeToLive(ttl);
+  MapStateDescriptor<int, int> md("m");
+  md.enableTimeToLive(ttl);
+  auto& v = ctx.getState(vd);
+  auto& l = ctx.getListState(ld);
+  auto& m = ctx.getMapState(md);
+  backend.setKeyString("old");
+  v.update(1);
+  l.add(1);
+  m.put(1, 1);
+  backend.now += 60;
+  backend.setKeyString("new");
+  v.update(2);
+  l.add(2);
+  l.add(3);
+  m.put(2, 2);
+  backend.setKeyString("old");
+  l.add(4);  // one live element in an otherwise expired list
+  backend.now += 50;
+  CountingSink sink;
+  for (const char* name : {"v", "l", "m"})
+    backend.findTable(name)->snapshot(sink);
+  EXPECT_EQ(sink.values, 1u);
+  EXPECT_EQ(sink.listElements, 3u);
+  EXPECT_EQ(sink.mapEntries, 1u);
+}
+
+TEST(KeyedStateTest, NoCurrentKey) {
+  TestBackend backend;
+  RuntimeContext ctx;
+  ctx.keyedStateBackend = &backend;
+  auto& s = ctx.getMapState(MapStateDescriptor<std::string, int>("m"));
+  EXPECT_THROW(s.get("x"), StateException);
+  RuntimeContext unkeyed;
+  unkeyed.operatorName = "Map";
+  EXPECT_THROW(unkeyed.getState(ValueStateDescriptor<int>("v")), StateException);
+}
+
+}  // namespace
+}  // namespace brook
