@@ -21,6 +21,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <brook/internal/key_hash.h>
+#include <brook/internal/keyed_state_backend.h>
 #include <brook/serializer.h>
 #include <brook/state.h>
 
@@ -86,19 +87,12 @@ class OperatorListState final : public ListState<T>, public OperatorStateTable {
   void restore(const OperatorStateData& data) override {
     for (const std::string& bytes : data.elements) {
       T e{};
-      decode(bytes, e);
+      decodeInto(bytes, e);
       elements_.push_back(std::move(e));
     }
   }
 
  private:
-  template <typename X>
-  static void decode(std::string_view bytes, X& value) {
-    DataInput in(bytes);
-    brook::deserialize(in, value);
-    if (in.remaining() != 0)
-      throw SerializationError(std::to_string(in.remaining()) + " trailing bytes");
-  }
   std::vector<T> elements_;
 };
 
@@ -137,20 +131,13 @@ class OperatorBroadcastState final : public BroadcastState<K, V>, public Operato
     for (const auto& [kb, vb] : data.entries) {
       K key{};
       V value{};
-      decode(kb, key);
-      decode(vb, value);
+      decodeInto(kb, key);
+      decodeInto(vb, value);
       map_[std::move(key)] = std::move(value);
     }
   }
 
  private:
-  template <typename X>
-  static void decode(std::string_view bytes, X& value) {
-    DataInput in(bytes);
-    brook::deserialize(in, value);
-    if (in.remaining() != 0)
-      throw SerializationError(std::to_string(in.remaining()) + " trailing bytes");
-  }
   KeyedTable<K, V> map_;
 };
 

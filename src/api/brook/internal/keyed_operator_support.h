@@ -9,6 +9,7 @@
 
 #include <brook/functions.h>
 #include <brook/internal/keyed_state_backend.h>
+#include <brook/internal/operators.h>
 #include <brook/internal/timer_service.h>
 #include <brook/serializer.h>
 
@@ -39,6 +40,21 @@ class KeyedOperatorSupport {
   const K& keyOf(const InternalTimer& timer) {
     decodeInto(timer.key, key_);
     return key_;
+  }
+
+  /// Readies an OnTimerContext and the collector for a firing timer: the timer's key, time and
+  /// domain. Records emitted by an event-time timer carry its time; by a processing-time one,
+  /// none.
+  template <typename Context, typename OUT>
+  void prepareTimer(const InternalTimer& timer,
+                    TimeDomain domain,
+                    Context& ctx,
+                    TimestampedCollector<OUT>& collector,
+                    Output<OUT>* out) {
+    const K& key = keyOf(timer);
+    collector.reset(out, domain == TimeDomain::kEventTime ? timer.timestamp : kNoTimestamp);
+    ctx.set(timer.timestamp, &key);
+    ctx.setTimeDomain(domain);
   }
 
   InternalTimerService& timers() { return *timers_; }

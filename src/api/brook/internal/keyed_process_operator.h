@@ -53,12 +53,7 @@ class KeyedProcessOperator final : public OneInputOperator<IN, OUT> {
 
  private:
   void onTimer(const InternalTimer& timer, TimeDomain domain) {
-    const K& key = keyed_.keyOf(timer);
-    // Records emitted by an event-time timer carry its time; by a processing-time one, none.
-    collector_.reset(this->out_,
-                     domain == TimeDomain::kEventTime ? timer.timestamp : kNoTimestamp);
-    ctx_->set(timer.timestamp, &key);
-    ctx_->setTimeDomain(domain);
+    keyed_.prepareTimer(timer, domain, *ctx_, collector_, this->out_);
     this->callUser([&] { fn_.onTimer(timer.timestamp, *ctx_, collector_); });
   }
 

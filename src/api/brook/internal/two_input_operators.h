@@ -105,11 +105,7 @@ class KeyedCoProcessOperator final : public TwoInputFunctionOperator<IN1, IN2, O
     ctx_->set(timestamp, &key);
   }
   void onTimer(const InternalTimer& timer, TimeDomain domain) {
-    const K& key = keyed_.keyOf(timer);
-    this->collector_.reset(this->out_,
-                           domain == TimeDomain::kEventTime ? timer.timestamp : kNoTimestamp);
-    ctx_->set(timer.timestamp, &key);
-    ctx_->setTimeDomain(domain);
+    keyed_.prepareTimer(timer, domain, *ctx_, this->collector_, this->out_);
     this->callUser([&] { this->fn_.onTimer(timer.timestamp, *ctx_, this->collector_); });
   }
 
@@ -195,11 +191,7 @@ class KeyedBroadcastProcessOperator final : public TwoInputFunctionOperator<IN1,
 
  private:
   void onTimer(const InternalTimer& timer, TimeDomain domain) {
-    const K& key = keyed_.keyOf(timer);
-    this->collector_.reset(this->out_,
-                           domain == TimeDomain::kEventTime ? timer.timestamp : kNoTimestamp);
-    readOnly_->set(timer.timestamp, &key);
-    readOnly_->setTimeDomain(domain);
+    keyed_.prepareTimer(timer, domain, *readOnly_, this->collector_, this->out_);
     this->callUser([&] { this->fn_.onTimer(timer.timestamp, *readOnly_, this->collector_); });
   }
 
