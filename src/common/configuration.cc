@@ -157,6 +157,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kRuntimeMode, OptionType::kRuntimeMode, 0, 0},
     {config_keys::kBufferTimeout, OptionType::kDuration, 0, INT64_MAX},
     {config_keys::kBufferTimeoutLegacy, OptionType::kDuration, 0, INT64_MAX},
+    {config_keys::kAutoWatermarkInterval, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kSegmentSize, OptionType::kBytes, 4 << 10, 64 << 20},
     {config_keys::kNetworkBufferSize, OptionType::kBytes, 4 << 10, 64 << 20},
     {config_keys::kBuffersPerChannel, OptionType::kInt, 1, 1024},

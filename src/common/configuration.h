@@ -68,6 +68,8 @@ inline constexpr char kMaxParallelism[] = "pipeline.max-parallelism";
 inline constexpr char kRuntimeMode[] = "execution.runtime-mode";
 inline constexpr char kBufferTimeout[] = "execution.buffer-timeout.interval";
 inline constexpr char kBufferTimeoutLegacy[] = "execution.buffer-timeout";
+/// How often watermark generators emit periodically (default 200 ms); 0 disables it.
+inline constexpr char kAutoWatermarkInterval[] = "pipeline.auto-watermark-interval";
 inline constexpr char kSegmentSize[] = "taskmanager.memory.segment-size";
 /// Brook's name for the network buffer size; wins over kSegmentSize when both are set.
 inline constexpr char kNetworkBufferSize[] = "taskmanager.network.buffer-size";

@@ -34,7 +34,9 @@ std::vector<Decoded> drain(ResultPartition& partition) {
       // A barrier carries no payload; its checkpoint id stands in for one.
       std::string payload =
           e.kind == ElementKind::kBarrier ? std::to_string(e.checkpointId) : std::string(e.payload);
-      out.push_back({e.kind, e.timestamp, payload});
+      // A watermark status carries no timestamp; its idleness (1 or 0) stands in for one.
+      int64_t timestamp = e.kind == ElementKind::kWatermarkStatus ? (e.idle ? 1 : 0) : e.timestamp;
+      out.push_back({e.kind, timestamp, payload});
     }
   }
   EXPECT_TRUE(deserializer.isEmpty());
@@ -62,6 +64,11 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
       writer.broadcastWatermark(i);
       expected.push_back({ElementKind::kWatermark, i, ""});
     }
+    if (i % 60 == 59) {
+      bool idle = i % 120 == 59;
+      writer.broadcastWatermarkStatus(idle);
+      expected.push_back({ElementKind::kWatermarkStatus, idle ? 1 : 0, ""});
+    }
     if (i % 70 == 69) {
       writer.broadcastBarrier(i / 70 + 1, 5000 + i);
       expected.push_back({ElementKind::kBarrier, 5000 + i, std::to_string(i / 70 + 1)});
@@ -74,7 +81,9 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
   ASSERT_EQ(decoded.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(decoded[i].kind, expected[i].kind) << "element " << i;
-    if (expected[i].kind != ElementKind::kEndOfPartition) {
+    if (expected[i].kind == ElementKind::kWatermarkStatus) {
+      EXPECT_EQ(decoded[i].timestamp, expected[i].timestamp) << "element " << i;
+    } else if (expected[i].kind != ElementKind::kEndOfPartition) {
       EXPECT_EQ(decoded[i].timestamp, expected[i].timestamp) << "element " << i;
     }
     EXPECT_EQ(decoded[i].payload, expected[i].payload) << "element " << i;

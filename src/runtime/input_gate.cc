@@ -102,7 +102,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
           break;
         auto kind = static_cast<uint8_t>(*p);
         spill_.clear();
-        if (kind < 1 || kind > 5) {
+        if (kind < 1 || kind > 6) {
           throw std::runtime_error("corrupt network data on " + channel_ +
                                    ": unknown element kind " + std::to_string(kind));
         }
@@ -120,6 +120,9 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
             continue;
           case ElementKind::kBarrier:
             stage_ = Stage::kBarrier;
+            continue;
+          case ElementKind::kWatermarkStatus:
+            stage_ = Stage::kWatermarkStatus;
             continue;
           case ElementKind::kEndOfPartition:
             element.kind = kind_;
@@ -168,6 +171,19 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
         element.kind = ElementKind::kBarrier;
         std::memcpy(&element.checkpointId, p, 8);
         std::memcpy(&element.timestamp, p + 8, 8);
+        element.payload = {};
+        stage_ = Stage::kKind;
+        return true;
+      case Stage::kWatermarkStatus:
+        if (!read(1, p))
+          break;
+        if (static_cast<uint8_t>(*p) > 1) {
+          throw std::runtime_error("corrupt network data on " + channel_ +
+                                   ": watermark status " +
+                                   std::to_string(static_cast<uint8_t>(*p)));
+        }
+        element.kind = ElementKind::kWatermarkStatus;
+        element.idle = *p == 1;
         element.payload = {};
         stage_ = Stage::kKind;
         return true;

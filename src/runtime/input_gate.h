@@ -54,7 +54,7 @@ class ElementDeserializer {
   bool isEmpty() const { return stage_ == Stage::kKind && spill_.empty(); }
 
  private:
-  enum class Stage { kKind, kTimestamp, kLength, kPayload, kWatermark, kBarrier };
+  enum class Stage { kKind, kTimestamp, kLength, kPayload, kWatermark, kBarrier, kWatermarkStatus };
   /// Makes `n` contiguous bytes available at `out`, from the buffer or by copying into the
   /// spill area; false if the buffer ends first (the partial bytes stay in the spill area).
   bool read(size_t n, const char*& out);

@@ -106,6 +106,14 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   if (!timeout.ok())
     return timeout.status();
   jg.bufferTimeoutMillis = env.bufferTimeout().value_or(*timeout);
+  auto watermarkInterval = config.getDurationMillis(config_keys::kAutoWatermarkInterval, 200);
+  if (!watermarkInterval.ok())
+    return watermarkInterval.status();
+  if (*watermarkInterval < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(config_keys::kAutoWatermarkInterval,
+                                                   " must be >= 0, got ", *watermarkInterval));
+  }
+  jg.autoWatermarkIntervalMillis = *watermarkInterval;
   const char* bufferSizeKey = networkBufferSizeKey(config);
   auto segment = config.getBytes(bufferSizeKey, 32 * 1024);
   if (!segment.ok())

@@ -58,6 +58,8 @@ struct JobGraph {
   std::vector<std::string> operatorIds;  ///< per StreamNode: uid or one derived from the shape
   RuntimeMode mode = RuntimeMode::kStreaming;  ///< resolved: STREAMING or BATCH
   int64_t bufferTimeoutMillis = 100;
+  /// `pipeline.auto-watermark-interval`: the period of watermark generators; 0 disables it.
+  int64_t autoWatermarkIntervalMillis = 200;
   int bufferSize = 32 * 1024;
   int buffersPerChannel = 2;
   int floatingBuffersPerGate = 8;
@@ -74,7 +76,8 @@ struct JobGraph {
 };
 
 /// Plans `env`'s StreamGraph with `config` (`parallelism.default`, `pipeline.max-parallelism`,
-/// `execution.runtime-mode`, `execution.buffer-timeout.interval`, network settings,
+/// `execution.runtime-mode`, `execution.buffer-timeout.interval`,
+/// `pipeline.auto-watermark-interval`, network settings,
 /// `state.backend.type` and `state.backend.rocksdb.*`, `io.tmp.dirs`); settings made in the
 /// job's code win. Errors name the operator or configuration key at fault.
 absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,

@@ -166,6 +166,18 @@ void ChannelRecordWriter::broadcastWatermark(int64_t watermark) {
   }
 }
 
+void ChannelRecordWriter::broadcastWatermarkStatus(bool idle) {
+  char element[2];
+  element[0] = static_cast<char>(ElementKind::kWatermarkStatus);
+  element[1] = idle ? 1 : 0;
+  for (int c = 0; c < numberOfChannels_; ++c) {
+    write(c, element, sizeof(element));
+    // A channel going idle may unblock the consumer's watermark: it must not wait for the
+    // buffer timeout (an idle producer has nothing else to send).
+    finishBuffer(c);
+  }
+}
+
 void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timestamp) {
   char element[17];
   element[0] = static_cast<char>(ElementKind::kBarrier);

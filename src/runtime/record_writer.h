@@ -44,6 +44,7 @@ class ChannelRecordWriter final : public RecordWriter {
                  int64_t timestamp) override;
   void emitTo(int channel, std::string_view record, int64_t timestamp) override;
   void broadcastWatermark(int64_t watermark) override;
+  void broadcastWatermarkStatus(bool idle) override;
   int numberOfChannels() const override { return numberOfChannels_; }
   RuntimeMode runtimeMode() const override { return options_.mode; }
 

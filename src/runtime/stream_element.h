@@ -7,6 +7,7 @@
 ///   watermark:       [3][i64 watermark]
 ///   end of partition:[4]
 ///   barrier:         [5][i64 checkpoint id][i64 timestamp]
+///   watermark status:[6][u8 idle (1) or active (0)]
 /// All integers little-endian.
 
 #include <cstdint>
@@ -20,6 +21,9 @@ enum class ElementKind : uint8_t {
   kWatermark = 3,
   kEndOfPartition = 4,
   kBarrier = 5,
+  /// The producer's watermark status: an idle channel does not hold back the consumer's
+  /// watermark until it is active again.
+  kWatermarkStatus = 6,
 };
 
 /// One decoded element. `payload` points into a network buffer or the deserializer's spill
@@ -28,6 +32,7 @@ struct StreamElement {
   ElementKind kind = ElementKind::kRecord;
   int64_t timestamp = 0;  ///< records: their timestamp or kNoTimestamp; watermarks: the value
   int64_t checkpointId = 0;
+  bool idle = false;  ///< watermark status: whether the channel is idle
   std::string_view payload;
 };
 

@@ -208,6 +208,7 @@ void StreamTask::setUp() {
     ctx->args = env_.args;
     timeServices_.push_back(std::make_unique<OperatorTimeService>(this, contexts_.size()));
     ctx->processingTimeService = timeServices_.back().get();
+    ctx->autoWatermarkIntervalMillis = jg.autoWatermarkIntervalMillis;
     operatorStateStores_.push_back(
         std::make_unique<OperatorStateStore>(ctx->subtaskDescription()));
     ctx->operatorStateStore = operatorStateStores_.back().get();
@@ -281,6 +282,7 @@ void StreamTask::setUp() {
   }
   channelWatermark_.assign(static_cast<size_t>(gate_.numberOfChannels()), kNoTimestamp);
   channelEnded_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
+  channelIdle_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
   bufferTimeout_ = std::chrono::milliseconds(jg.bufferTimeoutMillis);
 }
 
@@ -430,32 +432,45 @@ void StreamTask::checkRemoteChannels() {
 void StreamTask::processBuffer(int channel, Buffer* buffer) {
   auto& deserializer = *channelDeserializers_[static_cast<size_t>(channel)];
   RecordDeserializer* records = channelRecordDeserializer_[static_cast<size_t>(channel)];
+  const auto c = static_cast<size_t>(channel);
   deserializer.setBuffer(buffer);
+  // A copy of channelIdle_[c], kept in step with it, so that records test a local flag.
+  bool idleChannel = channelIdle_[c];
   StreamElement e;
   while (deserializer.next(e)) {
     switch (e.kind) {
       case ElementKind::kRecord:
       case ElementKind::kTimedRecord:
+        if (idleChannel) [[unlikely]] {
+          // Data on an idle channel makes it active again.
+          setChannelIdle(channel, false, records->target());
+          idleChannel = false;
+        }
         records->processRecord(e.payload, e.timestamp);
         break;
       case ElementKind::kWatermark: {
-        auto& w = channelWatermark_[static_cast<size_t>(channel)];
+        if (idleChannel) {
+          setChannelIdle(channel, false, records->target());
+          idleChannel = false;
+        }
+        auto& w = channelWatermark_[c];
         w = std::max(w, e.timestamp);
-        int64_t min = kMaxWatermark;
-        for (size_t c = 0; c < channelWatermark_.size(); ++c) {
-          if (!channelEnded_[c])
-            min = std::min(min, channelWatermark_[c]);
-        }
-        if (min > currentWatermark_) {
-          currentWatermark_ = min;
-          records->target()->emitWatermark(min);
-        }
+        advanceWatermark(records->target());
         break;
       }
+      case ElementKind::kWatermarkStatus:
+        setChannelIdle(channel, e.idle, records->target());
+        idleChannel = channelIdle_[c];
+        break;
       case ElementKind::kEndOfPartition:
-        if (!channelEnded_[static_cast<size_t>(channel)]) {
-          channelEnded_[static_cast<size_t>(channel)] = true;
+        if (!channelEnded_[c]) {
+          channelEnded_[c] = true;
           ++channelsEnded_;
+          if (channelsEnded_ < gate_.numberOfChannels()) {
+            // The channel no longer holds back the watermark nor keeps the task active.
+            advanceWatermark(records->target());
+            updateWatermarkStatus(records->target());
+          }
         }
         break;
       case ElementKind::kBarrier:
@@ -464,6 +479,65 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
         break;
     }
   }
+}
+
+void StreamTask::setChannelIdle(int channel, bool idle, OutputBase* target) {
+  const auto c = static_cast<size_t>(channel);
+  if (channelIdle_[c] == idle || channelEnded_[c])
+    return;
+  channelIdle_[c] = idle;
+  if (idle) {
+    // Without this channel the minimum may move forward.
+    advanceWatermark(target);
+  }
+  updateWatermarkStatus(target);
+}
+
+void StreamTask::advanceWatermark(OutputBase* target) {
+  // The minimum over the active channels. A channel that became active again with a watermark
+  // behind the task's is left out until it catches up (Flink's alignment), so that the task's
+  // watermark never goes backwards.
+  int64_t min = kMaxWatermark;
+  bool any = false;
+  for (size_t c = 0; c < channelWatermark_.size(); ++c) {
+    if (channelEnded_[c] || channelIdle_[c] || channelWatermark_[c] < currentWatermark_)
+      continue;
+    min = std::min(min, channelWatermark_[c]);
+    any = true;
+  }
+  if (any && min > currentWatermark_) {
+    currentWatermark_ = min;
+    target->emitWatermark(min);
+  }
+}
+
+void StreamTask::updateWatermarkStatus(OutputBase* target) {
+  bool allIdle = true;
+  bool anyOpen = false;
+  for (size_t c = 0; c < channelIdle_.size(); ++c) {
+    if (channelEnded_[c])
+      continue;
+    anyOpen = true;
+    allIdle = allIdle && channelIdle_[c];
+  }
+  bool idle = anyOpen && allIdle;
+  if (idle == idle_)
+    return;
+  if (idle) {
+    // As Flink's valve does: when every input is idle, the task's watermark catches up with the
+    // most advanced one, so that no watermark stays stuck behind channels that all went quiet.
+    int64_t max = kNoTimestamp;
+    for (size_t c = 0; c < channelWatermark_.size(); ++c) {
+      if (!channelEnded_[c])
+        max = std::max(max, channelWatermark_[c]);
+    }
+    if (max > currentWatermark_) {
+      currentWatermark_ = max;
+      target->emitWatermark(max);
+    }
+  }
+  idle_ = idle;
+  target->emitWatermarkStatus(idle);
 }
 
 void StreamTask::finishOperators() {

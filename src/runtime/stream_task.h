@@ -87,6 +87,13 @@ class StreamTask final : public ProcessingTimeService {
   void runSource();
   void runInputs();
   void processBuffer(int channel, Buffer* buffer);
+  /// Marks an input channel idle or active; an idle channel does not hold back the watermark.
+  /// `target` is the operator port that receives the resulting watermark and status.
+  void setChannelIdle(int channel, bool idle, OutputBase* target);
+  /// Emits the minimum watermark over the active, aligned channels if it moved forward.
+  void advanceWatermark(OutputBase* target);
+  /// Emits the task's watermark status if it changed: idle when all open channels are idle.
+  void updateWatermarkStatus(OutputBase* target);
   void maybeFlush();
   /// Throws when a remote input channel failed (its producer or the connection is gone).
   void checkRemoteChannels();
@@ -162,9 +169,11 @@ class StreamTask final : public ProcessingTimeService {
   std::vector<RecordDeserializer*> channelRecordDeserializer_;
   std::vector<int64_t> channelWatermark_;
   std::vector<bool> channelEnded_;
+  std::vector<bool> channelIdle_;
   std::vector<std::pair<int, network::RemoteInputChannel*>> remoteChannels_;
   int channelsEnded_ = 0;
   int64_t currentWatermark_ = kNoTimestamp;
+  bool idle_ = false;  // the watermark status sent downstream
 
   std::chrono::steady_clock::time_point nextFlush_;
   std::chrono::milliseconds bufferTimeout_{100};

@@ -13,3 +13,6 @@
 #include <brook/sources.h>                       // IWYU pragma: export
 #include <brook/state.h>                         // IWYU pragma: export
 #include <brook/stream_execution_environment.h>  // IWYU pragma: export
+#include <brook/windowed_stream.h>                // IWYU pragma: export
+#include <brook/windowing.h>                      // IWYU pragma: export
+#include <brook/watermark_strategy.h>              // IWYU pragma: export

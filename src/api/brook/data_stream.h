@@ -26,6 +26,8 @@
 #include <brook/sinks.h>
 #include <brook/stream_execution_environment.h>
 #include <brook/stream_graph.h>
+#include <brook/internal/timestamps_and_watermarks_operator.h>
+#include <brook/watermark_strategy.h>
 
 namespace brook {
 
@@ -193,6 +195,18 @@ class DataStream {
     });
   }
 
+  /// Event time from `strategy`: its timestamp assigner replaces each record's timestamp and
+  /// its generator's watermarks replace upstream watermarks (the final one at the end of a
+  /// bounded input passes). Throws JobDefinitionError naming the operator on invalid durations.
+  DataStream assignTimestampsAndWatermarks(WatermarkStrategy<T> strategy) const {
+    const std::string name = "Timestamps/Watermarks";
+    if (std::string error = strategy.validate(name); !error.empty())
+      internal::throwJobDefinitionError(error);
+    return transform<T>(name, name, [strategy] {
+      return std::make_unique<internal::TimestampsAndWatermarksOperator<T>>(strategy);
+    });
+  }
+
   /// Connects this stream with `other`: a two-input operator then sees both, each with its
   /// own type (CoProcessFunction), possibly keyed (`keyBy(selector1, selector2)`).
   template <typename B>
@@ -236,6 +250,11 @@ class DataStream {
     };
     return KeyedStream<K, T, KeySelector>(std::move(partitionedStream), std::move(selector));
   }
+
+  /// Groups all records into the windows of `assigner` in one non-parallel operator, as
+  /// Flink's windowAll; see <brook/windowed_stream.h>.
+  template <typename Assigner>
+  auto windowAll(Assigner assigner) const;
 
   /// Merges streams of the same type into one.
   template <typename... Streams>
@@ -405,6 +424,15 @@ class KeyedStream {
                                                                                           fn);
     });
   }
+
+  /// Groups each key's records into the windows of `assigner` (TumblingEventTimeWindows,
+  /// SlidingEventTimeWindows, GlobalWindows, ...); see <brook/windowed_stream.h>.
+  template <typename Assigner>
+  auto window(Assigner assigner) const;
+  /// Windows of `size` records per key, each firing when it is full, as Flink's countWindow.
+  auto countWindow(int64_t size) const;
+  /// Windows of the last `size` records per key, firing every `slide` records.
+  auto countWindow(int64_t size, int64_t slide) const;
 
   /// Connects this keyed stream with a broadcast stream (KeyedBroadcastProcessFunction).
   template <typename B>
@@ -584,6 +612,23 @@ DataStream<T> StreamExecutionEnvironment::fromCollection(std::vector<T> elements
 template <typename T>
 DataStream<T> StreamExecutionEnvironment::fromSource(
     std::function<std::unique_ptr<SourceReader<T>>()> createReader,
+    WatermarkStrategy<T> strategy,
+    std::string name,
+    bool bounded,
+    bool parallel) {
+  std::string error = strategy.validate("Source: " + name);
+  if (!error.empty())
+    internal::throwJobDefinitionError(error);
+  DataStream<T> stream = fromSource<T>(nullptr, std::move(name), bounded, parallel);
+  streamGraph().nodes.at(static_cast<size_t>(stream.id())).factory = [createReader, strategy] {
+    return std::make_unique<internal::SourceOperator<T>>(createReader(), strategy);
+  };
+  return stream;
+}
+
+template <typename T>
+DataStream<T> StreamExecutionEnvironment::fromSource(
+    std::function<std::unique_ptr<SourceReader<T>>()> createReader,
     std::string name,
     bool bounded,
     bool parallel) {
@@ -603,3 +648,6 @@ DataStream<T> StreamExecutionEnvironment::fromSource(
 }
 
 }  // namespace brook
+
+// WindowedStream, which defines KeyedStream::window and countWindow.
+#include <brook/windowed_stream.h>  // IWYU pragma: export

@@ -93,6 +93,9 @@ struct RuntimeContext {
   OperatorStateStore* operatorStateStore = nullptr;
   /// The task's processing-time clock and timers.
   ProcessingTimeService* processingTimeService = nullptr;
+  /// Milliseconds between periodic watermark emissions (`pipeline.auto-watermark-interval`);
+  /// 0 disables them.
+  int64_t autoWatermarkIntervalMillis = 200;
 
   /// Keyed state (include <brook/state.h>): the state called `descriptor.name()` of this
   /// operator, created on first use. Throws StateException on a stream that is not keyed, or

@@ -57,6 +57,10 @@ class OutputBase {
  public:
   virtual ~OutputBase() = default;
   virtual void emitWatermark(int64_t watermark) = 0;
+  /// The stream's watermark status: while idle, the stream does not hold back the watermark of
+  /// downstream operators that also read other streams; a record or watermark makes it active
+  /// again. Operators forward it by default; outputs that end a stream drop it.
+  virtual void emitWatermarkStatus(bool idle) { (void)idle; }
   /// The input has ended: emit whatever is held back. The task calls it on its network
   /// outputs after every operator of the chain has seen the end of its input.
   virtual void finish() {}
@@ -87,6 +91,10 @@ class FanOutOutput final : public Output<T> {
     for (auto* o : outputs_)
       o->emitWatermark(watermark);
   }
+  void emitWatermarkStatus(bool idle) override {
+    for (auto* o : outputs_)
+      o->emitWatermarkStatus(idle);
+  }
 
  private:
   std::vector<Output<T>*> outputs_;
@@ -115,6 +123,8 @@ class RecordWriter {
   /// Sends a record to one channel chosen by a custom partitioner.
   virtual void emitTo(int channel, std::string_view record, int64_t timestamp) = 0;
   virtual void broadcastWatermark(int64_t watermark) = 0;
+  /// Sends the watermark status (idle or active) on every channel.
+  virtual void broadcastWatermarkStatus(bool idle) { (void)idle; }
   virtual int numberOfChannels() const = 0;
   /// The job's resolved runtime mode (STREAMING or BATCH).
   virtual RuntimeMode runtimeMode() const = 0;
@@ -131,6 +141,7 @@ class NetworkOutput : public Output<T> {
     writer_->emit(buffer_.view(), timestamp);
   }
   void emitWatermark(int64_t watermark) override { writer_->broadcastWatermark(watermark); }
+  void emitWatermarkStatus(bool idle) override { writer_->broadcastWatermarkStatus(idle); }
 
  protected:
   RecordWriter* writer_;
@@ -343,11 +354,26 @@ class OneInputOperator : public StreamOperator, public Output<IN> {
     StreamOperator::setOutput(output);
     out_ = static_cast<Output<OUT>*>(output);
   }
-  void emitWatermark(int64_t watermark) override { processWatermark(watermark); }
+  /// Passes only watermarks above the last one to `processWatermark`: an operator's watermark
+  /// never goes backwards.
+  void emitWatermark(int64_t watermark) override {
+    if (watermark <= lastWatermark_)
+      return;
+    lastWatermark_ = watermark;
+    processWatermark(watermark);
+  }
   virtual void processWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+  void emitWatermarkStatus(bool idle) override { processWatermarkStatus(idle); }
+  virtual void processWatermarkStatus(bool idle) {
+    if (out_ != nullptr)
+      out_->emitWatermarkStatus(idle);
+  }
 
  protected:
   Output<OUT>* out_ = nullptr;
+
+ private:
+  int64_t lastWatermark_ = kNoTimestamp;
 };
 
 /// An operator with two typed inputs (connected streams) and one typed main output. Its
@@ -366,6 +392,8 @@ class TwoInputOperator : public StreamOperator {
   virtual void processElement1(IN1&& record, int64_t timestamp) = 0;
   virtual void processElement2(IN2&& record, int64_t timestamp) = 0;
   virtual void processWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+  /// The task passes the status of both inputs together (idle when all its inputs are).
+  virtual void processWatermarkStatus(bool idle) { out_->emitWatermarkStatus(idle); }
 
  protected:
   Output<OUT>* out_ = nullptr;
@@ -383,6 +411,7 @@ class TwoInputOperator : public StreamOperator {
       }
     }
     void emitWatermark(int64_t watermark) override { op_->onWatermark(watermark); }
+    void emitWatermarkStatus(bool idle) override { op_->processWatermarkStatus(idle); }
 
    private:
     TwoInputOperator* op_;
@@ -416,6 +445,9 @@ class SourceOutput {
     out_->push(std::move(copy), timestamp);
   }
   void emitWatermark(int64_t watermark) { out_->emitWatermark(watermark); }
+  /// Marks this source subtask idle (it holds back no downstream watermark) or active again.
+  void markIdle() { out_->emitWatermarkStatus(true); }
+  void markActive() { out_->emitWatermarkStatus(false); }
 
  private:
   Output<T>* out_;

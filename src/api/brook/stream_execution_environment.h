@@ -13,6 +13,7 @@
 #include <brook/functions.h>
 #include <brook/sources.h>
 #include <brook/stream_graph.h>
+#include <brook/watermark_strategy.h>
 
 namespace brook {
 
@@ -62,6 +63,15 @@ class StreamExecutionEnvironment {
   /// A source from a reader factory (one reader per subtask).
   template <typename T>
   DataStream<T> fromSource(std::function<std::unique_ptr<SourceReader<T>>()> createReader,
+                           std::string name,
+                           bool bounded,
+                           bool parallel = true);
+  /// A source whose subtasks each run `strategy` on what their reader emits: timestamps,
+  /// watermarks and idleness per source subtask. Throws JobDefinitionError naming the source on
+  /// invalid durations.
+  template <typename T>
+  DataStream<T> fromSource(std::function<std::unique_ptr<SourceReader<T>>()> createReader,
+                           WatermarkStrategy<T> strategy,
                            std::string name,
                            bool bounded,
                            bool parallel = true);

@@ -14,6 +14,8 @@
 #include <brook/operator.h>
 #include <brook/process_function.h>
 #include <brook/sinks.h>
+#include <brook/internal/timestamps_and_watermarks_operator.h>
+#include <brook/watermark_strategy.h>
 
 namespace brook::internal {
 
@@ -259,16 +261,26 @@ class SinkOperator final : public OneInputOperator<T, T> {
   std::unique_ptr<SinkWriter<T>> writer_;
 };
 
+/// Drives one subtask's SourceReader. With a WatermarkStrategy, the strategy runs on what the
+/// reader emits (timestamps, watermarks, idleness), per subtask.
 template <typename T>
 class SourceOperator final : public SourceOperatorBase {
  public:
   explicit SourceOperator(std::unique_ptr<SourceReader<T>> reader) : reader_(std::move(reader)) {}
+  SourceOperator(std::unique_ptr<SourceReader<T>> reader, WatermarkStrategy<T> strategy)
+      : reader_(std::move(reader)),
+        watermarks_(std::make_unique<TimestampsAndWatermarksOutput<T>>(std::move(strategy))) {}
   void setOutput(OutputBase* output) override {
     StreamOperator::setOutput(output);
-    sourceOutput_ = std::make_unique<SourceOutput<T>>(static_cast<Output<T>*>(output));
+    Output<T>* readerOutput = static_cast<Output<T>*>(output);
+    if (watermarks_)
+      readerOutput = watermarks_.get();
+    sourceOutput_ = std::make_unique<SourceOutput<T>>(readerOutput);
   }
   void open(const RuntimeContext& context) override {
     StreamOperator::open(context);
+    if (watermarks_)
+      callUser([&] { watermarks_->open(context, static_cast<Output<T>*>(output_)); });
     callUser([&] { reader_->open(context); });
   }
   InputStatus emitNext() override {
@@ -280,6 +292,7 @@ class SourceOperator final : public SourceOperatorBase {
 
  private:
   std::unique_ptr<SourceReader<T>> reader_;
+  std::unique_ptr<TimestampsAndWatermarksOutput<T>> watermarks_;
   std::unique_ptr<SourceOutput<T>> sourceOutput_;
 };
 

@@ -1,0 +1,473 @@
+#pragma once
+
+/// The operator behind WindowedStream, as Flink's WindowOperator and EvictingWindowOperator:
+/// assigns each record to windows, keeps window contents in the keyed state backend with the
+/// serialized window as namespace, asks the trigger when to evaluate a window, and clears a
+/// window's state at its cleanup time (end + allowed lateness) through a timer.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <brook/internal/keyed_operator_support.h>
+#include <brook/internal/operators.h>
+#include <brook/operator.h>
+#include <brook/state.h>
+#include <brook/windowing.h>
+
+namespace brook::internal {
+
+/// The name of the window contents' state, as Flink's.
+inline constexpr char kWindowContentsState[] = "window-contents";
+
+/// A trigger of any type, behind one virtual call per event.
+template <typename T, typename W>
+class ErasedTrigger {
+ public:
+  virtual ~ErasedTrigger() = default;
+  virtual TriggerResult onElement(const T& e, int64_t ts, const W& w, TriggerContext& ctx) = 0;
+  virtual TriggerResult onEventTime(int64_t time, const W& w, TriggerContext& ctx) = 0;
+  virtual TriggerResult onProcessingTime(int64_t time, const W& w, TriggerContext& ctx) = 0;
+  virtual void clear(const W& w, TriggerContext& ctx) = 0;
+};
+
+template <typename T, typename W, typename TR>
+class TriggerHolder final : public ErasedTrigger<T, W> {
+ public:
+  explicit TriggerHolder(TR trigger) : trigger_(std::move(trigger)) {}
+  TriggerResult onElement(const T& e, int64_t ts, const W& w, TriggerContext& ctx) override {
+    return trigger_.onElement(e, ts, w, ctx);
+  }
+  TriggerResult onEventTime(int64_t time, const W& w, TriggerContext& ctx) override {
+    return trigger_.onEventTime(time, w, ctx);
+  }
+  TriggerResult onProcessingTime(int64_t time, const W& w, TriggerContext& ctx) override {
+    return trigger_.onProcessingTime(time, w, ctx);
+  }
+  void clear(const W& w, TriggerContext& ctx) override { trigger_.clear(w, ctx); }
+
+ private:
+  TR trigger_;
+};
+
+template <typename T, typename W>
+class ErasedEvictor {
+ public:
+  virtual ~ErasedEvictor() = default;
+  virtual void evictBefore(std::vector<TimestampedValue<T>>& elements, const W& w,
+                           const EvictorContext& ctx) = 0;
+  virtual void evictAfter(std::vector<TimestampedValue<T>>& elements, const W& w,
+                          const EvictorContext& ctx) = 0;
+};
+
+template <typename T, typename W, typename EV>
+class EvictorHolder final : public ErasedEvictor<T, W> {
+ public:
+  explicit EvictorHolder(EV evictor) : evictor_(std::move(evictor)) {}
+  void evictBefore(std::vector<TimestampedValue<T>>& elements, const W& w,
+                   const EvictorContext& ctx) override {
+    evictor_.evictBefore(elements, w, ctx);
+  }
+  void evictAfter(std::vector<TimestampedValue<T>>& elements, const W& w,
+                  const EvictorContext& ctx) override {
+    evictor_.evictAfter(elements, w, ctx);
+  }
+
+ private:
+  EV evictor_;
+};
+
+template <typename T, typename W>
+using TriggerFactory = std::function<std::unique_ptr<ErasedTrigger<T, W>>()>;
+template <typename T, typename W>
+using EvictorFactory = std::function<std::unique_ptr<ErasedEvictor<T, W>>()>;
+
+// ----------------------------------------------------------------------------------------------
+// Window contents: how elements are kept per key and window. Each policy registers its state
+// in `open`, adds elements, and hands the window function its input on `fire`.
+
+/// Every element, in arrival order (ProcessWindowFunction without pre-aggregation).
+template <typename T>
+class ListContents {
+ public:
+  using ValueType = T;
+  void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
+    state_ = &backend.getListState(ListStateDescriptor<T>(kWindowContentsState));
+    scope.adopt(kWindowContentsState);
+  }
+  void add(const T& value, int64_t) { state_->add(value); }
+  bool empty() { return state_->get().empty(); }
+  void clear() { state_->clear(); }
+  template <typename W, typename Call>
+  void fire(const W&, const EvictorContext&, Call&& call) {
+    std::vector<T> values = state_->get();
+    if (!values.empty())
+      call(values);
+  }
+
+ private:
+  ListState<T>* state_ = nullptr;
+};
+
+/// One value per window, reduced as elements arrive.
+template <typename T>
+class ReduceContents {
+ public:
+  using ValueType = T;
+  using ReduceFunction = typename ReducingStateDescriptor<T>::ReduceFunction;
+  explicit ReduceContents(ReduceFunction reduce) : reduce_(std::move(reduce)) {}
+  void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
+    state_ = &backend.getReducingState(ReducingStateDescriptor<T>(kWindowContentsState, reduce_));
+    scope.adopt(kWindowContentsState);
+  }
+  void add(const T& value, int64_t) { state_->add(value); }
+  bool empty() { return !state_->get().has_value(); }
+  void clear() { state_->clear(); }
+  template <typename W, typename Call>
+  void fire(const W&, const EvictorContext&, Call&& call) {
+    std::optional<T> v = state_->get();
+    if (!v.has_value())
+      return;
+    std::vector<T> values;
+    values.push_back(std::move(*v));
+    call(values);
+  }
+
+ private:
+  ReduceFunction reduce_;
+  ReducingState<T>* state_ = nullptr;
+};
+
+/// One accumulator per window, aggregated as elements arrive; the function sees its result.
+template <typename T, typename ACC, typename V, typename AF>
+class AggregateContents {
+ public:
+  using ValueType = V;
+  explicit AggregateContents(AF function) : function_(std::move(function)) {}
+  void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
+    state_ = &backend.getAggregatingState(
+        AggregatingStateDescriptor<T, ACC, V>(kWindowContentsState, function_));
+    scope.adopt(kWindowContentsState);
+  }
+  void add(const T& value, int64_t) { state_->add(value); }
+  bool empty() { return !state_->get().has_value(); }
+  void clear() { state_->clear(); }
+  template <typename W, typename Call>
+  void fire(const W&, const EvictorContext&, Call&& call) {
+    std::optional<V> v = state_->get();
+    if (!v.has_value())
+      return;
+    std::vector<V> values;
+    values.push_back(std::move(*v));
+    call(values);
+  }
+
+ private:
+  AF function_;
+  AggregatingState<T, V>* state_ = nullptr;
+};
+
+/// With an evictor: every element with its timestamp, evicted from before and after the
+/// function sees them; `Finish` turns the remaining elements into the function's input (as is,
+/// reduced, or aggregated).
+template <typename T, typename W, typename Finish>
+class EvictingContents {
+ public:
+  using ValueType = typename Finish::ValueType;
+  EvictingContents(EvictorFactory<T, W> evictor, Finish finish)
+      : makeEvictor_(std::move(evictor)), finish_(std::move(finish)) {}
+  EvictingContents(const EvictingContents& o)
+      : makeEvictor_(o.makeEvictor_), finish_(o.finish_) {}
+  void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
+    evictor_ = makeEvictor_();
+    state_ = &backend.getListState(
+        ListStateDescriptor<TimestampedValue<T>>(kWindowContentsState));
+    scope.adopt(kWindowContentsState);
+  }
+  void add(const T& value, int64_t ts) { state_->add(TimestampedValue<T>{value, ts}); }
+  bool empty() { return state_->get().empty(); }
+  void clear() { state_->clear(); }
+  template <typename Call>
+  void fire(const W& window, const EvictorContext& ctx, Call&& call) {
+    std::vector<TimestampedValue<T>> elements = state_->get();
+    if (elements.empty())
+      return;
+    evictor_->evictBefore(elements, window, ctx);
+    std::vector<ValueType> values;
+    if (finish_(elements, values))
+      call(values);
+    evictor_->evictAfter(elements, window, ctx);
+    state_->update(std::move(elements));
+  }
+
+ private:
+  EvictorFactory<T, W> makeEvictor_;
+  Finish finish_;
+  std::unique_ptr<ErasedEvictor<T, W>> evictor_;
+  ListState<TimestampedValue<T>>* state_ = nullptr;
+};
+
+template <typename T>
+struct KeepAll {
+  using ValueType = T;
+  bool operator()(const std::vector<TimestampedValue<T>>& in, std::vector<T>& out) const {
+    for (const auto& e : in)
+      out.push_back(e.value);
+    return !out.empty();
+  }
+};
+
+template <typename T>
+struct ReduceAll {
+  using ValueType = T;
+  typename ReducingStateDescriptor<T>::ReduceFunction reduce;
+  bool operator()(const std::vector<TimestampedValue<T>>& in, std::vector<T>& out) const {
+    if (in.empty())
+      return false;
+    T acc = in.front().value;
+    for (size_t i = 1; i < in.size(); ++i)
+      acc = reduce(acc, in[i].value);
+    out.push_back(std::move(acc));
+    return true;
+  }
+};
+
+template <typename T, typename ACC, typename V, typename AF>
+struct AggregateAll {
+  using ValueType = V;
+  AF function;
+  bool operator()(const std::vector<TimestampedValue<T>>& in, std::vector<V>& out) const {
+    ACC acc = function.createAccumulator();
+    for (const auto& e : in)
+      acc = function.add(e.value, std::move(acc));
+    out.push_back(function.getResult(acc));
+    return true;
+  }
+};
+
+// ----------------------------------------------------------------------------------------------
+// Window functions: what is emitted for a fired window.
+
+/// Emits the window function's input as is (reduce / aggregate without a process function).
+template <typename X, typename K, typename W>
+struct PassThroughWindowFunction {
+  using OutputType = X;
+  void open(const RuntimeContext&) {}
+  void close() {}
+  void process(const K&, typename ProcessWindowFunction<X, X, K, W>::Context&,
+               const std::vector<X>& values, Collector<X>& out) {
+    for (const X& v : values)
+      out.collect(v);
+  }
+  void clear(typename ProcessWindowFunction<X, X, K, W>::Context&) {}
+};
+
+/// Runs a user's ProcessWindowFunction.
+template <typename PF>
+struct UserWindowFunction {
+  using OutputType = typename PF::OutputType;
+  PF fn;
+  void open(const RuntimeContext& context) { openFunction(fn, context); }
+  void close() { closeFunction(fn); }
+  template <typename K, typename Ctx, typename X>
+  void process(const K& key, Ctx& ctx, const std::vector<X>& values,
+               Collector<OutputType>& out) {
+    fn.process(key, ctx, values, out);
+  }
+  template <typename Ctx>
+  void clear(Ctx& ctx) {
+    fn.clear(ctx);
+  }
+};
+
+// ----------------------------------------------------------------------------------------------
+// The operator
+
+/// What a window operator is configured with besides its contents and function.
+template <typename T, typename W>
+struct WindowSettings {
+  TriggerFactory<T, W> trigger;
+  int64_t allowedLateness = 0;
+  std::string lateDataTag;  ///< empty: late elements are dropped
+};
+
+template <typename K, typename T, typename W, typename KeySelector, typename Assigner,
+          typename Contents, typename Function>
+class WindowOperator final
+    : public OneInputOperator<T, typename Function::OutputType> {
+ public:
+  using X = typename Contents::ValueType;
+  using OUT = typename Function::OutputType;
+  using FunctionContext = typename ProcessWindowFunction<X, OUT, K, W>::Context;
+
+  WindowOperator(KeySelector selector, Assigner assigner, WindowSettings<T, W> settings,
+                 Contents contents, Function function)
+      : selector_(std::move(selector)),
+        assigner_(std::move(assigner)),
+        settings_(std::move(settings)),
+        contents_(std::move(contents)),
+        function_(std::move(function)) {}
+
+  bool isKeyed() const override { return true; }
+
+  void open(const RuntimeContext& context) override {
+    StreamOperator::open(context);
+    keyed_.open(context, [this](const InternalTimer& t, TimeDomain d) { onTimer(t, d); });
+    KeyedStateBackend& backend = keyed_.backend();
+    windowState_.emplace(&backend);
+    globalState_.emplace(&backend);
+    windowState_->setOther(&*globalState_);
+    globalState_->setOther(&*windowState_);
+    trigger_ = settings_.trigger();
+    triggerContext_.emplace(&keyed_.timers(), &*windowState_);
+    functionContext_.emplace(this, &keyed_.timers(), &*windowState_, &*globalState_);
+    this->callUser([&] {
+      contents_.open(backend, *windowState_);
+      function_.open(context);
+    });
+  }
+
+  void push(T&& record, int64_t timestamp) override {
+    this->callUser([&] { processElement(record, timestamp); });
+  }
+
+  void processWatermark(int64_t watermark) override {
+    this->callUser([&] { keyed_.timers().advanceWatermark(watermark); });
+    this->out_->emitWatermark(watermark);
+  }
+
+  void endInput() override {
+    triggerContext_->setInputEnded();
+    this->callUser([&] { keyed_.timers().fireAllProcessingTimers(); });
+  }
+
+  void close() override {
+    this->callUser([&] { function_.close(); });
+  }
+
+ private:
+  void processElement(const T& record, int64_t timestamp) {
+    InternalTimerService& timers = keyed_.timers();
+    windows_.clear();
+    assigner_.assignWindows(timestamp, WindowAssignerContext{timers.currentProcessingTime()},
+                            windows_);
+    const K& key = keyed_.setCurrentKey(selector_(record));
+    bool skipped = true;
+    for (const W& window : windows_) {
+      if (isWindowLate(window))
+        continue;
+      skipped = false;
+      setWindow(window);
+      contents_.add(record, timestamp);
+      TriggerResult result = trigger_->onElement(record, timestamp, window, *triggerContext_);
+      if (isFire(result))
+        emit(key, window);
+      if (isPurge(result))
+        contents_.clear();
+      registerCleanupTimer(window);
+    }
+    if (skipped && isElementLate(timestamp) && !settings_.lateDataTag.empty()) {
+      if (OutputBase* late = this->sideOutput(settings_.lateDataTag)) {
+        T copy(record);
+        static_cast<Output<T>*>(late)->push(std::move(copy), timestamp);
+      }
+    }
+  }
+
+  void onTimer(const InternalTimer& timer, TimeDomain domain) {
+    const bool eventTime = domain == TimeDomain::kEventTime;
+    this->callUser([&] {
+      const K& key = keyed_.keyOf(timer);
+      W window{};
+      decodeInto(timer.stateNamespace, window);
+      setWindow(window);
+      if (!contents_.empty()) {
+        TriggerResult result =
+            eventTime ? trigger_->onEventTime(timer.timestamp, window, *triggerContext_)
+                      : trigger_->onProcessingTime(timer.timestamp, window, *triggerContext_);
+        if (isFire(result))
+          emit(key, window);
+        if (isPurge(result))
+          contents_.clear();
+      }
+      if (assigner_.isEventTime() == eventTime && timer.timestamp == cleanupTime(window))
+        clearAllState(window);
+    });
+  }
+
+  void emit(const K& key, const W& window) {
+    InternalTimerService& timers = keyed_.timers();
+    EvictorContext evictorContext{timers.currentProcessingTime(), timers.currentWatermark()};
+    contents_.fire(window, evictorContext, [&](const std::vector<X>& values) {
+      collector_.reset(this->out_, window.maxTimestamp());
+      functionContext_->setWindow(&window);
+      function_.process(key, *functionContext_, values, collector_);
+    });
+  }
+
+  void clearAllState(const W& window) {
+    contents_.clear();
+    trigger_->clear(window, *triggerContext_);
+    functionContext_->setWindow(&window);
+    function_.clear(*functionContext_);
+  }
+
+  /// Makes `window` the namespace of window state and timers.
+  void setWindow(const W& window) {
+    namespaceBytes_.clear();
+    brook::serialize(window, namespaceBytes_);
+    windowState_->setNamespace(namespaceBytes_.view());
+    keyed_.timers().setCurrentNamespace(namespaceBytes_.view());
+  }
+
+  /// When the window's state is removed: its end plus the allowed lateness in event time (never
+  /// when that overflows), its end in processing time.
+  int64_t cleanupTime(const W& window) const {
+    const int64_t end = window.maxTimestamp();
+    if (!assigner_.isEventTime())
+      return end;
+    return end > INT64_MAX - settings_.allowedLateness ? INT64_MAX
+                                                       : end + settings_.allowedLateness;
+  }
+  void registerCleanupTimer(const W& window) {
+    const int64_t time = cleanupTime(window);
+    if (time == INT64_MAX)
+      return;
+    if (assigner_.isEventTime()) {
+      keyed_.timers().registerEventTimeTimer(time);
+    } else {
+      keyed_.timers().registerProcessingTimeTimer(time);
+    }
+  }
+  /// Whether the watermark has passed the window's cleanup time (event time only).
+  bool isWindowLate(const W& window) {
+    return assigner_.isEventTime() && cleanupTime(window) <= keyed_.timers().currentWatermark();
+  }
+  /// Whether an element is later than the allowed lateness (event time only).
+  bool isElementLate(int64_t timestamp) {
+    if (!assigner_.isEventTime() || timestamp > INT64_MAX - settings_.allowedLateness)
+      return false;
+    return timestamp + settings_.allowedLateness <= keyed_.timers().currentWatermark();
+  }
+
+  KeySelector selector_;
+  Assigner assigner_;
+  WindowSettings<T, W> settings_;
+  Contents contents_;
+  Function function_;
+  KeyedOperatorSupport<K> keyed_;
+  std::unique_ptr<ErasedTrigger<T, W>> trigger_;
+  std::optional<KeyedStateStore> windowState_;
+  std::optional<KeyedStateStore> globalState_;
+  std::optional<TriggerContext> triggerContext_;
+  std::optional<FunctionContext> functionContext_;
+  std::vector<W> windows_;
+  DataOutput namespaceBytes_;
+  TimestampedCollector<OUT> collector_;
+};
+
+}  // namespace brook::internal

@@ -1,0 +1,365 @@
+#pragma once
+
+/// WindowedStream: a keyed stream grouped into windows (KeyedStream::window, countWindow), and
+/// the window functions that turn each window into results: reduce and aggregate (one
+/// pre-aggregated value per key and window), process (all elements), or both together.
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <brook/data_stream.h>
+#include <brook/internal/window_operator.h>
+#include <brook/windowing.h>
+
+namespace brook {
+
+namespace internal {
+template <typename X>
+std::string describe(const X& x, const char* fallback) {
+  if constexpr (requires { x.description(); }) {
+    return x.description();
+  } else {
+    return fallback;
+  }
+}
+template <typename X>
+std::string validateOf(const X& x) {
+  if constexpr (requires { x.validate(); }) {
+    return x.validate();
+  } else {
+    (void)x;
+    return {};
+  }
+}
+}  // namespace internal
+
+/// A keyed stream whose records are grouped into windows by `Assigner`. Configure it with
+/// `trigger`, `evictor`, `allowedLateness` and `sideOutputLateData`, then end it with a window
+/// function. Bad settings raise JobDefinitionError naming the window operator when the function
+/// is added.
+template <typename T, typename Assigner>
+class AllWindowedStream;
+
+template <typename K, typename T, typename KeySelector, typename Assigner>
+class WindowedStream {
+ public:
+  using W = typename Assigner::WindowType;
+
+  WindowedStream(DataStream<T> stream, KeySelector selector, Assigner assigner)
+      : stream_(std::move(stream)), selector_(std::move(selector)), assigner_(std::move(assigner)) {
+    setTrigger(assigner_.defaultTrigger());
+  }
+
+  /// Replaces the assigner's default trigger: a built-in trigger or a Trigger<T, W> subclass.
+  template <typename TR>
+  WindowedStream trigger(TR trigger) const {
+    WindowedStream result = *this;
+    result.setTrigger(std::move(trigger));
+    return result;
+  }
+
+  /// Evicts elements before and/or after the window function: a built-in evictor or an
+  /// Evictor<T, W> subclass. Window contents are then kept as lists even for reduce/aggregate.
+  template <typename EV>
+  WindowedStream evictor(EV evictor) const {
+    WindowedStream result = *this;
+    result.evictorName_ = internal::describe(evictor, "Evictor");
+    result.evictorError_ = internal::validateOf(evictor);
+    result.evictor_ = [evictor]() -> std::unique_ptr<internal::ErasedEvictor<T, W>> {
+      return std::make_unique<internal::EvictorHolder<T, W, EV>>(evictor);
+    };
+    return result;
+  }
+
+  /// How long after a window's end (in event time) its state is kept: a late element within it
+  /// fires the window again; later ones are dropped or sent to the late data side output.
+  WindowedStream allowedLateness(std::chrono::milliseconds lateness) const {
+    WindowedStream result = *this;
+    result.allowedLateness_ = lateness.count();
+    return result;
+  }
+
+  /// Sends elements that arrive after their windows' cleanup time to `tag` (read it with
+  /// getSideOutput on the result).
+  WindowedStream sideOutputLateData(const OutputTag<T>& tag) const {
+    WindowedStream result = *this;
+    result.lateDataTag_ = tag.id();
+    return result;
+  }
+
+  /// Reduces each window's elements with `fn(accumulated, next)` as they arrive; emits the
+  /// reduced value when the window fires.
+  template <typename F>
+  requires std::is_invocable_r_v<T, F&, const T&, const T&>
+  DataStream<T> reduce(F fn) const {
+    return reduceWith(std::move(fn), internal::PassThroughWindowFunction<T, K, W>{});
+  }
+
+  /// Reduces as elements arrive; on firing, `pf` sees the reduced value and the window.
+  template <typename F, typename PF>
+  requires std::is_invocable_r_v<T, F&, const T&, const T&> &&
+      std::is_base_of_v<ProcessWindowFunction<T, typename PF::OutputType, K, W>, PF>
+  DataStream<typename PF::OutputType> reduce(F fn, PF pf) const {
+    return reduceWith(std::move(fn), internal::UserWindowFunction<PF>{std::move(pf)});
+  }
+
+  /// Aggregates each window's elements into an accumulator as they arrive; emits
+  /// `getResult(accumulator)` when the window fires.
+  template <typename AF>
+  requires std::is_base_of_v<AggregateFunction<T, typename AF::AccumulatorType,
+                                               typename AF::OutputType>,
+                             AF>
+  DataStream<typename AF::OutputType> aggregate(AF af) const {
+    using V = typename AF::OutputType;
+    return aggregateWith(std::move(af), internal::PassThroughWindowFunction<V, K, W>{});
+  }
+
+  /// Aggregates as elements arrive; on firing, `pf` sees the aggregate's result and the window.
+  template <typename AF, typename PF>
+  requires std::is_base_of_v<AggregateFunction<T, typename AF::AccumulatorType,
+                                               typename AF::OutputType>,
+                             AF> &&
+      std::is_base_of_v<ProcessWindowFunction<typename AF::OutputType, typename PF::OutputType,
+                                              K, W>,
+                        PF>
+  DataStream<typename PF::OutputType> aggregate(AF af, PF pf) const {
+    return aggregateWith(std::move(af), internal::UserWindowFunction<PF>{std::move(pf)});
+  }
+
+  /// A ProcessWindowFunction<T, OUT, K, W> subclass over all elements of each fired window.
+  template <typename PF>
+  requires std::is_base_of_v<ProcessWindowFunction<T, typename PF::OutputType, K, W>, PF>
+  DataStream<typename PF::OutputType> process(PF pf) const {
+    return processWith(internal::UserWindowFunction<PF>{std::move(pf)});
+  }
+
+ private:
+  template <typename, typename>
+  friend class AllWindowedStream;
+
+  template <typename TR>
+  void setTrigger(TR trigger) {
+    triggerName_ = internal::describe(trigger, "Trigger");
+    triggerError_ = internal::validateOf(trigger);
+    trigger_ = [trigger]() -> std::unique_ptr<internal::ErasedTrigger<T, W>> {
+      return std::make_unique<internal::TriggerHolder<T, W, TR>>(trigger);
+    };
+  }
+
+  template <typename F>
+  static typename ReducingStateDescriptor<T>::ReduceFunction reduceFunction(F fn) {
+    return [fn](const T& a, const T& b) mutable -> T { return fn(a, b); };
+  }
+
+  template <typename F, typename Function>
+  auto reduceWith(F fn, Function function) const {
+    auto reduce = reduceFunction(std::move(fn));
+    if (evictor_) {
+      return build("Reduce", internal::EvictingContents<T, W, internal::ReduceAll<T>>(
+                                 evictor_, internal::ReduceAll<T>{reduce}),
+                   std::move(function));
+    }
+    return build("Reduce", internal::ReduceContents<T>(reduce), std::move(function));
+  }
+
+  template <typename Function>
+  auto processWith(Function function) const {
+    if (evictor_) {
+      return build("Process", internal::EvictingContents<T, W, internal::KeepAll<T>>(
+                                  evictor_, internal::KeepAll<T>{}),
+                   std::move(function));
+    }
+    return build("Process", internal::ListContents<T>(), std::move(function));
+  }
+
+  template <typename AF, typename Function>
+  auto aggregateWith(AF af, Function function) const {
+    using ACC = typename AF::AccumulatorType;
+    using V = typename AF::OutputType;
+    if (evictor_) {
+      return build("Aggregate",
+                   internal::EvictingContents<T, W, internal::AggregateAll<T, ACC, V, AF>>(
+                       evictor_, internal::AggregateAll<T, ACC, V, AF>{std::move(af)}),
+                   std::move(function));
+    }
+    return build("Aggregate", internal::AggregateContents<T, ACC, V, AF>(std::move(af)),
+                 std::move(function));
+  }
+
+  /// Adds the window operator after checking the settings.
+  template <typename Contents, typename Function>
+  DataStream<typename Function::OutputType> build(const char* functionKind,
+                                                  Contents contents,
+                                                  Function function) const {
+    using OUT = typename Function::OutputType;
+    std::string name = "Window(" + assigner_.description() + ", " + triggerName_ +
+                       (evictor_ ? ", " + evictorName_ : std::string()) + ", " + functionKind +
+                       ")";
+    auto fail = [&](const std::string& what) {
+      internal::throwJobDefinitionError("window operator '" + name + "': " + what);
+    };
+    if (std::string error = assigner_.validate(); !error.empty())
+      fail(error);
+    if (!triggerError_.empty())
+      fail(triggerError_);
+    if (!evictorError_.empty())
+      fail(evictorError_);
+    if (allowedLateness_ < 0)
+      fail("allowed lateness must not be negative, got " + std::to_string(allowedLateness_) +
+           " ms");
+    auto selector = selector_;
+    auto assigner = assigner_;
+    internal::WindowSettings<T, W> settings{trigger_, allowedLateness_, lateDataTag_};
+    return stream_.template transform<OUT>(
+        "Window", std::move(name), [selector, assigner, settings, contents, function] {
+          return std::make_unique<internal::WindowOperator<K, T, W, KeySelector, Assigner,
+                                                           Contents, Function>>(
+              selector, assigner, settings, contents, function);
+        });
+  }
+
+  DataStream<T> stream_;
+  KeySelector selector_;
+  Assigner assigner_;
+  internal::TriggerFactory<T, W> trigger_;
+  std::string triggerName_;
+  std::string triggerError_;
+  internal::EvictorFactory<T, W> evictor_;
+  std::string evictorName_;
+  std::string evictorError_;
+  int64_t allowedLateness_ = 0;
+  std::string lateDataTag_;
+};
+
+namespace internal {
+/// The one key of windowAll.
+struct NullKeySelector {
+  template <typename T>
+  uint8_t operator()(const T&) const {
+    return 0;
+  }
+};
+
+/// Runs a user's ProcessAllWindowFunction in a keyed window operator (whose one key it ignores).
+template <typename PF>
+struct UserAllWindowFunction {
+  using OutputType = typename PF::OutputType;
+  PF fn;
+  void open(const RuntimeContext& context) { openFunction(fn, context); }
+  void close() { closeFunction(fn); }
+  template <typename Ctx, typename X>
+  void process(const uint8_t&, Ctx& ctx, const std::vector<X>& values,
+               Collector<OutputType>& out) {
+    fn.process(ctx, values, out);
+  }
+  template <typename Ctx>
+  void clear(Ctx& ctx) {
+    fn.clear(ctx);
+  }
+};
+}  // namespace internal
+
+/// A non-keyed stream grouped into windows by `Assigner` (DataStream::windowAll): one
+/// non-parallel window operator sees every record, as in Flink. Configured and ended as
+/// WindowedStream, with ProcessAllWindowFunction in place of ProcessWindowFunction.
+template <typename T, typename Assigner>
+class AllWindowedStream {
+ public:
+  using W = typename Assigner::WindowType;
+  using Windowed = WindowedStream<uint8_t, T, internal::NullKeySelector, Assigner>;
+
+  explicit AllWindowedStream(Windowed windowed) : windowed_(std::move(windowed)) {}
+
+  template <typename TR>
+  AllWindowedStream trigger(TR trigger) const {
+    return AllWindowedStream(windowed_.trigger(std::move(trigger)));
+  }
+  template <typename EV>
+  AllWindowedStream evictor(EV evictor) const {
+    return AllWindowedStream(windowed_.evictor(std::move(evictor)));
+  }
+  AllWindowedStream allowedLateness(std::chrono::milliseconds lateness) const {
+    return AllWindowedStream(windowed_.allowedLateness(lateness));
+  }
+  AllWindowedStream sideOutputLateData(const OutputTag<T>& tag) const {
+    return AllWindowedStream(windowed_.sideOutputLateData(tag));
+  }
+
+  template <typename F>
+  requires std::is_invocable_r_v<T, F&, const T&, const T&>
+  DataStream<T> reduce(F fn) const {
+    return nonParallel(windowed_.reduce(std::move(fn)));
+  }
+  template <typename F, typename PF>
+  requires std::is_invocable_r_v<T, F&, const T&, const T&> &&
+      std::is_base_of_v<ProcessAllWindowFunction<T, typename PF::OutputType, W>, PF>
+  DataStream<typename PF::OutputType> reduce(F fn, PF pf) const {
+    return nonParallel(
+        windowed_.reduceWith(std::move(fn), internal::UserAllWindowFunction<PF>{std::move(pf)}));
+  }
+  template <typename AF>
+  DataStream<typename AF::OutputType> aggregate(AF af) const {
+    return nonParallel(windowed_.aggregate(std::move(af)));
+  }
+  template <typename AF, typename PF>
+  requires std::is_base_of_v<
+      ProcessAllWindowFunction<typename AF::OutputType, typename PF::OutputType, W>, PF>
+  DataStream<typename PF::OutputType> aggregate(AF af, PF pf) const {
+    return nonParallel(
+        windowed_.aggregateWith(std::move(af), internal::UserAllWindowFunction<PF>{std::move(pf)}));
+  }
+  template <typename PF>
+  requires std::is_base_of_v<ProcessAllWindowFunction<T, typename PF::OutputType, W>, PF>
+  DataStream<typename PF::OutputType> process(PF pf) const {
+    return nonParallel(windowed_.processWith(internal::UserAllWindowFunction<PF>{std::move(pf)}));
+  }
+
+ private:
+  template <typename OUT>
+  static DataStream<OUT> nonParallel(DataStream<OUT> stream) {
+    stream.setParallelism(1);
+    stream.environment().streamGraph().nodes.at(stream.id()).fixedParallelism = true;
+    return stream;
+  }
+
+  Windowed windowed_;
+};
+
+template <typename T>
+template <typename Assigner>
+auto DataStream<T>::windowAll(Assigner assigner) const {
+  static_assert(WindowAssignerType<Assigner>,
+                "Brook: windowAll() takes a window assigner such as TumblingEventTimeWindows::of(...)");
+  auto keyed = keyBy(internal::NullKeySelector{});
+  return AllWindowedStream<T, Assigner>(
+      typename AllWindowedStream<T, Assigner>::Windowed(keyed.stream(), keyed.keySelector(),
+                                                        std::move(assigner)));
+}
+
+template <typename K, typename T, typename KeySelector>
+template <typename Assigner>
+auto KeyedStream<K, T, KeySelector>::window(Assigner assigner) const {
+  static_assert(WindowAssignerType<Assigner>,
+                "Brook: window() takes a window assigner such as TumblingEventTimeWindows::of(...)");
+  return WindowedStream<K, T, KeySelector, Assigner>(stream_, selector_, std::move(assigner));
+}
+
+template <typename K, typename T, typename KeySelector>
+auto KeyedStream<K, T, KeySelector>::countWindow(int64_t size) const {
+  return window(GlobalWindows::create())
+      .trigger(PurgingTrigger<CountTrigger>::of(CountTrigger::of(size)));
+}
+
+template <typename K, typename T, typename KeySelector>
+auto KeyedStream<K, T, KeySelector>::countWindow(int64_t size, int64_t slide) const {
+  return window(GlobalWindows::create())
+      .evictor(CountEvictor::of(size))
+      .trigger(CountTrigger::of(slide));
+}
+
+}  // namespace brook
