@@ -1,0 +1,462 @@
+#include "checkpoint/checkpoint_storage.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+#include <utility>
+
+#include <absl/strings/str_cat.h>
+
+#include "brook/checkpoint.pb.h"
+#include "common/status_macros.h"
+#include "state/internal/crc32c.h"
+
+namespace brook::checkpoint {
+namespace {
+
+namespace fs = std::filesystem;
+using state::internal::crc32c;
+
+constexpr char kMagic[] = "BRKCHKMD";
+constexpr size_t kMagicSize = 8;
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderSize = kMagicSize + 4 + 8 + 4;
+/// Metadata larger than this is refused as damaged rather than allocated.
+constexpr uint64_t kMaxPayload = uint64_t{1} << 30;
+
+template <typename U>
+void putLittleEndian(std::string& out, U value) {
+  for (size_t i = 0; i < sizeof(U); ++i)
+    out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+template <typename U>
+U getLittleEndian(std::string_view bytes, size_t offset) {
+  U value = 0;
+  for (size_t i = 0; i < sizeof(U); ++i)
+    value |= static_cast<U>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+  return value;
+}
+
+absl::Status errnoError(std::string_view what, const fs::path& path) {
+  return absl::InternalError(
+      absl::StrCat(std::string(what), " ", path.string(), ": ", std::strerror(errno)));
+}
+
+void toProto(const StateFile& f, v1::StateFile* out) {
+  out->set_path(f.path);
+  out->set_size(f.size);
+  out->set_crc32c(f.crc32c);
+}
+StateFile fromProto(const v1::StateFile& f) {
+  return StateFile{f.path(), f.size(), f.crc32c()};
+}
+template <typename Repeated>
+std::vector<StateFile> filesFrom(const Repeated& files) {
+  std::vector<StateFile> out;
+  out.reserve(static_cast<size_t>(files.size()));
+  for (const v1::StateFile& f : files)
+    out.push_back(fromProto(f));
+  return out;
+}
+
+/// A state file path must stay inside its checkpoint: relative, without "..".
+bool isContainedPath(const std::string& path) {
+  if (path.empty() || path.front() == '/')
+    return false;
+  for (const auto& part : fs::path(path)) {
+    if (part == "..")
+      return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::string> readWholeFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("cannot read ", path.string()));
+  return bytes;
+}
+
+std::string checkpointDirectoryName(int64_t id) { return absl::StrCat("chk-", id); }
+
+/// The id of a "chk-<n>" directory name, or -1.
+int64_t checkpointIdOf(const std::string& name) {
+  if (!name.starts_with("chk-") || name.size() == 4)
+    return -1;
+  int64_t id = -1;
+  const char* begin = name.data() + 4;
+  const char* end = name.data() + name.size();
+  auto [ptr, ec] = std::from_chars(begin, end, id);
+  return ec == std::errc() && ptr == end && id >= 0 ? id : -1;
+}
+
+/// The ids of every chk-<n> directory, complete or not, ascending.
+std::vector<int64_t> checkpointIds(const fs::path& jobDirectory, bool completedOnly) {
+  std::vector<int64_t> ids;
+  std::error_code error;
+  for (fs::directory_iterator it(jobDirectory, error), end; !error && it != end;
+       it.increment(error)) {
+    int64_t id = checkpointIdOf(it->path().filename().string());
+    if (id < 0 || !it->is_directory(error))
+      continue;
+    if (completedOnly && !fs::is_regular_file(it->path() / kMetadataFileName, error))
+      continue;
+    ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+std::vector<const StateFile*> CheckpointMetadata::files() const {
+  std::vector<const StateFile*> out;
+  for (const OperatorStateMetadata& op : operators) {
+    for (const SubtaskStateMetadata& s : op.subtasks) {
+      for (const auto* list : {&s.keyedState, &s.operatorState, &s.channelState}) {
+        for (const StateFile& f : *list)
+          out.push_back(&f);
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<fs::path> parseCheckpointDirectoryUri(std::string_view uri) {
+  std::string text(uri);
+  if (text.empty())
+    return absl::InvalidArgumentError("the checkpoint directory is empty");
+  if (text.starts_with("file://")) {
+    text = text.substr(7);
+    if (!text.starts_with("/")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint directory '", std::string(uri),
+          "': a file:// URI needs an absolute path (file:///path) without a host"));
+    }
+  } else if (text.starts_with("file:")) {
+    text = text.substr(5);
+  } else if (size_t colon = text.find("://"); colon != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint directory '", std::string(uri), "': the scheme '",
+                     text.substr(0, colon), "' is not supported (use file:// or a path)"));
+  }
+  if (text.empty())
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint directory '", std::string(uri), "' names no path"));
+  return fs::path(text).lexically_normal();
+}
+
+std::string encodeMetadata(const CheckpointMetadata& metadata) {
+  v1::CheckpointMetadata proto;
+  proto.set_job_id(metadata.jobId);
+  proto.set_checkpoint_id(metadata.checkpointId);
+  proto.set_timestamp_millis(metadata.timestampMillis);
+  proto.set_is_savepoint(metadata.isSavepoint);
+  for (const OperatorStateMetadata& op : metadata.operators) {
+    v1::OperatorStateMetadata* o = proto.add_operators();
+    o->set_operator_uid(op.operatorUid);
+    o->set_operator_name(op.operatorName);
+    o->set_parallelism(op.parallelism);
+    o->set_max_parallelism(op.maxParallelism);
+    for (const SubtaskStateMetadata& s : op.subtasks) {
+      v1::SubtaskStateMetadata* st = o->add_subtasks();
+      st->set_subtask_index(s.subtaskIndex);
+      st->set_key_group_start(s.keyGroupStart);
+      st->set_key_group_end(s.keyGroupEnd);
+      for (const StateFile& f : s.keyedState)
+        toProto(f, st->add_keyed_state());
+      for (const StateFile& f : s.operatorState)
+        toProto(f, st->add_operator_state());
+      for (const StateFile& f : s.channelState)
+        toProto(f, st->add_channel_state());
+    }
+  }
+  std::string payload;
+  proto.SerializeToString(&payload);
+  std::string out(kMagic, kMagicSize);
+  putLittleEndian<uint32_t>(out, kFormatVersion);
+  putLittleEndian<uint64_t>(out, payload.size());
+  putLittleEndian<uint32_t>(out, crc32c(payload));
+  out += payload;
+  return out;
+}
+
+absl::StatusOr<CheckpointMetadata> decodeMetadata(std::string_view bytes,
+                                                  std::string_view source) {
+  const std::string where(source);
+  auto damaged = [&](const std::string& what) {
+    return absl::DataLossError(absl::StrCat("checkpoint metadata ", where, ": ", what));
+  };
+  if (bytes.size() < kHeaderSize)
+    return damaged(absl::StrCat("truncated (", bytes.size(), " bytes)"));
+  if (bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize))
+    return damaged("not a Brook checkpoint metadata file (bad magic number)");
+  const auto version = getLittleEndian<uint32_t>(bytes, kMagicSize);
+  if (version != kFormatVersion) {
+    return damaged(absl::StrCat("format version ", version, " is not supported (this Brook reads ",
+                                kFormatVersion, ")"));
+  }
+  const auto length = getLittleEndian<uint64_t>(bytes, kMagicSize + 4);
+  const auto expectedCrc = getLittleEndian<uint32_t>(bytes, kMagicSize + 12);
+  if (length > kMaxPayload || length != bytes.size() - kHeaderSize) {
+    return damaged(absl::StrCat("the header announces ", length, " bytes of metadata but ",
+                                bytes.size() - kHeaderSize, " follow"));
+  }
+  std::string_view payload = bytes.substr(kHeaderSize);
+  if (crc32c(payload) != expectedCrc)
+    return damaged("checksum mismatch");
+  v1::CheckpointMetadata proto;
+  if (!proto.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+    return damaged("the metadata does not parse");
+  CheckpointMetadata metadata;
+  metadata.jobId = proto.job_id();
+  metadata.checkpointId = proto.checkpoint_id();
+  metadata.timestampMillis = proto.timestamp_millis();
+  metadata.isSavepoint = proto.is_savepoint();
+  for (const v1::OperatorStateMetadata& o : proto.operators()) {
+    OperatorStateMetadata op;
+    op.operatorUid = o.operator_uid();
+    op.operatorName = o.operator_name();
+    op.parallelism = o.parallelism();
+    op.maxParallelism = o.max_parallelism();
+    for (const v1::SubtaskStateMetadata& st : o.subtasks()) {
+      SubtaskStateMetadata s;
+      s.subtaskIndex = st.subtask_index();
+      s.keyGroupStart = st.key_group_start();
+      s.keyGroupEnd = st.key_group_end();
+      s.keyedState = filesFrom(st.keyed_state());
+      s.operatorState = filesFrom(st.operator_state());
+      s.channelState = filesFrom(st.channel_state());
+      op.subtasks.push_back(std::move(s));
+    }
+    metadata.operators.push_back(std::move(op));
+  }
+  for (const StateFile* f : metadata.files()) {
+    if (!isContainedPath(f->path))
+      return damaged(absl::StrCat("state file path '", f->path, "' leaves the checkpoint"));
+  }
+  return metadata;
+}
+
+absl::StatusOr<CheckpointMetadata> readMetadata(const fs::path& path) {
+  std::error_code error;
+  fs::path file = fs::is_directory(path, error) ? path / kMetadataFileName : path;
+  if (!fs::exists(file, error)) {
+    return absl::NotFoundError(
+        absl::StrCat("no checkpoint or savepoint at ", path.string(), ": ", file.string(),
+                     " does not exist"));
+  }
+  BROOK_ASSIGN_OR_RETURN(std::string bytes, readWholeFile(file));
+  return decodeMetadata(bytes, file.string());
+}
+
+absl::StatusOr<std::string> readStateFile(const fs::path& directory, const StateFile& file) {
+  if (!isContainedPath(file.path)) {
+    return absl::DataLossError(
+        absl::StrCat("state file path '", file.path, "' leaves the checkpoint"));
+  }
+  const fs::path path = directory / file.path;
+  absl::StatusOr<std::string> bytes = readWholeFile(path);
+  if (!bytes.ok()) {
+    return absl::DataLossError(absl::StrCat("state file ", path.string(),
+                                            " of the checkpoint is missing or unreadable"));
+  }
+  if (static_cast<int64_t>(bytes->size()) != file.size) {
+    return absl::DataLossError(absl::StrCat("state file ", path.string(), " has ",
+                                            bytes->size(), " bytes, the checkpoint recorded ",
+                                            file.size));
+  }
+  if (crc32c(*bytes) != file.crc32c) {
+    return absl::DataLossError(
+        absl::StrCat("state file ", path.string(), " is damaged (checksum mismatch)"));
+  }
+  return bytes;
+}
+
+absl::Status verifyStateFiles(const CheckpointMetadata& metadata, const fs::path& directory) {
+  for (const StateFile* f : metadata.files()) {
+    absl::StatusOr<std::string> bytes = readStateFile(directory, *f);
+    if (!bytes.ok())
+      return bytes.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status writeFileAtomically(const fs::path& path, std::string_view bytes) {
+  const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const fs::path temporary =
+      directory / absl::StrCat(".", path.filename().string(), ".inprogress.", ::getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errnoError("cannot create", temporary);
+  size_t written = 0;
+  while (written < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      absl::Status status = errnoError("cannot write", temporary);
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      return status;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    absl::Status status = errnoError("cannot sync", temporary);
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return status;
+  }
+  ::close(fd);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    absl::Status status = errnoError("cannot rename into place", path);
+    ::unlink(temporary.c_str());
+    return status;
+  }
+  int dirFd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd < 0)
+    return errnoError("cannot open directory", directory);
+  int synced = ::fsync(dirFd);
+  ::close(dirFd);
+  return synced == 0 ? absl::OkStatus() : errnoError("cannot sync directory", directory);
+}
+
+absl::StatusOr<StateFile> writeStateFile(const fs::path& directory, std::string_view name,
+                                         std::string_view bytes) {
+  StateFile file{std::string(name), static_cast<int64_t>(bytes.size()), crc32c(bytes)};
+  if (!isContainedPath(file.path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state file name '", file.path, "' must be a relative path inside ",
+                     directory.string()));
+  }
+  const fs::path path = directory / file.path;
+  std::error_code error;
+  fs::create_directories(path.parent_path(), error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create ", path.parent_path().string(), ": ",
+                                            error.message()));
+  }
+  BROOK_RETURN_IF_ERROR(writeFileAtomically(path, bytes));
+  return file;
+}
+
+absl::Status writeMetadata(const fs::path& directory, const CheckpointMetadata& metadata) {
+  return writeFileAtomically(directory / kMetadataFileName, encodeMetadata(metadata));
+}
+
+absl::StatusOr<FileCheckpointStorage> FileCheckpointStorage::open(std::string_view uri,
+                                                                  std::string_view jobId) {
+  BROOK_ASSIGN_OR_RETURN(fs::path root, parseCheckpointDirectoryUri(uri));
+  if (jobId.empty() || jobId.find('/') != std::string_view::npos || jobId == "." ||
+      jobId == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", std::string(jobId), "' cannot name a job's checkpoint folder"));
+  }
+  fs::path jobDirectory = root / std::string(jobId);
+  std::error_code error;
+  fs::create_directories(jobDirectory, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create the checkpoint directory ",
+                                            jobDirectory.string(), ": ", error.message()));
+  }
+  return FileCheckpointStorage(std::move(jobDirectory));
+}
+
+fs::path FileCheckpointStorage::checkpointDirectory(int64_t checkpointId) const {
+  return jobDirectory_ / checkpointDirectoryName(checkpointId);
+}
+
+absl::StatusOr<fs::path> FileCheckpointStorage::initializeCheckpoint(int64_t checkpointId) const {
+  fs::path directory = checkpointDirectory(checkpointId);
+  std::error_code error;
+  if (fs::exists(directory / kMetadataFileName, error)) {
+    return absl::AlreadyExistsError(absl::StrCat("checkpoint ", checkpointId, " of ",
+                                                 jobDirectory_.string(),
+                                                 " is already complete"));
+  }
+  fs::create_directories(directory, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", directory.string(), ": ", error.message()));
+  }
+  return directory;
+}
+
+std::vector<int64_t> FileCheckpointStorage::completedCheckpointIds() const {
+  return checkpointIds(jobDirectory_, /*completedOnly=*/true);
+}
+
+absl::Status FileCheckpointStorage::discardCheckpoint(int64_t checkpointId) const {
+  std::error_code error;
+  fs::remove_all(checkpointDirectory(checkpointId), error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot remove ",
+                                            checkpointDirectory(checkpointId).string(), ": ",
+                                            error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileCheckpointStorage::retain(int numRetained) const {
+  std::vector<int64_t> completed = completedCheckpointIds();
+  if (completed.empty())
+    return absl::OkStatus();
+  const int64_t newest = completed.back();
+  const size_t keep = static_cast<size_t>(std::max(numRetained, 1));
+  std::vector<int64_t> drop;
+  if (completed.size() > keep)
+    drop.assign(completed.begin(), completed.end() - static_cast<std::ptrdiff_t>(keep));
+  for (int64_t id : checkpointIds(jobDirectory_, /*completedOnly=*/false)) {
+    if (id < newest && !std::binary_search(completed.begin(), completed.end(), id))
+      drop.push_back(id);
+  }
+  absl::Status status = absl::OkStatus();
+  for (int64_t id : drop)
+    status.Update(discardCheckpoint(id));
+  return status;
+}
+
+absl::StatusOr<FileCheckpointStorage::Restorable> FileCheckpointStorage::latestRestorable(
+    std::vector<std::string>* warnings) const {
+  std::vector<int64_t> completed = completedCheckpointIds();
+  if (completed.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no completed checkpoint in ", jobDirectory_.string()));
+  }
+  std::string problems;
+  for (auto it = completed.rbegin(); it != completed.rend(); ++it) {
+    const fs::path directory = checkpointDirectory(*it);
+    absl::Status status = absl::OkStatus();
+    absl::StatusOr<CheckpointMetadata> metadata = readMetadata(directory);
+    if (!metadata.ok()) {
+      status = metadata.status();
+    } else if (metadata->checkpointId != *it) {
+      status = absl::DataLossError(absl::StrCat(directory.string(), " holds the metadata of checkpoint ",
+                                                metadata->checkpointId));
+    } else {
+      status = verifyStateFiles(*metadata, directory);
+    }
+    if (status.ok())
+      return Restorable{*std::move(metadata), directory};
+    std::string line =
+        absl::StrCat("checkpoint ", *it, " is not usable: ", status.message());
+    if (warnings != nullptr)
+      warnings->push_back(line);
+    absl::StrAppend(&problems, problems.empty() ? "" : "; ", line);
+  }
+  return absl::DataLossError(
+      absl::StrCat("no usable checkpoint in ", jobDirectory_.string(), ": ", problems));
+}
+
+}  // namespace brook::checkpoint

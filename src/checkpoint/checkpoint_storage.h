@@ -1,0 +1,108 @@
+#pragma once
+
+/// Checkpoint storage on a file system (`state.checkpoints.dir`, a `file://` URI or a path), laid
+/// out as Flink's:
+///
+///   <dir>/<job id>/chk-<n>/_metadata     the metadata of completed checkpoint n
+///   <dir>/<job id>/chk-<n>/<state files> what the tasks wrote for checkpoint n
+///   <dir>/<job id>/shared/               files shared by incremental checkpoints
+///
+/// A checkpoint is complete exactly when its `_metadata` file exists: it is written last and
+/// atomically (temporary file, fsync, rename, fsync of the directory). The file is framed:
+///
+///   "BRKCHKMD" | format version u32 = 1 | payload length u64 | crc32c(payload) u32 | payload
+///
+/// (little-endian integers; the payload is the brook.v1.CheckpointMetadata Protobuf message), so
+/// that a truncated or damaged file is detected before it is parsed.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "checkpoint/checkpoint_metadata.h"
+
+namespace brook::checkpoint {
+
+/// The name of the metadata file of a checkpoint or savepoint directory, as Flink's.
+inline constexpr char kMetadataFileName[] = "_metadata";
+
+/// The directory a checkpoint URI names: `file:///abs/path`, `file:/abs/path` or a plain path.
+/// Other schemes and empty URIs are errors naming the URI.
+absl::StatusOr<std::filesystem::path> parseCheckpointDirectoryUri(std::string_view uri);
+
+/// The framed bytes of a `_metadata` file, and back. Decoding errors are DataLossError naming
+/// `source` (the file) and what is wrong.
+std::string encodeMetadata(const CheckpointMetadata& metadata);
+absl::StatusOr<CheckpointMetadata> decodeMetadata(std::string_view bytes, std::string_view source);
+
+/// The metadata of the checkpoint or savepoint in `path` (its directory or its `_metadata` file).
+absl::StatusOr<CheckpointMetadata> readMetadata(const std::filesystem::path& path);
+
+/// Checks that every state file `metadata` names exists under `directory` with the recorded
+/// size and CRC-32C; the error names the first file that does not.
+absl::Status verifyStateFiles(const CheckpointMetadata& metadata,
+                              const std::filesystem::path& directory);
+
+/// Writes `bytes` to `path` so that readers see either the old file or the whole new one:
+/// a temporary file beside it, fsync, rename over `path`, fsync of the directory.
+absl::Status writeFileAtomically(const std::filesystem::path& path, std::string_view bytes);
+
+/// Writes one state file into `directory` (atomically) and returns its handle, named relative to
+/// `directory`.
+absl::StatusOr<StateFile> writeStateFile(const std::filesystem::path& directory,
+                                         std::string_view name, std::string_view bytes);
+
+/// Reads a state file of the checkpoint in `directory`, checking its size and CRC-32C.
+absl::StatusOr<std::string> readStateFile(const std::filesystem::path& directory,
+                                          const StateFile& file);
+
+/// Completes a checkpoint or savepoint: writes `metadata` as `directory`/_metadata.
+absl::Status writeMetadata(const std::filesystem::path& directory,
+                           const CheckpointMetadata& metadata);
+
+/// The checkpoints of one job under a checkpoint directory.
+class FileCheckpointStorage {
+ public:
+  /// Storage for `jobId` under the directory `uri` names; creates the job's folder.
+  static absl::StatusOr<FileCheckpointStorage> open(std::string_view uri, std::string_view jobId);
+
+  const std::filesystem::path& jobDirectory() const { return jobDirectory_; }
+  std::filesystem::path checkpointDirectory(int64_t checkpointId) const;
+  std::filesystem::path sharedDirectory() const { return jobDirectory_ / "shared"; }
+
+  /// Creates the directory of checkpoint `checkpointId`; an error if it already holds a
+  /// completed checkpoint.
+  absl::StatusOr<std::filesystem::path> initializeCheckpoint(int64_t checkpointId) const;
+
+  /// The ids of the completed checkpoints (those with a `_metadata` file), ascending.
+  std::vector<int64_t> completedCheckpointIds() const;
+
+  /// Removes the directory of checkpoint `checkpointId` (complete or not).
+  absl::Status discardCheckpoint(int64_t checkpointId) const;
+
+  /// Removes completed checkpoints but the newest `numRetained`, and the directories of
+  /// checkpoints that never completed and are older than the newest completed one.
+  absl::Status retain(int numRetained) const;
+
+  struct Restorable {
+    CheckpointMetadata metadata;
+    std::filesystem::path directory;
+  };
+  /// The newest completed checkpoint whose metadata and state files are intact. A damaged or
+  /// incomplete newer one is skipped, with a line saying why appended to `warnings`. NotFound
+  /// when the job has no completed checkpoint; DataLoss naming each when none is usable.
+  absl::StatusOr<Restorable> latestRestorable(std::vector<std::string>* warnings) const;
+
+ private:
+  explicit FileCheckpointStorage(std::filesystem::path jobDirectory)
+      : jobDirectory_(std::move(jobDirectory)) {}
+
+  std::filesystem::path jobDirectory_;
+};
+
+}  // namespace brook::checkpoint
