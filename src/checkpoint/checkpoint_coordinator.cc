@@ -9,6 +9,29 @@ namespace brook::checkpoint {
 
 namespace fs = std::filesystem;
 
+namespace {
+/// Moves a completed savepoint from the job's checkpoint folder to its target: a rename, or a
+/// copy and removal across file systems.
+absl::Status moveDirectory(const fs::path& from, const fs::path& to) {
+  std::error_code error;
+  fs::rename(from, to, error);
+  if (!error)
+    return absl::OkStatus();
+  if (error != std::errc::cross_device_link) {
+    return absl::InternalError(absl::StrCat("cannot move ", from.string(), " to ", to.string(),
+                                            ": ", error.message()));
+  }
+  fs::copy(from, to, fs::copy_options::recursive, error);
+  if (error) {
+    fs::remove_all(to, error);
+    return absl::InternalError(absl::StrCat("cannot copy ", from.string(), " to ", to.string(),
+                                            ": ", error.message()));
+  }
+  fs::remove_all(from, error);
+  return absl::OkStatus();
+}
+}  // namespace
+
 CheckpointCoordinator::CheckpointCoordinator(std::string jobId, CheckpointingOptions options,
                                              FileCheckpointStorage storage,
                                              std::vector<OperatorDescription> operators,
@@ -116,31 +139,36 @@ absl::StatusOr<int64_t> CheckpointCoordinator::triggerLocked(int64_t nowMillis, 
     }
   }
   const int64_t id = nextId_++;
+  fs::path target;
   if (isSavepoint) {
+    target = std::move(directory);
     std::error_code error;
-    if (fs::exists(directory / kMetadataFileName, error)) {
+    if (fs::exists(target, error)) {
       return absl::AlreadyExistsError(
-          absl::StrCat("a savepoint already exists at ", directory.string()));
+          absl::StrCat("the savepoint directory ", target.string(), " already exists"));
     }
-    fs::create_directories(directory, error);
+    fs::create_directories(target.parent_path(), error);
     if (error) {
       return absl::InternalError(absl::StrCat("cannot create the savepoint directory ",
-                                              directory.string(), ": ", error.message()));
+                                              target.parent_path().string(), ": ",
+                                              error.message()));
     }
-  } else {
-    absl::StatusOr<fs::path> created = storage_.initializeCheckpoint(id);
-    if (!created.ok()) {
+  }
+  absl::StatusOr<fs::path> created = storage_.initializeCheckpoint(id);
+  if (!created.ok()) {
+    if (!isSavepoint) {
       ++counts_.failed;
       failureLocked(absl::StrCat("checkpoint ", id, ": ", created.status().message()), actions);
-      return created.status();
     }
-    directory = *std::move(created);
+    return created.status();
   }
+  directory = *std::move(created);
   Pending p;
   p.id = id;
   p.triggerMillis = nowMillis;
   p.isSavepoint = isSavepoint;
   p.directory = directory;
+  p.savepointTarget = std::move(target);
   p.waitingFor.insert(tasks_.begin(), tasks_.end());
   p.done = std::move(done);
   ++counts_.triggered;
@@ -153,10 +181,19 @@ absl::StatusOr<int64_t> CheckpointCoordinator::triggerLocked(int64_t nowMillis, 
     absl::Status status = callbacks_.triggerSources
                               ? callbacks_.triggerSources(id, nowMillis, isSavepoint, directory)
                               : absl::OkStatus();
-    if (!status.ok()) {
-      decline(id, SubtaskId{-1, -1},
-              absl::StrCat("the sources could not be triggered: ", status.message()), nowMillis);
+    if (status.ok())
+      return;
+    const std::string reason = absl::StrCat(isSavepoint ? "savepoint " : "checkpoint ", id,
+                                            ": the sources could not be triggered: ",
+                                            status.message());
+    Actions aborted;
+    {
+      std::lock_guard lock(mutex_);
+      const bool counts =
+          !isSavepoint && status.code() != absl::StatusCode::kFailedPrecondition;
+      abortLocked(id, reason, counts, aborted);
     }
+    run(aborted);
   });
   return id;
 }
@@ -224,6 +261,8 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
   }
   absl::Status written = problem.empty() ? writeMetadata(p.directory, metadata)
                                          : absl::DataLossError(problem);
+  if (written.ok() && p.isSavepoint)
+    written = moveDirectory(p.directory, p.savepointTarget);
   const char* kind = p.isSavepoint ? "savepoint " : "checkpoint ";
   if (!written.ok()) {
     // Put it back so that the abort path discards its files and tells everyone.
@@ -238,7 +277,7 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
   const int64_t id = p.id;
   if (p.isSavepoint) {
     if (p.done)
-      actions.push_back([done = std::move(p.done), dir = p.directory] { done(dir); });
+      actions.push_back([done = std::move(p.done), dir = p.savepointTarget] { done(dir); });
   } else {
     consecutiveFailures_ = 0;
     latest_ = metadata;
@@ -252,7 +291,10 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
       abortLocked(other, absl::StrCat("checkpoint ", other, " was subsumed by checkpoint ", id),
                   /*countsAsFailure=*/false, actions);
     }
-    absl::Status retained = storage_.retain(options_.numRetained);
+    std::vector<int64_t> inProgress;
+    for (const auto& entry : pending_)
+      inProgress.push_back(entry.first);
+    absl::Status retained = storage_.retain(options_.numRetained, inProgress);
     (void)retained;  // a folder that could not be removed is retried at the next completion
   }
   if (callbacks_.notifyComplete)
@@ -301,12 +343,7 @@ void CheckpointCoordinator::abortLocked(int64_t id, const std::string& reason,
     return;
   Pending p = std::move(it->second);
   pending_.erase(it);
-  std::error_code error;
-  if (p.isSavepoint) {
-    fs::remove_all(p.directory, error);
-  } else {
-    (void)storage_.discardCheckpoint(id);
-  }
+  (void)storage_.discardCheckpoint(id);
   if (countsAsFailure)
     ++counts_.failed;
   if (p.done) {

@@ -61,7 +61,9 @@ class CheckpointCoordinator {
  public:
   struct Callbacks {
     /// Starts checkpoint `id` at every source task; tasks write their state files into
-    /// `directory`. An error aborts the checkpoint.
+    /// `directory` (the storage's chk-<id> folder, also for savepoints, which move to their
+    /// target once complete). An error aborts the checkpoint; FailedPrecondition (not all tasks
+    /// are running) without counting as a failed checkpoint.
     std::function<absl::Status(int64_t id, int64_t timestampMillis, bool isSavepoint,
                                const std::filesystem::path& directory)>
         triggerSources;
@@ -94,8 +96,8 @@ class CheckpointCoordinator {
   /// concurrent checkpoints). Returns its id.
   absl::StatusOr<int64_t> triggerCheckpoint(int64_t nowMillis);
 
-  /// Triggers a savepoint into a new folder under `targetDirectory` (a file:// URI or a path);
-  /// `done` receives its path once complete, or the error. Savepoints ignore the interval,
+  /// Triggers a savepoint that becomes a new folder under `targetDirectory` (a file:// URI or a
+  /// path) once complete; `done` receives its path, or the error. Savepoints ignore the interval,
   /// the min pause and the maximum of concurrent checkpoints, as in Flink.
   absl::StatusOr<int64_t> triggerSavepoint(int64_t nowMillis, const std::string& targetDirectory,
                                            SavepointCallback done);
@@ -127,7 +129,10 @@ class CheckpointCoordinator {
     int64_t id = 0;
     int64_t triggerMillis = 0;
     bool isSavepoint = false;
+    /// Where the tasks write: the job's chk-<id> folder, also for savepoints.
     std::filesystem::path directory;
+    /// Savepoints: where the completed savepoint is moved.
+    std::filesystem::path savepointTarget;
     std::set<SubtaskId> waitingFor;
     std::map<std::string, std::vector<SubtaskStateMetadata>> states;  // by operator uid
     SavepointCallback done;

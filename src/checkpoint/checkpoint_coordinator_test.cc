@@ -278,6 +278,7 @@ TEST_F(CoordinatorTest, SavepointIsSelfContainedAndNotALatestCheckpoint) {
   ASSERT_TRUE(result->ok()) << result->status();
   EXPECT_EQ((*result)->parent_path(), savepoints.path());
   EXPECT_THAT((*result)->filename().string(), HasSubstr("savepoint-job-a-43"));
+  EXPECT_FALSE(fs::exists(checkpointDir(43)));  // moved, not copied
   absl::StatusOr<CheckpointMetadata> m = readMetadata(**result);
   ASSERT_TRUE(m.ok());
   EXPECT_TRUE(m->isSavepoint);
@@ -312,6 +313,31 @@ TEST_F(CoordinatorTest, SourcesThatCannotBeTriggeredAbortTheCheckpoint) {
   ASSERT_THAT(rec_.aborted, SizeIs(1));
   EXPECT_THAT(rec_.aborted[0].second, HasSubstr("could not be triggered: task manager gone"));
   EXPECT_EQ(c->counts().pending, 0);
+  EXPECT_EQ(c->counts().failed, 1);
+}
+
+TEST_F(CoordinatorTest, TasksNotAllRunningAbortWithoutCountingAFailure) {
+  rec_.triggerResult = absl::FailedPreconditionError("2 of 3 tasks are running");
+  auto c = make(every(100));
+  ASSERT_EQ(*c->triggerCheckpoint(0), 1);
+  ASSERT_THAT(rec_.aborted, SizeIs(1));
+  EXPECT_EQ(c->counts().failed, 0);
+  EXPECT_THAT(rec_.jobFailures, IsEmpty());
+}
+
+TEST_F(CoordinatorTest, ACheckpointCompletingFirstKeepsASavepointInProgress) {
+  CheckpointingOptions o = every(100);
+  auto c = make(o);
+  testing::TempDir savepoints;
+  std::optional<absl::StatusOr<fs::path>> result;
+  ASSERT_EQ(*c->triggerSavepoint(0, savepoints.path().string(),
+                                 [&](absl::StatusOr<fs::path> p) { result = p; }),
+            1);
+  ASSERT_EQ(*c->triggerCheckpoint(1), 2);
+  ackAll(*c, 2);  // retention must not take the savepoint's folder
+  ackAll(*c, 1);
+  ASSERT_TRUE(result.has_value() && result->ok());
+  EXPECT_TRUE(verifyStateFiles(*readMetadata(**result), **result).ok());
 }
 
 TEST_F(CoordinatorTest, AbortPendingDoesNotCountAsFailure) {

@@ -408,7 +408,8 @@ absl::Status FileCheckpointStorage::discardCheckpoint(int64_t checkpointId) cons
   return absl::OkStatus();
 }
 
-absl::Status FileCheckpointStorage::retain(int numRetained) const {
+absl::Status FileCheckpointStorage::retain(int numRetained,
+                                          const std::vector<int64_t>& inProgress) const {
   std::vector<int64_t> completed = completedCheckpointIds();
   if (completed.empty())
     return absl::OkStatus();
@@ -418,7 +419,8 @@ absl::Status FileCheckpointStorage::retain(int numRetained) const {
   if (completed.size() > keep)
     drop.assign(completed.begin(), completed.end() - static_cast<std::ptrdiff_t>(keep));
   for (int64_t id : checkpointIds(jobDirectory_, /*completedOnly=*/false)) {
-    if (id < newest && !std::binary_search(completed.begin(), completed.end(), id))
+    if (id < newest && !std::binary_search(completed.begin(), completed.end(), id) &&
+        std::find(inProgress.begin(), inProgress.end(), id) == inProgress.end())
       drop.push_back(id);
   }
   absl::Status status = absl::OkStatus();

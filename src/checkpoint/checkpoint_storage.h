@@ -86,8 +86,9 @@ class FileCheckpointStorage {
   absl::Status discardCheckpoint(int64_t checkpointId) const;
 
   /// Removes completed checkpoints but the newest `numRetained`, and the directories of
-  /// checkpoints that never completed and are older than the newest completed one.
-  absl::Status retain(int numRetained) const;
+  /// checkpoints that never completed and are older than the newest completed one, except
+  /// those of `inProgress`.
+  absl::Status retain(int numRetained, const std::vector<int64_t>& inProgress = {}) const;
 
   struct Restorable {
     CheckpointMetadata metadata;
