@@ -25,6 +25,8 @@ std::string errnoText() {
 }  // namespace
 
 void SequenceSourceReader::open(const RuntimeContext& context) {
+  if (restored_)
+    return;
   // Subtask i owns the i-th of p nearly equal contiguous shares of [from, to].
   auto count = static_cast<Uint128>(to_ - from_) + 1;
   auto p = static_cast<Uint128>(context.parallelism);
@@ -38,6 +40,27 @@ InputStatus SequenceSourceReader::pollNext(SourceOutput<int64_t>& output) {
   for (; next_ < stop; ++next_)
     output.collect(int64_t{next_});
   return next_ < end_ ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
+}
+
+std::string SequenceSourceReader::snapshotState(int64_t) {
+  DataOutput out;
+  out.writeRaw<int64_t>(next_);
+  out.writeRaw<int64_t>(end_);
+  return std::string(out.view());
+}
+
+void SequenceSourceReader::restoreState(std::string_view state) {
+  DataInput in(state);
+  const auto next = in.readRaw<int64_t>();
+  const auto end = in.readRaw<int64_t>();
+  if (in.remaining() != 0 || next < from_ || end > to_ + 1 || next > end) {
+    throw SerializationError("the restored position of the sequence source [" +
+                             std::to_string(from_) + ", " + std::to_string(to_) +
+                             "] does not belong to it");
+  }
+  next_ = next;
+  end_ = end;
+  restored_ = true;
 }
 
 TextFileSourceReader::TextFileSourceReader(std::string path, int64_t splitBytes)

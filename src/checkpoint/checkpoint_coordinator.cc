@@ -301,8 +301,8 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
     actions.push_back([this, id] { callbacks_.notifyComplete(id); });
 }
 
-void CheckpointCoordinator::decline(int64_t id, SubtaskId task, const std::string& reason,
-                                    int64_t nowMillis) {
+void CheckpointCoordinator::decline(int64_t id, SubtaskId task, DeclineReason why,
+                                    const std::string& reason, int64_t nowMillis) {
   (void)nowMillis;
   Actions actions;
   {
@@ -317,7 +317,7 @@ void CheckpointCoordinator::decline(int64_t id, SubtaskId task, const std::strin
     abortLocked(id,
                 absl::StrCat(isSavepoint ? "savepoint " : "checkpoint ", id, " was declined",
                              who, ": ", reason),
-                /*countsAsFailure=*/!isSavepoint, actions);
+                /*countsAsFailure=*/!isSavepoint && why == DeclineReason::kFailure, actions);
   }
   run(actions);
 }

@@ -54,6 +54,11 @@ struct TaskAcknowledgement {
   std::vector<std::pair<std::string, SubtaskStateMetadata>> operators;
 };
 
+/// Why a task declined a checkpoint. Only failures count toward the tolerable failed
+/// checkpoints, as in Flink: a task that has finished, or a checkpoint overtaken by a newer one,
+/// does not.
+enum class DeclineReason { kFailure, kTaskNotRunning, kSubsumed };
+
 /// The result a savepoint's requester receives: the savepoint's directory, or why it failed.
 using SavepointCallback = std::function<void(absl::StatusOr<std::filesystem::path>)>;
 
@@ -107,8 +112,9 @@ class CheckpointCoordinator {
   /// checkpoint does not expect.
   absl::Status acknowledge(int64_t id, const TaskAcknowledgement& ack, int64_t nowMillis);
 
-  /// A task declined checkpoint `id`: it is aborted, and counts as a failure.
-  void decline(int64_t id, SubtaskId task, const std::string& reason, int64_t nowMillis);
+  /// A task declined checkpoint `id`: it is aborted (a failure when `why` is kFailure).
+  void decline(int64_t id, SubtaskId task, DeclineReason why, const std::string& reason,
+               int64_t nowMillis);
 
   /// Aborts every pending checkpoint without counting failures (the job fails over or stops).
   void abortPending(const std::string& reason);

@@ -193,17 +193,17 @@ TEST_F(CoordinatorTest, CompletionResetsTheFailureCount) {
   o.tolerableFailedCheckpoints = 1;
   auto c = make(o);
   ASSERT_EQ(*c->triggerCheckpoint(0), 1);
-  c->decline(1, {1, 0}, "disk full", 0);
+  c->decline(1, {1, 0}, DeclineReason::kFailure, "disk full", 0);
   ASSERT_THAT(rec_.aborted, SizeIs(1));
   EXPECT_THAT(rec_.aborted[0].second,
               HasSubstr("checkpoint 1 was declined by subtask 0 of vertex 1: disk full"));
   ASSERT_EQ(*c->triggerCheckpoint(10), 2);
   ackAll(*c, 2);
   ASSERT_EQ(*c->triggerCheckpoint(20), 3);
-  c->decline(3, {0, 0}, "again", 20);
+  c->decline(3, {0, 0}, DeclineReason::kFailure, "again", 20);
   EXPECT_THAT(rec_.jobFailures, IsEmpty());
   ASSERT_EQ(*c->triggerCheckpoint(30), 4);
-  c->decline(4, {0, 0}, "and again", 30);
+  c->decline(4, {0, 0}, DeclineReason::kFailure, "and again", 30);
   EXPECT_THAT(rec_.jobFailures, SizeIs(1));
 }
 
@@ -295,7 +295,7 @@ TEST_F(CoordinatorTest, FailedSavepointReportsTheReasonAndLeavesNoFolder) {
   ASSERT_TRUE(c->triggerSavepoint(0, savepoints.path().string(),
                                   [&](absl::StatusOr<fs::path> p) { result = p; })
                   .ok());
-  c->decline(1, {0, 0}, "source is finished", 5);
+  c->decline(1, {0, 0}, DeclineReason::kFailure, "source is finished", 5);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(result->status().message(), HasSubstr("source is finished"));
@@ -338,6 +338,17 @@ TEST_F(CoordinatorTest, ACheckpointCompletingFirstKeepsASavepointInProgress) {
   ackAll(*c, 1);
   ASSERT_TRUE(result.has_value() && result->ok());
   EXPECT_TRUE(verifyStateFiles(*readMetadata(**result), **result).ok());
+}
+
+TEST_F(CoordinatorTest, DeclinesOfFinishedTasksAndSubsumedCheckpointsAreNoFailures) {
+  auto c = make(every(100));
+  ASSERT_EQ(*c->triggerCheckpoint(0), 1);
+  c->decline(1, {0, 0}, DeclineReason::kTaskNotRunning, "the source has finished", 0);
+  ASSERT_EQ(*c->triggerCheckpoint(1), 2);
+  c->decline(2, {1, 0}, DeclineReason::kSubsumed, "overtaken by checkpoint 3", 1);
+  EXPECT_EQ(c->counts().failed, 0);
+  EXPECT_THAT(rec_.aborted, SizeIs(2));
+  EXPECT_THAT(rec_.jobFailures, IsEmpty());
 }
 
 TEST_F(CoordinatorTest, AbortPendingDoesNotCountAsFailure) {

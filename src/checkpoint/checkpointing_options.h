@@ -21,23 +21,6 @@
 
 #include "common/configuration.h"
 
-namespace brook::config_keys {
-inline constexpr char kCheckpointingInterval[] = "execution.checkpointing.interval";
-inline constexpr char kCheckpointingMode[] = "execution.checkpointing.mode";
-inline constexpr char kCheckpointingTimeout[] = "execution.checkpointing.timeout";
-inline constexpr char kCheckpointingMinPause[] = "execution.checkpointing.min-pause";
-inline constexpr char kCheckpointingMaxConcurrent[] =
-    "execution.checkpointing.max-concurrent-checkpoints";
-inline constexpr char kCheckpointingTolerableFailures[] =
-    "execution.checkpointing.tolerable-failed-checkpoints";
-inline constexpr char kCheckpointingUnaligned[] = "execution.checkpointing.unaligned.enabled";
-inline constexpr char kAlignedCheckpointTimeout[] =
-    "execution.checkpointing.aligned-checkpoint-timeout";
-inline constexpr char kCheckpointsDirectory[] = "state.checkpoints.dir";
-inline constexpr char kCheckpointsNumRetained[] = "state.checkpoints.num-retained";
-inline constexpr char kStateBackendIncremental[] = "state.backend.incremental";
-}  // namespace brook::config_keys
-
 namespace brook::checkpoint {
 
 enum class CheckpointingMode { kExactlyOnce, kAtLeastOnce };

@@ -33,10 +33,9 @@ TEST(CheckpointingOptionsTest, ReadsEveryKey) {
   c.set("execution.checkpointing.min-pause", "2s");
   c.set("execution.checkpointing.max-concurrent-checkpoints", "3");
   c.set("execution.checkpointing.tolerable-failed-checkpoints", "4");
-  c.set("execution.checkpointing.aligned-checkpoint-timeout", "100 ms");
   c.set("state.checkpoints.dir", "file:///var/brook/checkpoints");
   c.set("state.checkpoints.num-retained", "5");
-  c.set("state.backend.incremental", "TRUE");
+  c.set("state.backend.incremental", "FALSE");
   absl::StatusOr<CheckpointingOptions> o = checkpointingOptionsFrom(c);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->enabled());
@@ -47,10 +46,23 @@ TEST(CheckpointingOptionsTest, ReadsEveryKey) {
   EXPECT_EQ(o->minPauseMillis, 2000);
   EXPECT_EQ(o->maxConcurrentCheckpoints, 3);
   EXPECT_EQ(o->tolerableFailedCheckpoints, 4);
-  EXPECT_EQ(o->alignedCheckpointTimeoutMillis, 100);
   EXPECT_EQ(o->directory, "file:///var/brook/checkpoints");
   EXPECT_EQ(o->numRetained, 5);
-  EXPECT_TRUE(o->incremental);
+  EXPECT_FALSE(o->incremental);
+}
+
+TEST(CheckpointingOptionsTest, FeaturesThisVersionLacksRefuseToBeTurnedOn) {
+  for (const char* key : {"execution.checkpointing.unaligned.enabled", "state.backend.incremental"}) {
+    Configuration c;
+    c.set(key, "true");
+    EXPECT_THAT(checkpointingOptionsFrom(c).status().message(),
+                HasSubstr("not supported by this version"))
+        << key;
+  }
+  Configuration timeout;
+  timeout.set("execution.checkpointing.aligned-checkpoint-timeout", "1s");
+  EXPECT_THAT(checkpointingOptionsFrom(timeout).status().message(),
+              HasSubstr("aligned-checkpoint-timeout"));
 }
 
 TEST(CheckpointingOptionsTest, BadValuesNameTheKey) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <absl/status/status.h>
+#include <absl/strings/str_cat.h>
 
 #include "cli/cluster_client.h"
 #include "cli/commands.h"
@@ -121,6 +122,11 @@ int runLocal(PlannedJob& job) {
       });
   done.store(true);
   watcher.join();
+  if (result.completedCheckpoints > 0) {
+    std::fprintf(stderr, "Completed checkpoints: %lld; the latest is %s\n",
+                 static_cast<long long>(result.completedCheckpoints),
+                 result.latestCheckpoint.c_str());
+  }
   return reportOutcome(result.jobId, toProtoStatus(result.status), result.failure,
                        static_cast<long long>(result.durationMillis));
 }
@@ -255,6 +261,13 @@ int runCommand(const RunOptions& options) {
   }
   if (options.local)
     return runLocal(*job);
+  if (job->graph.checkpointing.enabled()) {
+    printError(absl::UnimplementedError(absl::StrCat(
+        config_keys::kCheckpointingInterval,
+        ": checkpoints run on the embedded mini-cluster (--local) only in this version; a "
+        "JobManager does not take them yet")));
+    return kExitUsage;
+  }
   return runOnCluster(options, *config, *job);
 }
 

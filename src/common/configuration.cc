@@ -141,6 +141,8 @@ enum class OptionType {
   kRuntimeMode,
   kRestartStrategy,
   kStateBackendType,
+  kCheckpointingMode,
+  kBool,
   kString
 };
 
@@ -181,6 +183,17 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kRocksDbBlockCacheSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
     {config_keys::kRocksDbWriteBufferSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
     {config_keys::kRocksDbMaxBackgroundJobs, OptionType::kInt, 1, 256},
+    {config_keys::kCheckpointingInterval, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kCheckpointingMode, OptionType::kCheckpointingMode, 0, 0},
+    {config_keys::kCheckpointingTimeout, OptionType::kDuration, 1, 86'400'000},
+    {config_keys::kCheckpointingMinPause, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kCheckpointingMaxConcurrent, OptionType::kInt, 1, 1000},
+    {config_keys::kCheckpointingTolerableFailures, OptionType::kInt, 0, INT32_MAX},
+    {config_keys::kCheckpointingUnaligned, OptionType::kBool, 0, 0},
+    {config_keys::kAlignedCheckpointTimeout, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kCheckpointsDirectory, OptionType::kString, 0, 0},
+    {config_keys::kCheckpointsNumRetained, OptionType::kInt, 1, 1000},
+    {config_keys::kStateBackendIncremental, OptionType::kBool, 0, 0},
 };
 }  // namespace
 
@@ -224,6 +237,22 @@ absl::Status Configuration::validate() const {
         if (lower != "heap" && lower != "hashmap" && lower != "rocksdb") {
           return absl::InvalidArgumentError(
               absl::StrCat(key, ": expected heap, hashmap or rocksdb, got '", value, "'"));
+        }
+        continue;
+      }
+      case OptionType::kCheckpointingMode: {
+        std::string upper = absl::AsciiStrToUpper(value);
+        if (upper != "EXACTLY_ONCE" && upper != "AT_LEAST_ONCE") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              key, ": expected EXACTLY_ONCE or AT_LEAST_ONCE, got '", value, "'"));
+        }
+        continue;
+      }
+      case OptionType::kBool: {
+        std::string lower = absl::AsciiStrToLower(value);
+        if (lower != "true" && lower != "false") {
+          return absl::InvalidArgumentError(
+              absl::StrCat(key, ": expected true or false, got '", value, "'"));
         }
         continue;
       }

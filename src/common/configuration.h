@@ -100,6 +100,21 @@ inline constexpr char kRocksDbBlockCacheSize[] = "state.backend.rocksdb.block.ca
 inline constexpr char kRocksDbWriteBufferSize[] = "state.backend.rocksdb.writebuffer.size";
 /// Concurrent background flushes and compactions of one RocksDB store.
 inline constexpr char kRocksDbMaxBackgroundJobs[] = "state.backend.rocksdb.thread.num";
+/// Checkpoints (src/checkpoint/checkpointing_options.h).
+inline constexpr char kCheckpointingInterval[] = "execution.checkpointing.interval";
+inline constexpr char kCheckpointingMode[] = "execution.checkpointing.mode";
+inline constexpr char kCheckpointingTimeout[] = "execution.checkpointing.timeout";
+inline constexpr char kCheckpointingMinPause[] = "execution.checkpointing.min-pause";
+inline constexpr char kCheckpointingMaxConcurrent[] =
+    "execution.checkpointing.max-concurrent-checkpoints";
+inline constexpr char kCheckpointingTolerableFailures[] =
+    "execution.checkpointing.tolerable-failed-checkpoints";
+inline constexpr char kCheckpointingUnaligned[] = "execution.checkpointing.unaligned.enabled";
+inline constexpr char kAlignedCheckpointTimeout[] =
+    "execution.checkpointing.aligned-checkpoint-timeout";
+inline constexpr char kCheckpointsDirectory[] = "state.checkpoints.dir";
+inline constexpr char kCheckpointsNumRetained[] = "state.checkpoints.num-retained";
+inline constexpr char kStateBackendIncremental[] = "state.backend.incremental";
 }  // namespace config_keys
 
 }  // namespace brook

@@ -198,6 +198,7 @@ int InputGate::addChannel(ResultSubpartition* subpartition, int inputEdge) {
   int index = static_cast<int>(channels_.size());
   channels_.push_back({subpartition, inputEdge});
   queued_.push_back(false);
+  blocked_.push_back(false);
   subpartition->setConsumer(this, index);
   return index;
 }
@@ -221,6 +222,11 @@ Buffer* InputGate::pollNext(int& channel) {
         return nullptr;
       channel = available_.front();
       available_.pop_front();
+      if (blocked_[static_cast<size_t>(channel)]) {
+        // It stays queued, so that producers do not report it again, until unblocked.
+        parked_.push_back(channel);
+        continue;
+      }
       queued_[static_cast<size_t>(channel)] = false;
     }
     bool more = false;
@@ -230,6 +236,19 @@ Buffer* InputGate::pollNext(int& channel) {
     if (b != nullptr)
       return b;
   }
+}
+
+void InputGate::block(int channel) {
+  std::lock_guard lock(mutex_);
+  blocked_[static_cast<size_t>(channel)] = true;
+}
+
+void InputGate::unblockAll() {
+  std::lock_guard lock(mutex_);
+  std::fill(blocked_.begin(), blocked_.end(), false);
+  for (int channel : parked_)
+    available_.push_back(channel);
+  parked_.clear();
 }
 
 }  // namespace brook::runtime

@@ -91,8 +91,16 @@ class InputGate final : public SubpartitionListener {
   /// Producer side (any thread).
   void notifyDataAvailable(int channel) override;
 
-  /// Task thread: the next buffer of some channel, or null if none is ready.
+  /// Task thread: the next buffer of some channel, or null if none is ready. Blocked channels
+  /// are skipped; their data waits.
   Buffer* pollNext(int& channel);
+
+  /// Task thread: holds back `channel` (it delivered the barrier of a checkpoint being aligned)
+  /// until `unblockAll`.
+  void block(int channel);
+  /// Task thread: releases every blocked channel; those with data are polled again.
+  void unblockAll();
+  bool isBlocked(int channel) const { return blocked_[static_cast<size_t>(channel)]; }
 
  private:
   Mailbox* mailbox_;
@@ -100,6 +108,10 @@ class InputGate final : public SubpartitionListener {
   std::mutex mutex_;
   std::deque<int> available_;
   std::vector<bool> queued_;
+  // Task thread only (read by pollNext under the lock, written by the task thread).
+  std::vector<bool> blocked_;
+  // Blocked channels that reported data while blocked; still marked queued_.
+  std::vector<int> parked_;
 };
 
 }  // namespace brook::runtime

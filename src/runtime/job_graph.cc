@@ -146,6 +146,12 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   if (!rocksDb.ok())
     return rocksDb.status();
   jg.stateBackend.rocksDb = *rocksDb;
+  auto checkpointing = checkpoint::checkpointingOptionsFrom(config);
+  if (!checkpointing.ok())
+    return checkpointing.status();
+  jg.checkpointing = *std::move(checkpointing);
+  if (jg.mode == RuntimeMode::kBatch)
+    jg.checkpointing.intervalMillis = 0;  // as in Flink, BATCH jobs do not checkpoint
   jg.temporaryDirectory = temporaryDirectory(config);
 
   // Resolve each node's parallelism.

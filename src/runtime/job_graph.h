@@ -14,6 +14,7 @@
 #include <brook/stream_execution_environment.h>
 #include <brook/stream_graph.h>
 
+#include "checkpoint/checkpointing_options.h"
 #include "common/configuration.h"
 #include "state/keyed_state_backend_factory.h"
 #include "state/rocksdb_keyed_store.h"
@@ -64,6 +65,8 @@ struct JobGraph {
   int buffersPerChannel = 2;
   int floatingBuffersPerGate = 8;
   StateBackendSettings stateBackend;
+  /// `execution.checkpointing.*`, `state.checkpoints.*`: off (interval 0) in BATCH mode.
+  checkpoint::CheckpointingOptions checkpointing;
   /// The first of `io.tmp.dirs` of the planning configuration: where an in-process execution
   /// (MiniCluster) keeps local files such as RocksDB state. TaskManagers use their own folder.
   std::string temporaryDirectory;
@@ -78,7 +81,8 @@ struct JobGraph {
 /// Plans `env`'s StreamGraph with `config` (`parallelism.default`, `pipeline.max-parallelism`,
 /// `execution.runtime-mode`, `execution.buffer-timeout.interval`,
 /// `pipeline.auto-watermark-interval`, network settings,
-/// `state.backend.type` and `state.backend.rocksdb.*`, `io.tmp.dirs`); settings made in the
+/// `state.backend.type` and `state.backend.rocksdb.*`, the checkpointing options,
+/// `io.tmp.dirs`); settings made in the
 /// job's code win. Errors name the operator or configuration key at fault.
 absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
                                        const Configuration& config,

@@ -1,13 +1,17 @@
 #include "runtime/mini_cluster.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include <absl/strings/str_format.h>
 
+#include "checkpoint/checkpoint_coordinator.h"
 #include "common/logging.h"
+#include "runtime/checkpoint_responder.h"
 #include "runtime/result_partition.h"
 #include "runtime/stream_task.h"
 
@@ -39,9 +43,41 @@ std::string newJobId() {
   return absl::StrFormat("%016x%016x", gen(), gen());
 }
 
+namespace {
+
+int64_t epochMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Hands the tasks' acknowledgements straight to the coordinator.
+class DirectCheckpointResponder final : public CheckpointResponder {
+ public:
+  DirectCheckpointResponder(std::string jobId, checkpoint::CheckpointCoordinator* coordinator)
+      : jobId_(std::move(jobId)), coordinator_(coordinator) {}
+  void acknowledge(int64_t checkpointId, const checkpoint::TaskAcknowledgement& ack) override {
+    absl::Status status = coordinator_->acknowledge(checkpointId, ack, epochMillis());
+    if (!status.ok())
+      getLogger("runtime")->debug("[{}] acknowledgement dropped: {}", jobId_, status.message());
+  }
+  void decline(int64_t checkpointId, checkpoint::SubtaskId task, checkpoint::DeclineReason why,
+               const std::string& reason) override {
+    coordinator_->decline(checkpointId, task, why, reason, epochMillis());
+  }
+
+ private:
+  std::string jobId_;
+  checkpoint::CheckpointCoordinator* coordinator_;
+};
+
+}  // namespace
+
 struct MiniCluster::Execution {
   std::vector<std::unique_ptr<ResultPartition>> partitions;
   std::vector<std::unique_ptr<StreamTask>> tasks;
+  std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator;
+  std::unique_ptr<CheckpointResponder> responder;
   std::mutex mutex;
   std::condition_variable done;
   int remaining = 0;
@@ -52,6 +88,17 @@ struct MiniCluster::Execution {
   void cancelAll() {
     for (auto& t : tasks)
       t->cancel();
+  }
+  void fail(const std::string& message) {
+    {
+      std::lock_guard lock(mutex);
+      if (failed)
+        return;
+      failed = true;
+      failure = message;
+    }
+    cancelAll();
+    done.notify_all();
   }
 };
 
@@ -107,6 +154,59 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
     }
   }
 
+  std::string checkpointDirectory;
+  if (jg.checkpointing.enabled()) {
+    absl::StatusOr<checkpoint::FileCheckpointStorage> storage =
+        checkpoint::FileCheckpointStorage::open(jg.checkpointing.directory, result.jobId);
+    if (!storage.ok()) {
+      result.failure = absl::StrFormat("%s: %s", config_keys::kCheckpointsDirectory,
+                                       storage.status().message());
+      log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, result.failure);
+      report(JobStatus::kFailed);
+      return result;
+    }
+    checkpointDirectory = storage->jobDirectory().string();
+    std::vector<checkpoint::OperatorDescription> operators;
+    std::vector<checkpoint::SubtaskId> subtasks;
+    for (const JobVertex& v : jg.vertices) {
+      for (int node : v.chainedNodes) {
+        operators.push_back({jg.operatorIds[static_cast<size_t>(node)],
+                             jg.streamGraph->nodes[static_cast<size_t>(node)].name, v.id,
+                             v.parallelism, v.maxParallelism});
+      }
+      for (int i = 0; i < v.parallelism; ++i)
+        subtasks.push_back({v.id, i});
+    }
+    checkpoint::CheckpointCoordinator::Callbacks callbacks;
+    callbacks.triggerSources = [&exec, &jg](int64_t id, int64_t timestamp, bool,
+                                            const std::filesystem::path&) -> absl::Status {
+      for (auto& task : exec.tasks) {
+        if (!jg.vertices[static_cast<size_t>(task->vertexId())].isSource)
+          continue;
+        if (!task->triggerCheckpoint(id, timestamp)) {
+          return absl::FailedPreconditionError(
+              absl::StrFormat("task '%s' is not running", task->description()));
+        }
+      }
+      return absl::OkStatus();
+    };
+    callbacks.notifyComplete = [&exec](int64_t id) {
+      for (auto& task : exec.tasks)
+        task->notifyCheckpointComplete(id);
+    };
+    callbacks.notifyAborted = [&exec, &result, log](int64_t id, const std::string& reason) {
+      log->info("[{}] {}", result.jobId, reason);
+      for (auto& task : exec.tasks)
+        task->notifyCheckpointAborted(id);
+    };
+    callbacks.failJob = [&exec](const std::string& reason) { exec.fail(reason); };
+    exec.coordinator = std::make_unique<checkpoint::CheckpointCoordinator>(
+        result.jobId, jg.checkpointing, *std::move(storage), std::move(operators),
+        std::move(subtasks), std::move(callbacks));
+    exec.responder =
+        std::make_unique<DirectCheckpointResponder>(result.jobId, exec.coordinator.get());
+  }
+
   auto onComplete = [&exec](TaskState state, const std::string& failure) {
     bool cancelOthers = false;
     {
@@ -132,6 +232,9 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
       env.vertexId = v.id;
       env.subtaskIndex = i;
       env.localStateDirectory = localStateDirectory;
+      env.checkpointDirectory = checkpointDirectory;
+      env.checkpointingMode = jg.checkpointing.mode;
+      env.checkpointResponder = exec.responder.get();
       for (int e : v.outputs)
         env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
       for (int e : v.inputs) {
@@ -169,11 +272,23 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   for (auto& t : exec.tasks)
     threads.emplace_back([task = t.get()] { task->run(); });
 
+  if (exec.coordinator)
+    exec.coordinator->start(epochMillis());
+  // The coordinator's clock ticks on this thread while the job runs.
+  const auto tick = exec.coordinator
+                        ? std::chrono::milliseconds(std::clamp<int64_t>(
+                              jg.checkpointing.intervalMillis / 4, 1, 50))
+                        : std::chrono::milliseconds(200);
   bool reportedTransition = false;
   {
     std::unique_lock lock(exec.mutex);
     while (exec.remaining > 0) {
-      exec.done.wait_for(lock, std::chrono::milliseconds(200));
+      exec.done.wait_for(lock, tick);
+      if (exec.coordinator && !exec.failed && !exec.cancelled) {
+        lock.unlock();
+        exec.coordinator->onTick(epochMillis());
+        lock.lock();
+      }
       if (!reportedTransition && (exec.failed || exec.cancelled) && exec.remaining > 0) {
         reportedTransition = true;
         JobStatus s = exec.failed ? JobStatus::kFailing : JobStatus::kCancelling;
@@ -185,6 +300,16 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   }
   for (auto& t : threads)
     t.join();
+  if (exec.coordinator) {
+    exec.coordinator->stop();
+    exec.coordinator->abortPending("the job has ended");
+    result.completedCheckpoints = exec.coordinator->counts().completed;
+    if (std::optional<checkpoint::CheckpointMetadata> latest = exec.coordinator->latestCompleted()) {
+      result.latestCheckpoint =
+          (std::filesystem::path(checkpointDirectory) / absl::StrFormat("chk-%d", latest->checkpointId))
+              .string();
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     running_ = nullptr;

@@ -24,13 +24,19 @@ struct JobExecutionResult {
   JobStatus status = JobStatus::kCreated;
   std::string failure;  ///< the first task failure, for FAILED jobs
   int64_t durationMillis = 0;
+  /// Checkpoints (when enabled): how many completed, and the folder of the newest one, which
+  /// stays in state.checkpoints.dir after the job ends.
+  int64_t completedCheckpoints = 0;
+  std::string latestCheckpoint;
 };
 
 /// Runs jobs inside this process: every task of the JobGraph on its own thread, connected by
 /// in-memory channels with the same buffers, serialization and backpressure as across
 /// processes. Tasks keep local state files in a folder per execution under the JobGraph's
 /// temporary directory (`io.tmp.dirs`), `brook-minicluster-<job id>`, removed when the job
-/// ends. Thread-safe: `cancel` may be called while `execute` runs on another thread.
+/// ends. With `execution.checkpointing.interval` set, a CheckpointCoordinator takes periodic
+/// checkpoints into `state.checkpoints.dir`. Thread-safe: `cancel` may be called while `execute`
+/// runs on another thread.
 class MiniCluster {
  public:
   using StatusListener = std::function<void(const std::string& jobId, JobStatus)>;

@@ -5,12 +5,17 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include <absl/strings/str_cat.h>
 
+#include "checkpoint/checkpoint_storage.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "state/key_group.h"
+#include "state/operator_state_snapshot.h"
+#include "state/state_snapshot.h"
 
 namespace brook::runtime {
 
@@ -284,6 +289,119 @@ void StreamTask::setUp() {
   channelEnded_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
   channelIdle_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
   bufferTimeout_ = std::chrono::milliseconds(jg.bufferTimeoutMillis);
+  if (env_.checkpointResponder != nullptr && gate_.numberOfChannels() > 0) {
+    aligner_ = std::make_unique<checkpoint::CheckpointBarrierAligner>(gate_.numberOfChannels(),
+                                                                      env_.checkpointingMode);
+  }
+}
+
+bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis) {
+  std::lock_guard lock(checkpointMutex_);
+  if (!acceptsCheckpoints_ || env_.checkpointResponder == nullptr)
+    return false;
+  mailbox_.put([this, checkpointId, timestampMillis] {
+    performCheckpoint(checkpointId, timestampMillis);
+  });
+  return true;
+}
+
+void StreamTask::notifyCheckpointComplete(int64_t checkpointId) {
+  mailbox_.put([this, checkpointId] {
+    if (!opened_)
+      return;
+    for (auto& op : operators_)
+      op->notifyCheckpointComplete(checkpointId);
+  });
+}
+
+void StreamTask::notifyCheckpointAborted(int64_t checkpointId) {
+  mailbox_.put([this, checkpointId] {
+    if (!opened_)
+      return;
+    for (auto& op : operators_)
+      op->notifyCheckpointAborted(checkpointId);
+  });
+}
+
+void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis) {
+  CheckpointResponder* responder = env_.checkpointResponder;
+  const checkpoint::SubtaskId self{env_.vertexId, env_.subtaskIndex};
+  if (!opened_ || inputEnded_) {
+    responder->decline(checkpointId, self, checkpoint::DeclineReason::kTaskNotRunning,
+                       absl::StrCat("task '", description_, "' is no longer running"));
+    return;
+  }
+  // Operators bring their operator state up to date (a source records its position); the
+  // barrier then goes downstream, where alignment starts while this task writes its state.
+  for (auto& op : operators_)
+    op->snapshotState(checkpointId);
+  for (auto& w : writers_)
+    w->broadcastBarrier(checkpointId, timestampMillis);
+
+  const JobGraph& jg = *env_.jobGraph;
+  const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
+  const std::filesystem::path directory =
+      std::filesystem::path(env_.checkpointDirectory) / absl::StrCat("chk-", checkpointId);
+  checkpoint::TaskAcknowledgement ack{self, {}};
+  absl::Status status = absl::OkStatus();
+  for (size_t i = 0; i < operators_.size() && status.ok(); ++i) {
+    const int nodeId = v.chainedNodes[i];
+    const std::string& uid = jg.operatorIds[static_cast<size_t>(nodeId)];
+    const std::string prefix =
+        absl::StrCat(operatorDirectoryName(uid, nodeId), "_", env_.subtaskIndex);
+    checkpoint::SubtaskStateMetadata state;
+    state.subtaskIndex = env_.subtaskIndex;
+    if (state::RuntimeKeyedStateBackend* backend = keyedStateBackends_[i].get()) {
+      const state::KeyGroupRange range = backend->keyGroupRange();
+      state.keyGroupStart = range.start;
+      state.keyGroupEnd = range.end;
+      status = [&]() -> absl::Status {
+        BROOK_ASSIGN_OR_RETURN(std::unique_ptr<state::KeyedStateSnapshot> snapshot,
+                               backend->snapshot(range));
+        std::ostringstream bytes;
+        const std::string name = prefix + ".keyed";
+        BROOK_ASSIGN_OR_RETURN(state::KeyedStateSnapshotWriter writer,
+                               state::KeyedStateSnapshotWriter::create(
+                                   bytes, (directory / name).string(), v.maxParallelism, range));
+        BROOK_RETURN_IF_ERROR(snapshot->write(writer));
+        BROOK_RETURN_IF_ERROR(writer.finish());
+        BROOK_ASSIGN_OR_RETURN(checkpoint::StateFile file,
+                               checkpoint::writeStateFile(directory, name, bytes.str()));
+        state.keyedState.push_back(std::move(file));
+        return absl::OkStatus();
+      }();
+    }
+    if (status.ok()) {
+      internal::OperatorStateSnapshotData data = operatorStateStores_[i]->snapshot();
+      if (!data.states.empty()) {
+        absl::StatusOr<checkpoint::StateFile> file = checkpoint::writeStateFile(
+            directory, prefix + ".operator", state::encodeOperatorStateSnapshot(data));
+        if (file.ok()) {
+          state.operatorState.push_back(*std::move(file));
+        } else {
+          status = file.status();
+        }
+      }
+    }
+    ack.operators.emplace_back(uid, std::move(state));
+  }
+  if (!status.ok()) {
+    std::error_code error;
+    if (!std::filesystem::exists(directory, error)) {
+      // The checkpoint was aborted (its folder discarded) while this task wrote its part.
+      getLogger("runtime")->debug("[{}] {}: checkpoint {} was aborted while its state was written",
+                                  env_.jobId, description_, checkpointId);
+      responder->decline(checkpointId, self, checkpoint::DeclineReason::kSubsumed,
+                         "the checkpoint was aborted");
+      return;
+    }
+    getLogger("runtime")->warn("[{}] {} declines checkpoint {}: {}", env_.jobId, description_,
+                               checkpointId, status.message());
+    responder->decline(checkpointId, self, checkpoint::DeclineReason::kFailure,
+                       std::string(status.message()));
+    return;
+  }
+  responder->acknowledge(checkpointId, ack);
 }
 
 void StreamTask::run() {
@@ -307,6 +425,8 @@ void StreamTask::run() {
     stopTimers();
     if (cancelled_.load())
       throw TaskCancelledError{};
+    // From here on the task takes no checkpoints: its input is over.
+    inputEnded_ = true;
     finishOperators();
     for (auto& w : writers_)
       w->endOfPartition();
@@ -325,6 +445,21 @@ void StreamTask::run() {
   if (finalState != TaskState::kFinished)
     closeOperators();
   stopTimers();
+  {
+    // Checkpoint triggers still queued are declined (performCheckpoint sees the task ended);
+    // later ones are refused.
+    std::lock_guard lock(checkpointMutex_);
+    acceptsCheckpoints_ = false;
+  }
+  inputEnded_ = true;
+  Mailbox::Mail mail;
+  while (mailbox_.tryTake(mail)) {
+    try {
+      mail();
+    } catch (...) {
+      // The task has ended; what is left is bookkeeping.
+    }
+  }
   // Release everything the task holds before reporting: the operators before the state they
   // used, whose destruction removes its local files.
   writers_.clear();
@@ -430,10 +565,14 @@ void StreamTask::checkRemoteChannels() {
 }
 
 void StreamTask::processBuffer(int channel, Buffer* buffer) {
+  channelDeserializers_[static_cast<size_t>(channel)]->setBuffer(buffer);
+  drainChannel(channel);
+}
+
+void StreamTask::drainChannel(int channel) {
   auto& deserializer = *channelDeserializers_[static_cast<size_t>(channel)];
   RecordDeserializer* records = channelRecordDeserializer_[static_cast<size_t>(channel)];
   const auto c = static_cast<size_t>(channel);
-  deserializer.setBuffer(buffer);
   // A copy of channelIdle_[c], kept in step with it, so that records test a local flag.
   bool idleChannel = channelIdle_[c];
   StreamElement e;
@@ -471,13 +610,54 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
             advanceWatermark(records->target());
             updateWatermarkStatus(records->target());
           }
+          if (aligner_ != nullptr && channelsEnded_ < gate_.numberOfChannels())
+            applyBarrierDecisions(aligner_->onEndOfPartition(channel));
         }
         break;
       case ElementKind::kBarrier:
-        // Checkpoint barriers are consumed by checkpoint alignment, which this runtime does
-        // not perform yet; without a coordinator none are sent.
+        if (aligner_ != nullptr) {
+          processBarrier(channel, e.checkpointId, e.timestamp);
+          if (gate_.isBlocked(channel)) {
+            // The rest of this buffer waits until the alignment ends.
+            heldChannels_.push_back(channel);
+            return;
+          }
+        }
         break;
     }
+  }
+}
+
+void StreamTask::processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis) {
+  std::vector<checkpoint::CheckpointBarrierAligner::Decision> decisions =
+      aligner_->onBarrier(channel, checkpointId, timestampMillis);
+  if (aligner_->isBlocked(channel))
+    gate_.block(channel);
+  applyBarrierDecisions(decisions);
+}
+
+void StreamTask::applyBarrierDecisions(
+    const std::vector<checkpoint::CheckpointBarrierAligner::Decision>& decisions) {
+  using Action = checkpoint::CheckpointBarrierAligner::Decision::Action;
+  for (const auto& d : decisions) {
+    if (d.action == Action::kTriggerCheckpoint) {
+      performCheckpoint(d.checkpointId, d.timestampMillis);
+    } else if (d.action == Action::kAbortCheckpoint) {
+      env_.checkpointResponder->decline(d.checkpointId, {env_.vertexId, env_.subtaskIndex},
+                                        checkpoint::DeclineReason::kSubsumed, d.reason);
+    }
+  }
+  if (aligner_->isAligning())
+    return;
+  // The alignment is over: blocked channels flow again, first what their buffers still hold.
+  gate_.unblockAll();
+  std::vector<int> held;
+  held.swap(heldChannels_);
+  for (int channel : held) {
+    if (!gate_.isBlocked(channel))
+      drainChannel(channel);
+    else
+      heldChannels_.push_back(channel);
   }
 }
 

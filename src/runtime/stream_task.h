@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include <brook/operator.h>
 #include <brook/operator_state_store.h>
 
+#include "checkpoint/checkpoint_barrier_aligner.h"
+#include "runtime/checkpoint_responder.h"
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
 #include "runtime/mailbox.h"
@@ -56,6 +59,12 @@ class StreamTask final : public ProcessingTimeService {
     /// removed when the task ends. Created when first needed; the owner removes it. Needed only
     /// by jobs on the RocksDB backend (their tasks fail without it).
     std::string localStateDirectory;
+    /// Checkpoints: the job's checkpoint folder (`<state.checkpoints.dir>/<job id>`); the task
+    /// writes its state for checkpoint n into its `chk-<n>` folder and reports to `responder`.
+    /// Without a responder the task takes no checkpoints (barriers pass through unaligned).
+    std::string checkpointDirectory;
+    checkpoint::CheckpointingMode checkpointingMode = checkpoint::CheckpointingMode::kExactlyOnce;
+    CheckpointResponder* checkpointResponder = nullptr;
   };
   /// Called once, from the task thread, when the task reaches a terminal state.
   using CompletionCallback = std::function<void(TaskState, const std::string& failure)>;
@@ -69,9 +78,18 @@ class StreamTask final : public ProcessingTimeService {
   void run();
   void cancel();
 
+  /// Source tasks: takes checkpoint `checkpointId` as soon as the task thread gets to it, then
+  /// sends its barrier downstream. False when the task is not running (it has not started or has
+  /// ended), so that the checkpoint cannot complete. Any thread.
+  bool triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis);
+  /// Tells the operators that checkpoint `checkpointId` completed / was aborted. Any thread.
+  void notifyCheckpointComplete(int64_t checkpointId);
+  void notifyCheckpointAborted(int64_t checkpointId);
+
   /// "chain (i/n)#attempt", the name in every log line.
   const std::string& description() const { return description_; }
   TaskState state() const { return state_.load(); }
+  int vertexId() const { return env_.vertexId; }
   /// Nanoseconds spent waiting for free output buffers since the task started: the measure of
   /// backpressure. Any thread.
   int64_t backPressuredNanos() const { return backPressuredNanos_.load(std::memory_order_relaxed); }
@@ -87,6 +105,16 @@ class StreamTask final : public ProcessingTimeService {
   void runSource();
   void runInputs();
   void processBuffer(int channel, Buffer* buffer);
+  /// Processes the elements of `channel`'s current buffer until it is used up or the channel
+  /// is blocked by barrier alignment.
+  void drainChannel(int channel);
+  void processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
+  /// Acts on the aligner's decisions; releases blocked channels when an alignment ends.
+  void applyBarrierDecisions(
+      const std::vector<checkpoint::CheckpointBarrierAligner::Decision>& decisions);
+  /// Snapshots every operator's state into the checkpoint's folder, forwards the barrier and
+  /// acknowledges (or declines, when the snapshot fails).
+  void performCheckpoint(int64_t checkpointId, int64_t timestampMillis);
   /// Marks an input channel idle or active; an idle channel does not hold back the watermark.
   /// `target` is the operator port that receives the resulting watermark and status.
   void setChannelIdle(int channel, bool idle, OutputBase* target);
@@ -172,6 +200,13 @@ class StreamTask final : public ProcessingTimeService {
   std::vector<bool> channelIdle_;
   std::vector<std::pair<int, network::RemoteInputChannel*>> remoteChannels_;
   int channelsEnded_ = 0;
+  std::unique_ptr<checkpoint::CheckpointBarrierAligner> aligner_;
+  // Whether the input is over (or the task ended): no more checkpoints.
+  bool inputEnded_ = false;
+  std::mutex checkpointMutex_;
+  bool acceptsCheckpoints_ = true;  // guarded by checkpointMutex_
+  // Channels blocked with elements left in their deserializer's buffer.
+  std::vector<int> heldChannels_;
   int64_t currentWatermark_ = kNoTimestamp;
   bool idle_ = false;  // the watermark status sent downstream
 

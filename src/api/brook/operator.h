@@ -303,6 +303,15 @@ class StreamOperator {
   virtual void endInput() {}
   /// Releases resources; called on success and failure alike.
   virtual void close() {}
+  /// Checkpoint `checkpointId` is being taken at this task: bring operator state up to date.
+  /// The runtime snapshots the operator's keyed and operator state right after, before the task
+  /// processes anything else.
+  virtual void snapshotState(int64_t checkpointId) { (void)checkpointId; }
+  /// Checkpoint `checkpointId` completed: every task acknowledged it and its metadata is
+  /// written. What it covers may be committed.
+  virtual void notifyCheckpointComplete(int64_t checkpointId) { (void)checkpointId; }
+  /// Checkpoint `checkpointId` will not complete.
+  virtual void notifyCheckpointAborted(int64_t checkpointId) { (void)checkpointId; }
   virtual OutputBase* input() { return nullptr; }
   /// The port of the second input of a two-input operator (null for others).
   virtual OutputBase* input2() { return nullptr; }
@@ -462,6 +471,18 @@ class SourceReader {
   virtual void open(const RuntimeContext& context) { (void)context; }
   virtual InputStatus pollNext(SourceOutput<T>& output) = 0;
   virtual void close() {}
+  /// The reader's position at checkpoint `checkpointId`, as bytes that `restoreState` of the
+  /// same subtask's reader takes back when the job restarts from that checkpoint. Empty (the
+  /// default) when the reader keeps no position.
+  virtual std::string snapshotState(int64_t checkpointId) {
+    (void)checkpointId;
+    return {};
+  }
+  /// Called before `open` with what `snapshotState` returned, when the job restarts from a
+  /// checkpoint.
+  virtual void restoreState(std::string_view state) { (void)state; }
+  /// Checkpoint `checkpointId` completed: positions up to it are durable.
+  virtual void notifyCheckpointComplete(int64_t checkpointId) { (void)checkpointId; }
 };
 
 /// The type-erased face of a source operator that the task drives.

@@ -30,18 +30,23 @@ class CollectionSourceReader final : public SourceReader<T> {
   size_t next_ = 0;
 };
 
-/// Emits the numbers [from, to]; subtask i of p emits the i-th contiguous share.
+/// Emits the numbers [from, to]; subtask i of p emits the i-th contiguous share. Its checkpointed
+/// position is the next number and the end of its share.
 class SequenceSourceReader final : public SourceReader<int64_t> {
  public:
   SequenceSourceReader(int64_t from, int64_t to) : from_(from), to_(to) {}
   void open(const RuntimeContext& context) override;
   InputStatus pollNext(SourceOutput<int64_t>& output) override;
+  std::string snapshotState(int64_t checkpointId) override;
+  /// Throws SerializationError when `state` is not a position this reader wrote.
+  void restoreState(std::string_view state) override;
 
  private:
   int64_t from_;
   int64_t to_;
   int64_t next_ = 0;
   int64_t end_ = -1;  // exclusive
+  bool restored_ = false;
 };
 
 /// Reads lines of a text file or of the regular files of a directory. Files are cut into

@@ -12,6 +12,7 @@
 #include <brook/functions.h>
 #include <brook/internal/key_hash.h>
 #include <brook/operator.h>
+#include <brook/operator_state_store.h>
 #include <brook/process_function.h>
 #include <brook/sinks.h>
 #include <brook/internal/timestamps_and_watermarks_operator.h>
@@ -281,16 +282,40 @@ class SourceOperator final : public SourceOperatorBase {
     StreamOperator::open(context);
     if (watermarks_)
       callUser([&] { watermarks_->open(context, static_cast<Output<T>*>(output_)); });
+    // A job restarted from a checkpoint hands the reader its position first.
+    if (context.operatorStateStore != nullptr) {
+      std::vector<std::string> restored = readerState().get();
+      callUser([&] {
+        for (const std::string& position : restored)
+          reader_->restoreState(position);
+      });
+    }
     callUser([&] { reader_->open(context); });
   }
   InputStatus emitNext() override {
     return callUser([&] { return reader_->pollNext(*sourceOutput_); });
+  }
+  void notifyCheckpointComplete(int64_t checkpointId) override {
+    callUser([&] { reader_->notifyCheckpointComplete(checkpointId); });
+  }
+  void snapshotState(int64_t checkpointId) override {
+    std::string position = callUser([&] { return reader_->snapshotState(checkpointId); });
+    ListState<std::string>& state = readerState();
+    state.clear();
+    if (!position.empty())
+      state.add(position);
   }
   void close() override {
     callUser([&] { reader_->close(); });
   }
 
  private:
+  /// The reader's positions, in the operator state "source-reader-state".
+  ListState<std::string>& readerState() {
+    static const ListStateDescriptor<std::string> descriptor("source-reader-state");
+    return this->context().getOperatorStateStore().getListState(descriptor);
+  }
+
   std::unique_ptr<SourceReader<T>> reader_;
   std::unique_ptr<TimestampsAndWatermarksOutput<T>> watermarks_;
   std::unique_ptr<SourceOutput<T>> sourceOutput_;
