@@ -309,5 +309,245 @@ TEST(WindowOperatorTest, CountTriggerStateIsPerWindow) {
   EXPECT_EQ(h.stateEntries(kAllStates), 0u);
 }
 
+// ----------------------------------------------------------------------------------------------
+// Session windows
+
+TEST(SessionWindowAssignerTest, EachElementOpensAWindowOfTheGap) {
+  auto sessions = EventTimeSessionWindows::withGap(milliseconds(10));
+  EXPECT_THAT(assign(sessions, 7), ElementsAre(TimeWindow{7, 17}));
+  EXPECT_THAT(assign(sessions, -3), ElementsAre(TimeWindow{-3, 7}));
+  EXPECT_THAT(assign(sessions, INT64_MAX - 2), ElementsAre(TimeWindow{INT64_MAX - 2, INT64_MAX}));
+  EXPECT_THROW(assign(sessions, kNoTimestamp), std::runtime_error);
+  auto processing = ProcessingTimeSessionWindows::withGap(milliseconds(100));
+  EXPECT_THAT(assign(processing, kNoTimestamp, 1234), ElementsAre(TimeWindow{1234, 1334}));
+  static_assert(MergingWindowAssigner<EventTimeSessionWindows>);
+  static_assert(MergingWindowAssigner<ProcessingTimeSessionWindows>);
+  static_assert(!MergingWindowAssigner<TumblingEventTimeWindows>);
+  static_assert(!MergingWindowAssigner<GlobalWindows>);
+}
+
+TEST(SessionWindowAssignerTest, DynamicGapComesFromTheElement) {
+  // A duration or a number of milliseconds.
+  auto byDuration = EventTimeSessionWindows::withDynamicGap(
+      [](const Event& e) { return std::chrono::seconds(e.second); });
+  auto byMillis =
+      EventTimeSessionWindows::withDynamicGap([](const Event& e) { return e.second; });
+  static_assert(MergingWindowAssigner<decltype(byDuration)>);
+  static_assert(WindowAssignerFor<decltype(byDuration), Event>);
+  static_assert(!WindowAssignerFor<decltype(byDuration), std::string>);
+  std::vector<TimeWindow> windows;
+  byDuration.assignWindows(Event{"a", 2}, 100, WindowAssignerContext{}, windows);
+  byMillis.assignWindows(Event{"a", 2}, 100, WindowAssignerContext{}, windows);
+  auto processing =
+      ProcessingTimeSessionWindows::withDynamicGap([](const Event& e) { return e.second; });
+  processing.assignWindows(Event{"a", 5}, kNoTimestamp, WindowAssignerContext{50}, windows);
+  EXPECT_THAT(windows, ElementsAre(TimeWindow{100, 2100}, TimeWindow{100, 102},
+                                   TimeWindow{50, 55}));
+  try {
+    byMillis.assignWindows(Event{"a", 0}, 100, WindowAssignerContext{}, windows);
+    ADD_FAILURE() << "a gap of 0 was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("DynamicEventTimeSessionWindows: the session gap extracted "
+                                    "from an element must be positive, got 0 ms"));
+  }
+  EXPECT_THROW(processing.assignWindows(Event{"a", -4}, 0, WindowAssignerContext{}, windows),
+               std::runtime_error);
+}
+
+TEST(SessionWindowAssignerTest, OverlappingAndTouchingWindowsMergeIntoTheirCover) {
+  std::vector<TimeWindow> windows{{20, 30}, {1, 11}, {15, 25}, {40, 50}, {30, 35}};
+  WindowMerges<TimeWindow> merges;
+  internal::mergeTimeWindows(windows, merges);
+  // Sorted: [1,11) alone; [15,25) [20,30) [30,35) chain (30 touches 30); [40,50) alone.
+  ASSERT_EQ(merges.size(), 1u);
+  EXPECT_EQ(merges.result(0), (TimeWindow{15, 35}));
+  EXPECT_THAT(std::vector<TimeWindow>(merges.merged(0).begin(), merges.merged(0).end()),
+              ElementsAre(TimeWindow{15, 25}, TimeWindow{20, 30}, TimeWindow{30, 35}));
+  std::vector<TimeWindow> apart{{1, 11}, {12, 22}};
+  internal::mergeTimeWindows(apart, merges);
+  EXPECT_TRUE(merges.empty());
+}
+
+struct MergeCall {
+  TimeWindow result;
+  std::vector<TimeWindow> merged;
+  TimeWindow stateWindow;
+  std::vector<TimeWindow> mergedStateWindows;
+  bool operator==(const MergeCall&) const = default;
+};
+
+TEST(MergingWindowSetTest, WindowsKeepTheStateWindowOfTheFirstMergedWindow) {
+  auto sessions = EventTimeSessionWindows::withGap(milliseconds(10));
+  internal::MergingWindowSet<TimeWindow, EventTimeSessionWindows> set(&sessions);
+  std::vector<MergeCall> calls;
+  auto add = [&](TimeWindow w) {
+    return set.addWindow(w, [&](const TimeWindow& result, std::span<const TimeWindow> merged,
+                                const TimeWindow& stateWindow,
+                                std::span<const TimeWindow> mergedState) {
+      calls.push_back(MergeCall{result, {merged.begin(), merged.end()}, stateWindow,
+                                {mergedState.begin(), mergedState.end()}});
+    });
+  };
+  EXPECT_EQ(add({1, 11}), (TimeWindow{1, 11}));
+  EXPECT_EQ(add({20, 30}), (TimeWindow{20, 30}));
+  EXPECT_TRUE(calls.empty());
+  // [8,18) extends [1,11): the contents stay in [1,11), nothing moves.
+  EXPECT_EQ(add({8, 18}), (TimeWindow{1, 18}));
+  EXPECT_THAT(calls, ElementsAre(MergeCall{{1, 18}, {{1, 11}}, {1, 11}, {}}));
+  // [15,25) bridges [1,18) and [20,30): the contents of [20,30) move into [1,11).
+  EXPECT_EQ(add({15, 25}), (TimeWindow{1, 30}));
+  EXPECT_EQ(calls.back(), (MergeCall{{1, 30}, {{1, 18}, {20, 30}}, {1, 11}, {{20, 30}}}));
+  // Inside the session, or the session itself: no merge.
+  EXPECT_EQ(add({3, 13}), (TimeWindow{1, 30}));
+  EXPECT_EQ(add({1, 30}), (TimeWindow{1, 30}));
+  EXPECT_EQ(calls.size(), 2u);
+  EXPECT_THAT(set.mapping(), ElementsAre(std::pair{TimeWindow{1, 30}, TimeWindow{1, 11}}));
+  set.retireWindow({1, 30});
+  EXPECT_TRUE(set.mapping().empty());
+  EXPECT_THROW(set.retireWindow({1, 30}), std::logic_error);
+}
+
+// Counts elements; not mergeable.
+class CountingTrigger final : public Trigger<Event, TimeWindow> {
+ public:
+  TriggerResult onElement(const Event&, int64_t, const TimeWindow&, TriggerContext&) override {
+    return TriggerResult::kContinue;
+  }
+  std::string description() const override { return "CountingTrigger"; }
+};
+
+// The same with merging support.
+class MergingTrigger final : public Trigger<Event, TimeWindow> {
+ public:
+  TriggerResult onElement(const Event&, int64_t, const TimeWindow&, TriggerContext&) override {
+    return TriggerResult::kContinue;
+  }
+  bool canMerge() const override { return true; }
+  void onMerge(const TimeWindow&, OnMergeContext&) override {}
+};
+
+TEST(WindowedStreamTest, SessionSettingsFailAtPlanTimeNamingTheOperator) {
+  using Keyed = KeyedStream<std::string, Event, std::function<std::string(const Event&)>>;
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(EventTimeSessionWindows::withGap(milliseconds(0))).reduce(sumReduce);
+              }),
+              HasSubstr("window operator 'Window(EventTimeSessionWindows(0), EventTimeTrigger, "
+                        "Reduce)': session gap must be positive, got 0 ms"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(ProcessingTimeSessionWindows::withGap(milliseconds(-5)))
+                    .aggregate(Sum{});
+              }),
+              HasSubstr("session gap must be positive, got -5 ms"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(EventTimeSessionWindows::withGap(milliseconds(10)))
+                    .trigger(CountingTrigger{})
+                    .reduce(sumReduce);
+              }),
+              HasSubstr("window operator 'Window(EventTimeSessionWindows(10), CountingTrigger, "
+                        "Reduce)': A merging window assigner cannot be used with a trigger that "
+                        "does not support merging"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(EventTimeSessionWindows::withGap(milliseconds(10)))
+                    .trigger(PurgingTrigger<CountingTrigger>::of(CountingTrigger{}))
+                    .reduce(sumReduce);
+              }),
+              HasSubstr("does not support merging"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(EventTimeSessionWindows::withGap(milliseconds(10)))
+                    .trigger(MergingTrigger{})
+                    .reduce(sumReduce);
+                k.window(EventTimeSessionWindows::withGap(milliseconds(10)))
+                    .trigger(PurgingTrigger<CountTrigger>::of(CountTrigger::of(2)))
+                    .evictor(CountEvictor::of(2))
+                    .aggregate(Sum{});
+                k.window(EventTimeSessionWindows::withDynamicGap(
+                             [](const Event& e) { return milliseconds(e.second); }))
+                    .trigger(ContinuousEventTimeTrigger::of(milliseconds(5)))
+                    .reduce(sumReduce);
+                // Non-merging triggers are fine on non-merging windows.
+                k.window(TumblingEventTimeWindows::of(milliseconds(10)))
+                    .trigger(CountingTrigger{})
+                    .reduce(sumReduce);
+              }),
+              HasSubstr("no error"));
+}
+
+/// An event-time session sum per key with `TR` as its trigger.
+template <typename TR>
+struct SessionHarness {
+  using Operator =
+      internal::WindowOperator<std::string, Event, TimeWindow, KeySelector,
+                               EventTimeSessionWindows, internal::ReduceContents<Event>,
+                               internal::PassThroughWindowFunction<Event, std::string, TimeWindow>>;
+  SessionHarness(TR trigger, int64_t gap, int64_t lateness)
+      : op([](const Event& e) { return e.first; }, EventTimeSessionWindows::withGap(milliseconds(gap)),
+           internal::WindowSettings<Event, TimeWindow>{
+               [trigger]() -> std::unique_ptr<internal::ErasedTrigger<Event, TimeWindow>> {
+                 return std::make_unique<internal::TriggerHolder<Event, TimeWindow, TR>>(trigger);
+               },
+               lateness, ""},
+           internal::ReduceContents<Event>(sumReduce), {}) {
+    context.operatorName = "Window";
+    context.keyedStateBackend = &backend;
+    op.setOutput(&out);
+    op.open(context);
+  }
+  void push(std::string key, int64_t value, int64_t timestamp) {
+    op.push(Event{std::move(key), value}, timestamp);
+  }
+  std::vector<std::string> emitted() const {
+    std::vector<std::string> lines;
+    for (const auto& [e, ts] : out.records)
+      lines.push_back(e.first + "=" + std::to_string(e.second) + "@" + std::to_string(ts));
+    return lines;
+  }
+  size_t stateEntries(std::initializer_list<const char*> names) {
+    CountingSink sink;
+    for (const char* name : names) {
+      if (auto* table = backend.findTable(name))
+        table->snapshot(sink);
+    }
+    return sink.entries;
+  }
+
+  TestBackend backend;
+  RuntimeContext context;
+  RecordingOutput<Event> out;
+  Operator op;
+};
+
+constexpr std::initializer_list<const char*> kSessionStates = {
+    "window-contents", "count", "merging-window-set",
+    internal::InternalTimerService::kEventTimeQueue};
+
+TEST(SessionWindowOperatorTest, MergedSessionsMoveContentsAndTimers) {
+  SessionHarness<EventTimeTrigger> h(EventTimeTrigger::create(), 10, 0);
+  h.push("a", 1, 1);   // [1,11)
+  h.push("a", 2, 20);  // [20,30)
+  h.push("a", 4, 8);   // [1,18), still in state window [1,11)
+  // Contents of 2 state windows, 2 in-flight windows, timers at 17 and 29 (end = cleanup).
+  EXPECT_EQ(h.stateEntries(kSessionStates), 2u + 2u + 2u);
+  h.push("a", 8, 15);  // [1,30): the contents of [20,30) move into [1,11)
+  EXPECT_EQ(h.stateEntries(kSessionStates), 1u + 1u + 1u);
+  h.op.processWatermark(28);
+  EXPECT_TRUE(h.emitted().empty());
+  h.op.processWatermark(29);
+  EXPECT_THAT(h.emitted(), ElementsAre("a=15@29"));
+  EXPECT_EQ(h.stateEntries(kSessionStates), 0u);
+}
+
+TEST(SessionWindowOperatorTest, CountTriggerAddsUpTheMergedCounts) {
+  SessionHarness<CountTrigger> h(CountTrigger::of(4), 10, 0);
+  h.push("a", 1, 1);    // [1,11): count 1
+  h.push("a", 2, 20);   // [20,30): count 1
+  h.push("a", 4, 21);   // [20,31): count 2
+  EXPECT_TRUE(h.emitted().empty());
+  h.push("a", 8, 10);   // [10,20) bridges both: [1,31) with count 1 + 2 + 1 = 4 fires
+  EXPECT_THAT(h.emitted(), ElementsAre("a=15@30"));
+  h.op.processWatermark(kMaxWatermark);  // cleanup without firing
+  EXPECT_EQ(h.emitted().size(), 1u);
+  EXPECT_EQ(h.stateEntries(kSessionStates), 0u);
+}
+
 }  // namespace
 }  // namespace brook

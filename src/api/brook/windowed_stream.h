@@ -28,6 +28,15 @@ std::string describe(const X& x, const char* fallback) {
   }
 }
 template <typename X>
+bool canMergeOf(const X& x) {
+  if constexpr (requires { x.canMerge(); }) {
+    return x.canMerge();
+  } else {
+    (void)x;
+    return false;
+  }
+}
+template <typename X>
 std::string validateOf(const X& x) {
   if constexpr (requires { x.validate(); }) {
     return x.validate();
@@ -41,7 +50,8 @@ std::string validateOf(const X& x) {
 /// A keyed stream whose records are grouped into windows by `Assigner`. Configure it with
 /// `trigger`, `evictor`, `allowedLateness` and `sideOutputLateData`, then end it with a window
 /// function. Bad settings raise JobDefinitionError naming the window operator when the function
-/// is added.
+/// is added. With a merging assigner (session windows) the trigger must support merging, and a
+/// ProcessWindowFunction has no windowState().
 template <typename T, typename Assigner>
 class AllWindowedStream;
 
@@ -146,6 +156,7 @@ class WindowedStream {
   void setTrigger(TR trigger) {
     triggerName_ = internal::describe(trigger, "Trigger");
     triggerError_ = internal::validateOf(trigger);
+    triggerCanMerge_ = internal::canMergeOf(trigger);
     trigger_ = [trigger]() -> std::unique_ptr<internal::ErasedTrigger<T, W>> {
       return std::make_unique<internal::TriggerHolder<T, W, TR>>(trigger);
     };
@@ -207,6 +218,10 @@ class WindowedStream {
       fail(error);
     if (!triggerError_.empty())
       fail(triggerError_);
+    if (MergingWindowAssigner<Assigner> && !triggerCanMerge_) {
+      fail("A merging window assigner cannot be used with a trigger that does not support "
+           "merging (" + triggerName_ + ": implement canMerge() and onMerge())");
+    }
     if (!evictorError_.empty())
       fail(evictorError_);
     if (allowedLateness_ < 0)
@@ -229,6 +244,7 @@ class WindowedStream {
   internal::TriggerFactory<T, W> trigger_;
   std::string triggerName_;
   std::string triggerError_;
+  bool triggerCanMerge_ = false;
   internal::EvictorFactory<T, W> evictor_;
   std::string evictorName_;
   std::string evictorError_;
@@ -333,7 +349,7 @@ class AllWindowedStream {
 template <typename T>
 template <typename Assigner>
 auto DataStream<T>::windowAll(Assigner assigner) const {
-  static_assert(WindowAssignerType<Assigner>,
+  static_assert(WindowAssignerFor<Assigner, T>,
                 "Brook: windowAll() takes a window assigner such as TumblingEventTimeWindows::of(...)");
   auto keyed = keyBy(internal::NullKeySelector{});
   return AllWindowedStream<T, Assigner>(
@@ -344,7 +360,7 @@ auto DataStream<T>::windowAll(Assigner assigner) const {
 template <typename K, typename T, typename KeySelector>
 template <typename Assigner>
 auto KeyedStream<K, T, KeySelector>::window(Assigner assigner) const {
-  static_assert(WindowAssignerType<Assigner>,
+  static_assert(WindowAssignerFor<Assigner, T>,
                 "Brook: window() takes a window assigner such as TumblingEventTimeWindows::of(...)");
   return WindowedStream<K, T, KeySelector, Assigner>(stream_, selector_, std::move(assigner));
 }

@@ -1,13 +1,19 @@
 #pragma once
 
 /// Windows on keyed streams, as Flink's: windows (TimeWindow, GlobalWindow), window assigners
-/// (tumbling, sliding, global), triggers that decide when a window's contents are evaluated,
-/// evictors that drop elements before or after evaluation, and ProcessWindowFunction.
+/// (tumbling, sliding, global, and merging session windows), triggers that decide when a
+/// window's contents are evaluated, evictors that drop elements before or after evaluation, and
+/// ProcessWindowFunction.
 ///
 ///   stream.keyBy(key)
 ///       .window(TumblingEventTimeWindows::of(std::chrono::seconds(5)))
 ///       .allowedLateness(std::chrono::seconds(1))
 ///       .reduce([](Sale a, const Sale& b) { a.amount += b.amount; return a; });
+///
+///   // A session per user that ends after 30 minutes without clicks.
+///   clicks.keyBy(user)
+///       .window(EventTimeSessionWindows::withGap(std::chrono::minutes(30)))
+///       .aggregate(CountClicks{});
 ///
 /// A window is the namespace of its contents in the keyed state backend, so window contents
 /// and per-window state are snapshotted with the operator's other keyed state. Triggers,
@@ -15,10 +21,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -105,6 +116,101 @@ struct TypeSerializer<TimestampedValue<T>> {
 // ----------------------------------------------------------------------------------------------
 // Keyed state in a namespace
 
+namespace internal {
+
+/// The accumulators of an aggregating state (AggregatingState shows only results), read and
+/// written in the table's current namespace on either backend. Merging windows need them.
+template <typename ACC>
+class AccumulatorTable {
+ public:
+  explicit AccumulatorTable(KeyedStateTable* table)
+      : heap_(dynamic_cast<HeapValueTable<ACC>*>(table)),
+        store_(dynamic_cast<StoreValueTable<ACC>*>(table)) {
+    if (heap_ == nullptr && store_ == nullptr) {
+      throw StateException("aggregating state '" + (table ? table->name() : std::string()) +
+                           "' cannot be merged: it is not a plain accumulator table (merging "
+                           "states must not have a time-to-live)");
+    }
+  }
+  std::optional<ACC> get() { return heap_ != nullptr ? heap_->get() : store_->get(); }
+  void put(ACC acc) {
+    if (heap_ != nullptr) {
+      heap_->put(std::move(acc));
+    } else {
+      store_->put(acc);
+    }
+  }
+  void remove() {
+    if (heap_ != nullptr) {
+      heap_->remove();
+    } else {
+      store_->remove();
+    }
+  }
+
+ private:
+  HeapValueTable<ACC>* heap_;
+  StoreValueTable<ACC>* store_;
+};
+
+/// Moves the current key's entries of `state` (whose table is `table`) from the namespaces
+/// `sources` into `target`, as Flink's InternalMergingState.mergeNamespaces: list elements are
+/// appended after the target's in the order of `sources`, reduced values are reduced into the
+/// target's. Leaves the table in `target`.
+template <typename S>
+void mergeNamespaces(S& state, KeyedStateTable& table, std::string_view target,
+                     std::span<const std::string> sources) {
+  for (const std::string& source : sources) {
+    if (source == target)
+      continue;
+    table.setCurrentNamespace(source);
+    auto contents = state.get();
+    bool present;
+    if constexpr (requires { contents.has_value(); }) {
+      present = contents.has_value();
+    } else {
+      present = !contents.empty();
+    }
+    if (!present)
+      continue;
+    state.clear();
+    table.setCurrentNamespace(target);
+    if constexpr (requires { contents.has_value(); }) {
+      state.add(std::move(*contents));
+    } else {
+      state.addAll(std::move(contents));
+    }
+  }
+  table.setCurrentNamespace(target);
+}
+
+/// mergeNamespaces for the accumulators of an aggregating state: the target's accumulator is
+/// merged with each source's by `function.merge`, in the order of `sources`.
+template <typename ACC, typename AF>
+void mergeAccumulatorNamespaces(KeyedStateTable& table, const AF& function,
+                                std::string_view target, std::span<const std::string> sources) {
+  AccumulatorTable<ACC> accumulators(&table);
+  table.setCurrentNamespace(target);
+  std::optional<ACC> merged = accumulators.get();
+  bool changed = false;
+  for (const std::string& source : sources) {
+    if (source == target)
+      continue;
+    table.setCurrentNamespace(source);
+    std::optional<ACC> acc = accumulators.get();
+    if (!acc.has_value())
+      continue;
+    accumulators.remove();
+    merged = merged.has_value() ? function.merge(std::move(*merged), *acc) : std::move(acc);
+    changed = true;
+  }
+  table.setCurrentNamespace(target);
+  if (changed)
+    accumulators.put(std::move(*merged));
+}
+
+}  // namespace internal
+
 /// Keyed state of the current key in one namespace: a window's (ProcessWindowFunction's
 /// windowState(), a trigger's partitioned state) or the default one (globalState()). A state
 /// name belongs to one of the two scopes of an operator; using it in both throws
@@ -134,6 +240,26 @@ class KeyedStateStore {
   template <typename IN, typename ACC, typename OUT>
   AggregatingState<IN, OUT>& getAggregatingState(const AggregatingStateDescriptor<IN, ACC, OUT>& d) {
     return scoped(backend_->getAggregatingState(d), d.name());
+  }
+
+  /// Moves the current key's entries of the state `d` from the namespaces `sources` into this
+  /// scope's namespace (see internal::mergeNamespaces).
+  template <typename T>
+  void mergeNamespaces(const ReducingStateDescriptor<T>& d, std::span<const std::string> sources) {
+    internal::mergeNamespaces(getReducingState(d), *backend_->findTable(d.name()), namespace_,
+                              sources);
+  }
+  template <typename T>
+  void mergeNamespaces(const ListStateDescriptor<T>& d, std::span<const std::string> sources) {
+    internal::mergeNamespaces(getListState(d), *backend_->findTable(d.name()), namespace_,
+                              sources);
+  }
+  template <typename IN, typename ACC, typename OUT>
+  void mergeNamespaces(const AggregatingStateDescriptor<IN, ACC, OUT>& d,
+                       std::span<const std::string> sources) {
+    getAggregatingState(d);
+    internal::mergeAccumulatorNamespaces<ACC>(*backend_->findTable(d.name()),
+                                              d.aggregateFunction(), namespace_, sources);
   }
 
   /// Makes `serializedNamespace` the namespace of every state of this scope.
@@ -346,16 +472,274 @@ class GlobalWindows {
   std::string description() const { return "GlobalWindows()"; }
 };
 
-/// What a window assigner provides (the classes above are the built-in ones).
+// ----------------------------------------------------------------------------------------------
+// Merging assigners (session windows)
+
+/// What a merging assigner found when it merged a set of windows: each resulting window and
+/// the two or more windows it covers, as the calls of Flink's MergeCallback. Reused across
+/// calls, so merging allocates nothing once warm.
+template <typename W>
+class WindowMerges {
+ public:
+  void clear() {
+    results_.clear();
+    ends_.clear();
+    merged_.clear();
+  }
+  /// Records that `merged` became `result`.
+  void add(const W& result, std::span<const W> merged) {
+    results_.push_back(result);
+    merged_.insert(merged_.end(), merged.begin(), merged.end());
+    ends_.push_back(merged_.size());
+  }
+  size_t size() const { return results_.size(); }
+  bool empty() const { return results_.empty(); }
+  const W& result(size_t i) const { return results_[i]; }
+  std::span<const W> merged(size_t i) const {
+    const size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return std::span<const W>(merged_).subspan(begin, ends_[i] - begin);
+  }
+
+ private:
+  std::vector<W> results_;
+  std::vector<size_t> ends_;
+  std::vector<W> merged_;
+};
+
+namespace internal {
+/// Merges overlapping (or touching) windows into their cover, as Flink's
+/// TimeWindow.mergeWindows: sorts `windows` by start and records every group of two or more.
+inline void mergeTimeWindows(std::vector<TimeWindow>& windows, WindowMerges<TimeWindow>& merges) {
+  merges.clear();
+  std::sort(windows.begin(), windows.end(),
+            [](const TimeWindow& a, const TimeWindow& b) { return a.start < b.start; });
+  size_t groupStart = 0;
+  TimeWindow cover{};
+  for (size_t i = 0; i <= windows.size(); ++i) {
+    if (i < windows.size() && i > groupStart && cover.intersects(windows[i])) {
+      cover = cover.cover(windows[i]);
+      continue;
+    }
+    if (i - groupStart > 1)
+      merges.add(cover, std::span<const TimeWindow>(windows).subspan(groupStart, i - groupStart));
+    if (i < windows.size()) {
+      groupStart = i;
+      cover = windows[i];
+    }
+  }
+}
+
+/// The end of a session window starting at `start`, saturating at the end of time.
+inline int64_t sessionEnd(int64_t start, int64_t gap) {
+  return start > INT64_MAX - gap ? INT64_MAX : start + gap;
+}
+
+/// A dynamic session gap in milliseconds: an extractor returns a std::chrono duration or a
+/// number of milliseconds.
+template <typename G>
+int64_t gapMillis(const G& gap) {
+  if constexpr (requires { std::chrono::duration_cast<std::chrono::milliseconds>(gap); }) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(gap).count();
+  } else {
+    static_assert(std::is_integral_v<G>,
+                  "Brook: a session gap extractor returns a std::chrono duration or int64_t "
+                  "milliseconds");
+    return static_cast<int64_t>(gap);
+  }
+}
+
+[[noreturn]] inline void throwBadDynamicGap(const char* assigner, int64_t gap) {
+  throw std::runtime_error(std::string(assigner) +
+                           ": the session gap extracted from an element must be positive, got " +
+                           std::to_string(gap) + " ms");
+}
+
+/// What the session assigners share: the gap, its check, and merging.
+class SessionWindowsBase {
+ public:
+  using WindowType = TimeWindow;
+  static constexpr bool kMerging = true;
+  std::string validate() const {
+    if (gap_ <= 0)
+      return "session gap must be positive, got " + std::to_string(gap_) + " ms";
+    return {};
+  }
+  void mergeWindows(std::vector<TimeWindow>& windows, WindowMerges<TimeWindow>& merges) const {
+    mergeTimeWindows(windows, merges);
+  }
+  int64_t gap() const { return gap_; }
+
+ protected:
+  explicit SessionWindowsBase(int64_t gap) : gap_(gap) {}
+  int64_t gap_;
+};
+}  // namespace internal
+
+template <typename F>
+class DynamicEventTimeSessionWindows;
+template <typename F>
+class DynamicProcessingTimeSessionWindows;
+
+/// Session windows in event time, as Flink's EventTimeSessionWindows: each element opens a
+/// window [timestamp, timestamp + gap), and the windows of a key that overlap or touch merge
+/// into one session, so a session ends once its key has been quiet for `gap`. Contents of
+/// merged windows are merged (AggregateFunction::merge for aggregate); triggers must support
+/// merging.
+class EventTimeSessionWindows : public internal::SessionWindowsBase {
+ public:
+  static EventTimeSessionWindows withGap(std::chrono::milliseconds gap) {
+    return EventTimeSessionWindows(gap.count());
+  }
+  /// Sessions whose gap `extractor(element)` chooses per element, as Flink's
+  /// SessionWindowTimeGapExtractor: it returns a std::chrono duration or int64_t milliseconds,
+  /// which must be positive (else the job fails naming the gap).
+  template <typename F>
+  static DynamicEventTimeSessionWindows<F> withDynamicGap(F extractor);
+
+  void assignWindows(int64_t timestamp, const WindowAssignerContext&,
+                     std::vector<TimeWindow>& windows) const {
+    if (timestamp == kNoTimestamp)
+      internal::throwNoTimestamp();
+    windows.push_back(TimeWindow{timestamp, internal::sessionEnd(timestamp, gap_)});
+  }
+  bool isEventTime() const { return true; }
+  EventTimeTrigger defaultTrigger() const;
+  std::string description() const {
+    return "EventTimeSessionWindows(" + std::to_string(gap_) + ")";
+  }
+
+ private:
+  explicit EventTimeSessionWindows(int64_t gap) : SessionWindowsBase(gap) {}
+};
+
+/// Session windows in processing time: an element opens [now, now + gap).
+class ProcessingTimeSessionWindows : public internal::SessionWindowsBase {
+ public:
+  static ProcessingTimeSessionWindows withGap(std::chrono::milliseconds gap) {
+    return ProcessingTimeSessionWindows(gap.count());
+  }
+  /// Sessions whose gap `extractor(element)` chooses per element (see
+  /// EventTimeSessionWindows::withDynamicGap).
+  template <typename F>
+  static DynamicProcessingTimeSessionWindows<F> withDynamicGap(F extractor);
+
+  void assignWindows(int64_t, const WindowAssignerContext& ctx,
+                     std::vector<TimeWindow>& windows) const {
+    const int64_t now = ctx.currentProcessingTime;
+    windows.push_back(TimeWindow{now, internal::sessionEnd(now, gap_)});
+  }
+  bool isEventTime() const { return false; }
+  ProcessingTimeTrigger defaultTrigger() const;
+  std::string description() const {
+    return "ProcessingTimeSessionWindows(" + std::to_string(gap_) + ")";
+  }
+
+ private:
+  explicit ProcessingTimeSessionWindows(int64_t gap) : SessionWindowsBase(gap) {}
+};
+
+/// Event-time sessions with a gap per element, as Flink's DynamicEventTimeSessionWindows.
+template <typename F>
+class DynamicEventTimeSessionWindows {
+ public:
+  using WindowType = TimeWindow;
+  static constexpr bool kMerging = true;
+  explicit DynamicEventTimeSessionWindows(F extractor) : extractor_(std::move(extractor)) {}
+
+  template <typename T>
+  requires std::invocable<const F&, const T&>
+  void assignWindows(const T& element, int64_t timestamp, const WindowAssignerContext&,
+                     std::vector<TimeWindow>& windows) const {
+    if (timestamp == kNoTimestamp)
+      internal::throwNoTimestamp();
+    const int64_t gap = internal::gapMillis(extractor_(element));
+    if (gap <= 0)
+      internal::throwBadDynamicGap("DynamicEventTimeSessionWindows", gap);
+    windows.push_back(TimeWindow{timestamp, internal::sessionEnd(timestamp, gap)});
+  }
+  void mergeWindows(std::vector<TimeWindow>& windows, WindowMerges<TimeWindow>& merges) const {
+    internal::mergeTimeWindows(windows, merges);
+  }
+  bool isEventTime() const { return true; }
+  EventTimeTrigger defaultTrigger() const;
+  std::string validate() const { return {}; }
+  std::string description() const { return "DynamicEventTimeSessionWindows()"; }
+
+ private:
+  F extractor_;
+};
+
+/// Processing-time sessions with a gap per element, as Flink's
+/// DynamicProcessingTimeSessionWindows.
+template <typename F>
+class DynamicProcessingTimeSessionWindows {
+ public:
+  using WindowType = TimeWindow;
+  static constexpr bool kMerging = true;
+  explicit DynamicProcessingTimeSessionWindows(F extractor) : extractor_(std::move(extractor)) {}
+
+  template <typename T>
+  requires std::invocable<const F&, const T&>
+  void assignWindows(const T& element, int64_t, const WindowAssignerContext& ctx,
+                     std::vector<TimeWindow>& windows) const {
+    const int64_t gap = internal::gapMillis(extractor_(element));
+    if (gap <= 0)
+      internal::throwBadDynamicGap("DynamicProcessingTimeSessionWindows", gap);
+    const int64_t now = ctx.currentProcessingTime;
+    windows.push_back(TimeWindow{now, internal::sessionEnd(now, gap)});
+  }
+  void mergeWindows(std::vector<TimeWindow>& windows, WindowMerges<TimeWindow>& merges) const {
+    internal::mergeTimeWindows(windows, merges);
+  }
+  bool isEventTime() const { return false; }
+  ProcessingTimeTrigger defaultTrigger() const;
+  std::string validate() const { return {}; }
+  std::string description() const { return "DynamicProcessingTimeSessionWindows()"; }
+
+ private:
+  F extractor_;
+};
+
+template <typename F>
+DynamicEventTimeSessionWindows<F> EventTimeSessionWindows::withDynamicGap(F extractor) {
+  return DynamicEventTimeSessionWindows<F>(std::move(extractor));
+}
+template <typename F>
+DynamicProcessingTimeSessionWindows<F> ProcessingTimeSessionWindows::withDynamicGap(F extractor) {
+  return DynamicProcessingTimeSessionWindows<F>(std::move(extractor));
+}
+
+/// What every window assigner provides (the classes above are the built-in ones).
 template <typename A>
-concept WindowAssignerType = requires(const A& a, int64_t ts, const WindowAssignerContext& c,
-                                      std::vector<typename A::WindowType>& out) {
-  a.assignWindows(ts, c, out);
+concept WindowAssignerType = requires(const A& a) {
+  typename A::WindowType;
   { a.isEventTime() } -> std::convertible_to<bool>;
   a.defaultTrigger();
   { a.validate() } -> std::convertible_to<std::string>;
   { a.description() } -> std::convertible_to<std::string>;
 };
+
+/// A window assigner for elements of type T: it assigns windows from the timestamp alone, or
+/// from the element too (dynamic session gaps).
+template <typename A, typename T>
+concept WindowAssignerFor =
+    WindowAssignerType<A> &&
+    (requires(const A& a, int64_t ts, const WindowAssignerContext& c,
+              std::vector<typename A::WindowType>& out) { a.assignWindows(ts, c, out); } ||
+     requires(const A& a, const T& element, int64_t ts, const WindowAssignerContext& c,
+              std::vector<typename A::WindowType>& out) {
+       a.assignWindows(element, ts, c, out);
+     });
+
+/// A merging window assigner (session windows), as Flink's MergingWindowAssigner: its windows
+/// of a key merge as they overlap, through `mergeWindows`. The window operator takes its
+/// merging path at compile time from `kMerging`.
+template <typename A>
+concept MergingWindowAssigner =
+    WindowAssignerType<A> && requires { { A::kMerging } -> std::convertible_to<bool>; } &&
+    A::kMerging &&
+    requires(const A& a, std::vector<typename A::WindowType>& windows,
+             WindowMerges<typename A::WindowType>& merges) { a.mergeWindows(windows, merges); };
 
 // ----------------------------------------------------------------------------------------------
 // Triggers
@@ -411,6 +795,31 @@ class TriggerContext {
   bool inputEnded_ = false;
 };
 
+/// A trigger's view of the operator while windows merge (Trigger::onMerge), as Flink's
+/// OnMergeContext: the current window is the merge result, and `mergePartitionedState` moves
+/// the trigger's state of the merged windows into it.
+class OnMergeContext : public TriggerContext {
+ public:
+  using TriggerContext::TriggerContext;
+
+  /// Merges the state `d` of the windows being merged into the result window's: reducing
+  /// state is reduced, list state appended, aggregating state merged with the function's
+  /// `merge`.
+  template <typename D>
+  void mergePartitionedState(const D& d) {
+    if (!mergedNamespaces_.empty())
+      partitionedState().mergeNamespaces(d, mergedNamespaces_);
+  }
+
+  /// The serialized windows being merged (set by the window operator around onMerge).
+  void setMergedNamespaces(std::span<const std::string> namespaces) {
+    mergedNamespaces_ = namespaces;
+  }
+
+ private:
+  std::span<const std::string> mergedNamespaces_;
+};
+
 /// The base of user triggers over elements `T` and windows `W`, as Flink's Trigger; every
 /// method but onElement defaults to CONTINUE / nothing. A trigger is copied into each parallel
 /// instance; what it remembers belongs in the context's partitioned state.
@@ -430,6 +839,15 @@ class Trigger {
   }
   /// Deletes the timers and state this trigger holds for `window` (it is being purged for good).
   virtual void clear(const W& window, TriggerContext& ctx) { (void)window, (void)ctx; }
+  /// Whether the trigger supports merging windows (session windows need it); such a trigger
+  /// implements onMerge.
+  virtual bool canMerge() const { return false; }
+  /// Windows merged into `window`: re-registers the trigger's timers for it and merges its
+  /// state of the merged windows (OnMergeContext::mergePartitionedState).
+  virtual void onMerge(const W& window, OnMergeContext& ctx) {
+    (void)window, (void)ctx;
+    throw std::logic_error("trigger '" + description() + "' does not support merging windows");
+  }
   virtual std::string description() const { return "Trigger"; }
 };
 
@@ -457,6 +875,14 @@ class EventTimeTrigger {
   void clear(const W& window, TriggerContext& ctx) const {
     ctx.deleteEventTimeTimer(window.maxTimestamp());
   }
+  bool canMerge() const { return true; }
+  /// Registers the merged window's end unless the watermark passed it (then the next element
+  /// fires it, as in onElement).
+  template <typename W>
+  void onMerge(const W& window, OnMergeContext& ctx) const {
+    if (window.maxTimestamp() > ctx.getCurrentWatermark())
+      ctx.registerEventTimeTimer(window.maxTimestamp());
+  }
   std::string description() const { return "EventTimeTrigger"; }
 };
 
@@ -481,6 +907,12 @@ class ProcessingTimeTrigger {
   void clear(const W& window, TriggerContext& ctx) const {
     ctx.deleteProcessingTimeTimer(window.maxTimestamp());
   }
+  bool canMerge() const { return true; }
+  template <typename W>
+  void onMerge(const W& window, OnMergeContext& ctx) const {
+    if (window.maxTimestamp() > ctx.getCurrentProcessingTime())
+      ctx.registerProcessingTimeTimer(window.maxTimestamp());
+  }
   std::string description() const { return "ProcessingTimeTrigger"; }
 };
 
@@ -501,6 +933,9 @@ class NeverTrigger {
   }
   template <typename W>
   void clear(const W&, TriggerContext&) const {}
+  bool canMerge() const { return true; }
+  template <typename W>
+  void onMerge(const W&, OnMergeContext&) const {}
   std::string description() const { return "NeverTrigger"; }
 };
 
@@ -544,6 +979,12 @@ class CountTrigger {
   template <typename W>
   void clear(const W&, TriggerContext& ctx) const {
     ctx.getReducingState(internal::countDescriptor()).clear();
+  }
+  bool canMerge() const { return true; }
+  /// Adds up the counts of the merged windows.
+  template <typename W>
+  void onMerge(const W&, OnMergeContext& ctx) const {
+    ctx.mergePartitionedState(internal::countDescriptor());
   }
   std::string description() const { return "CountTrigger(" + std::to_string(maxCount_) + ")"; }
   std::string validate() const {
@@ -597,6 +1038,16 @@ class ContinuousEventTimeTrigger {
     if (std::optional<int64_t> t = fireTime.get())
       ctx.deleteEventTimeTimer(*t);
     fireTime.clear();
+  }
+  bool canMerge() const { return true; }
+  /// Keeps the earliest next firing of the merged windows, and the merged window's end.
+  template <typename W>
+  void onMerge(const W& window, OnMergeContext& ctx) const {
+    ctx.mergePartitionedState(internal::fireTimeDescriptor());
+    if (std::optional<int64_t> next = ctx.getReducingState(internal::fireTimeDescriptor()).get())
+      ctx.registerEventTimeTimer(*next);
+    if (window.maxTimestamp() > ctx.getCurrentWatermark())
+      ctx.registerEventTimeTimer(window.maxTimestamp());
   }
   std::string description() const {
     return "ContinuousEventTimeTrigger(" + std::to_string(interval_) + ")";
@@ -656,6 +1107,14 @@ class ContinuousProcessingTimeTrigger {
       ctx.deleteProcessingTimeTimer(*t);
     fireTime.clear();
   }
+  bool canMerge() const { return true; }
+  /// Keeps the earliest next firing of the merged windows.
+  template <typename W>
+  void onMerge(const W&, OnMergeContext& ctx) const {
+    ctx.mergePartitionedState(internal::fireTimeDescriptor());
+    if (std::optional<int64_t> next = ctx.getReducingState(internal::fireTimeDescriptor()).get())
+      ctx.registerProcessingTimeTimer(*next);
+  }
   std::string description() const {
     return "ContinuousProcessingTimeTrigger(" + std::to_string(interval_) + ")";
   }
@@ -698,6 +1157,18 @@ class PurgingTrigger {
   void clear(const W& w, TriggerContext& ctx) {
     inner_.clear(w, ctx);
   }
+  bool canMerge() const {
+    if constexpr (requires { inner_.canMerge(); }) {
+      return inner_.canMerge();
+    } else {
+      return false;
+    }
+  }
+  template <typename W>
+  requires requires(Inner& inner, const W& w, OnMergeContext& ctx) { inner.onMerge(w, ctx); }
+  void onMerge(const W& w, OnMergeContext& ctx) {
+    inner_.onMerge(w, ctx);
+  }
   std::string description() const { return "PurgingTrigger(" + inner_.description() + ")"; }
   std::string validate() const {
     if constexpr (requires { inner_.validate(); }) {
@@ -719,6 +1190,16 @@ inline ProcessingTimeTrigger TumblingProcessingTimeWindows::defaultTrigger() con
 inline EventTimeTrigger SlidingEventTimeWindows::defaultTrigger() const { return {}; }
 inline ProcessingTimeTrigger SlidingProcessingTimeWindows::defaultTrigger() const { return {}; }
 inline NeverTrigger GlobalWindows::defaultTrigger() const { return {}; }
+inline EventTimeTrigger EventTimeSessionWindows::defaultTrigger() const { return {}; }
+inline ProcessingTimeTrigger ProcessingTimeSessionWindows::defaultTrigger() const { return {}; }
+template <typename F>
+EventTimeTrigger DynamicEventTimeSessionWindows<F>::defaultTrigger() const {
+  return {};
+}
+template <typename F>
+ProcessingTimeTrigger DynamicProcessingTimeSessionWindows<F>::defaultTrigger() const {
+  return {};
+}
 
 // ----------------------------------------------------------------------------------------------
 // Evictors
@@ -845,8 +1326,16 @@ class ProcessWindowFunction : public RichFunction {
     const W& window() const { return *window_; }
     int64_t currentProcessingTime() const { return timers_->currentProcessingTime(); }
     int64_t currentWatermark() const { return timers_->currentWatermark(); }
-    /// State of the current key and window; clear it in `clear`.
-    KeyedStateStore& windowState() const { return *windowState_; }
+    /// State of the current key and window; clear it in `clear`. Not available with merging
+    /// windows (session windows), as in Flink: throws StateException.
+    KeyedStateStore& windowState() const {
+      if (windowState_ == nullptr) {
+        throw StateException(
+            "Per-window state is not allowed when using merging windows: windowState() of a "
+            "ProcessWindowFunction over session windows (use globalState())");
+      }
+      return *windowState_;
+    }
     /// State of the current key, across its windows.
     KeyedStateStore& globalState() const { return *globalState_; }
 

@@ -9,11 +9,15 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <brook/internal/keyed_operator_support.h>
+#include <brook/internal/merging_window_set.h>
 #include <brook/internal/operators.h>
 #include <brook/operator.h>
 #include <brook/state.h>
@@ -33,6 +37,7 @@ class ErasedTrigger {
   virtual TriggerResult onEventTime(int64_t time, const W& w, TriggerContext& ctx) = 0;
   virtual TriggerResult onProcessingTime(int64_t time, const W& w, TriggerContext& ctx) = 0;
   virtual void clear(const W& w, TriggerContext& ctx) = 0;
+  virtual void onMerge(const W& w, OnMergeContext& ctx) = 0;
 };
 
 template <typename T, typename W, typename TR>
@@ -49,6 +54,15 @@ class TriggerHolder final : public ErasedTrigger<T, W> {
     return trigger_.onProcessingTime(time, w, ctx);
   }
   void clear(const W& w, TriggerContext& ctx) override { trigger_.clear(w, ctx); }
+  void onMerge(const W& w, OnMergeContext& ctx) override {
+    if constexpr (requires { trigger_.onMerge(w, ctx); }) {
+      trigger_.onMerge(w, ctx);
+    } else {
+      // WindowedStream rejects such a trigger with a merging assigner at plan time.
+      (void)w, (void)ctx;
+      throw std::logic_error("the trigger does not support merging windows");
+    }
+  }
 
  private:
   TR trigger_;
@@ -88,7 +102,10 @@ using EvictorFactory = std::function<std::unique_ptr<ErasedEvictor<T, W>>()>;
 
 // ----------------------------------------------------------------------------------------------
 // Window contents: how elements are kept per key and window. Each policy registers its state
-// in `open`, adds elements, and hands the window function its input on `fire`.
+// in `open`, adds elements, and hands the window function its input on `fire`. With merging
+// windows the operator points the contents at a window's state window (`setNamespace`) and
+// moves the contents of merged state windows into the result's (`mergeNamespaces`, as Flink's
+// InternalMergingState.mergeNamespaces).
 
 /// Every element, in arrival order (ProcessWindowFunction without pre-aggregation).
 template <typename T>
@@ -98,6 +115,7 @@ class ListContents {
   void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
     state_ = &backend.getListState(ListStateDescriptor<T>(kWindowContentsState));
     scope.adopt(kWindowContentsState);
+    table_ = backend.findTable(kWindowContentsState);
   }
   void add(const T& value, int64_t) { state_->add(value); }
   bool empty() { return state_->get().empty(); }
@@ -108,9 +126,14 @@ class ListContents {
     if (!values.empty())
       call(values);
   }
+  void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
+    internal::mergeNamespaces(*state_, *table_, target, sources);
+  }
 
  private:
   ListState<T>* state_ = nullptr;
+  KeyedStateTable* table_ = nullptr;
 };
 
 /// One value per window, reduced as elements arrive.
@@ -123,6 +146,11 @@ class ReduceContents {
   void open(KeyedStateBackend& backend, KeyedStateStore& scope) {
     state_ = &backend.getReducingState(ReducingStateDescriptor<T>(kWindowContentsState, reduce_));
     scope.adopt(kWindowContentsState);
+    table_ = backend.findTable(kWindowContentsState);
+  }
+  void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
+    internal::mergeNamespaces(*state_, *table_, target, sources);
   }
   void add(const T& value, int64_t) { state_->add(value); }
   bool empty() { return !state_->get().has_value(); }
@@ -140,6 +168,7 @@ class ReduceContents {
  private:
   ReduceFunction reduce_;
   ReducingState<T>* state_ = nullptr;
+  KeyedStateTable* table_ = nullptr;
 };
 
 /// One accumulator per window, aggregated as elements arrive; the function sees its result.
@@ -152,6 +181,12 @@ class AggregateContents {
     state_ = &backend.getAggregatingState(
         AggregatingStateDescriptor<T, ACC, V>(kWindowContentsState, function_));
     scope.adopt(kWindowContentsState);
+    table_ = backend.findTable(kWindowContentsState);
+  }
+  void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  /// Merges the accumulators with the function's `merge`.
+  void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
+    internal::mergeAccumulatorNamespaces<ACC>(*table_, function_, target, sources);
   }
   void add(const T& value, int64_t) { state_->add(value); }
   bool empty() { return !state_->get().has_value(); }
@@ -169,6 +204,7 @@ class AggregateContents {
  private:
   AF function_;
   AggregatingState<T, V>* state_ = nullptr;
+  KeyedStateTable* table_ = nullptr;
 };
 
 /// With an evictor: every element with its timestamp, evicted from before and after the
@@ -187,6 +223,11 @@ class EvictingContents {
     state_ = &backend.getListState(
         ListStateDescriptor<TimestampedValue<T>>(kWindowContentsState));
     scope.adopt(kWindowContentsState);
+    table_ = backend.findTable(kWindowContentsState);
+  }
+  void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
+    internal::mergeNamespaces(*state_, *table_, target, sources);
   }
   void add(const T& value, int64_t ts) { state_->add(TimestampedValue<T>{value, ts}); }
   bool empty() { return state_->get().empty(); }
@@ -209,6 +250,7 @@ class EvictingContents {
   Finish finish_;
   std::unique_ptr<ErasedEvictor<T, W>> evictor_;
   ListState<TimestampedValue<T>>* state_ = nullptr;
+  KeyedStateTable* table_ = nullptr;
 };
 
 template <typename T>
@@ -295,6 +337,10 @@ struct WindowSettings {
   std::string lateDataTag;  ///< empty: late elements are dropped
 };
 
+/// With a merging assigner (MergingWindowAssigner, chosen at compile time) the operator keeps
+/// each key's in-flight windows in a MergingWindowSet persisted as the keyed state
+/// "merging-window-set" (default namespace), as Flink's: window contents live in a window's
+/// state window, trigger state and timers in the window itself.
 template <typename K, typename T, typename W, typename KeySelector, typename Assigner,
           typename Contents, typename Function>
 class WindowOperator final
@@ -303,6 +349,7 @@ class WindowOperator final
   using X = typename Contents::ValueType;
   using OUT = typename Function::OutputType;
   using FunctionContext = typename ProcessWindowFunction<X, OUT, K, W>::Context;
+  static constexpr bool kMerging = MergingWindowAssigner<Assigner>;
 
   WindowOperator(KeySelector selector, Assigner assigner, WindowSettings<T, W> settings,
                  Contents contents, Function function)
@@ -310,7 +357,8 @@ class WindowOperator final
         assigner_(std::move(assigner)),
         settings_(std::move(settings)),
         contents_(std::move(contents)),
-        function_(std::move(function)) {}
+        function_(std::move(function)),
+        mergingWindows_(&assigner_) {}
 
   bool isKeyed() const override { return true; }
 
@@ -324,7 +372,14 @@ class WindowOperator final
     globalState_->setOther(&*windowState_);
     trigger_ = settings_.trigger();
     triggerContext_.emplace(&keyed_.timers(), &*windowState_);
-    functionContext_.emplace(this, &keyed_.timers(), &*windowState_, &*globalState_);
+    // Per-window state of merging windows is not supported, as in Flink.
+    functionContext_.emplace(this, &keyed_.timers(), kMerging ? nullptr : &*windowState_,
+                             &*globalState_);
+    if constexpr (kMerging) {
+      mergingState_ = &backend.getListState(
+          ListStateDescriptor<std::pair<W, W>>(kMergingWindowSetState));
+      globalState_->adopt(kMergingWindowSetState);
+    }
     this->callUser([&] {
       contents_.open(backend, *windowState_);
       function_.open(context);
@@ -332,7 +387,13 @@ class WindowOperator final
   }
 
   void push(T&& record, int64_t timestamp) override {
-    this->callUser([&] { processElement(record, timestamp); });
+    this->callUser([&] {
+      if constexpr (kMerging) {
+        processMergingElement(record, timestamp);
+      } else {
+        processElement(record, timestamp);
+      }
+    });
   }
 
   void processWatermark(int64_t watermark) override {
@@ -350,11 +411,18 @@ class WindowOperator final
   }
 
  private:
-  void processElement(const T& record, int64_t timestamp) {
-    InternalTimerService& timers = keyed_.timers();
+  void assignWindows(const T& record, int64_t timestamp) {
     windows_.clear();
-    assigner_.assignWindows(timestamp, WindowAssignerContext{timers.currentProcessingTime()},
-                            windows_);
+    const WindowAssignerContext context{keyed_.timers().currentProcessingTime()};
+    if constexpr (requires { assigner_.assignWindows(record, timestamp, context, windows_); }) {
+      assigner_.assignWindows(record, timestamp, context, windows_);
+    } else {
+      assigner_.assignWindows(timestamp, context, windows_);
+    }
+  }
+
+  void processElement(const T& record, int64_t timestamp) {
+    assignWindows(record, timestamp);
     const K& key = keyed_.setCurrentKey(selector_(record));
     bool skipped = true;
     for (const W& window : windows_) {
@@ -370,7 +438,90 @@ class WindowOperator final
         contents_.clear();
       registerCleanupTimer(window);
     }
-    if (skipped && isElementLate(timestamp) && !settings_.lateDataTag.empty()) {
+    if (skipped)
+      sideOutputIfLate(record, timestamp);
+  }
+
+  /// processElement for merging windows, as Flink's WindowOperator with a MergingWindowSet.
+  void processMergingElement(const T& record, int64_t timestamp) {
+    assignWindows(record, timestamp);
+    const K& key = keyed_.setCurrentKey(selector_(record));
+    mergingWindows_.load(*mergingState_);
+    bool skipped = true;
+    for (const W& window : windows_) {
+      const W actualWindow = mergingWindows_.addWindow(
+          window, [&](const W& mergeResult, std::span<const W> mergedWindows,
+                      const W& stateWindowResult, std::span<const W> mergedStateWindows) {
+            mergeWindows(mergeResult, mergedWindows, stateWindowResult, mergedStateWindows);
+          });
+      // A window already past its cleanup time is dropped.
+      if (isWindowLate(actualWindow)) {
+        mergingWindows_.retireWindow(actualWindow);
+        continue;
+      }
+      skipped = false;
+      const W* stateWindow = mergingWindows_.stateWindow(actualWindow);
+      if (stateWindow == nullptr)
+        throw std::logic_error("a merged window is not in the in-flight window set");
+      setWindow(actualWindow, stateWindow);
+      contents_.add(record, timestamp);
+      TriggerResult result =
+          trigger_->onElement(record, timestamp, actualWindow, *triggerContext_);
+      if (isFire(result))
+        emit(key, actualWindow);
+      if (isPurge(result))
+        contents_.clear();
+      registerCleanupTimer(actualWindow);
+    }
+    mergingWindows_.persist(*mergingState_);
+    if (skipped)
+      sideOutputIfLate(record, timestamp);
+  }
+
+  /// Windows `mergedWindows` became `mergeResult`: moves their trigger state and timers to it
+  /// and the contents of `mergedStateWindows` into `stateWindowResult`.
+  void mergeWindows(const W& mergeResult, std::span<const W> mergedWindows,
+                    const W& stateWindowResult, std::span<const W> mergedStateWindows) {
+    InternalTimerService& timers = keyed_.timers();
+    if (assigner_.isEventTime() && cleanupTime(mergeResult) <= timers.currentWatermark()) {
+      throw std::logic_error("merging made event-time window [" +
+                             std::to_string(mergeResult.start) + ", " +
+                             std::to_string(mergeResult.end) + ") end before the watermark " +
+                             std::to_string(timers.currentWatermark()));
+    }
+    mergedNamespaces_.resize(mergedWindows.size());
+    for (size_t i = 0; i < mergedWindows.size(); ++i) {
+      DataOutput& bytes = scratchBytes_;
+      bytes.clear();
+      brook::serialize(mergedWindows[i], bytes);
+      mergedNamespaces_[i].assign(bytes.view().data(), bytes.view().size());
+    }
+    setWindow(mergeResult);
+    triggerContext_->setMergedNamespaces(mergedNamespaces_);
+    trigger_->onMerge(mergeResult, *triggerContext_);
+    triggerContext_->setMergedNamespaces({});
+    for (const W& merged : mergedWindows) {
+      if (merged == mergeResult)
+        continue;
+      setWindow(merged);
+      trigger_->clear(merged, *triggerContext_);
+      deleteCleanupTimer(merged);
+    }
+    mergedStateNamespaces_.resize(mergedStateWindows.size());
+    for (size_t i = 0; i < mergedStateWindows.size(); ++i) {
+      DataOutput& bytes = scratchBytes_;
+      bytes.clear();
+      brook::serialize(mergedStateWindows[i], bytes);
+      mergedStateNamespaces_[i].assign(bytes.view().data(), bytes.view().size());
+    }
+    setWindow(mergeResult, &stateWindowResult);
+    contents_.mergeNamespaces(stateNamespaceBytes_.view(), mergedStateNamespaces_);
+  }
+
+  /// Sends an element none of whose windows took it to the late data side output when it is
+  /// later than the allowed lateness.
+  void sideOutputIfLate(const T& record, int64_t timestamp) {
+    if (isElementLate(timestamp) && !settings_.lateDataTag.empty()) {
       if (OutputBase* late = this->sideOutput(settings_.lateDataTag)) {
         T copy(record);
         static_cast<Output<T>*>(late)->push(std::move(copy), timestamp);
@@ -384,7 +535,16 @@ class WindowOperator final
       const K& key = keyed_.keyOf(timer);
       W window{};
       decodeInto(timer.stateNamespace, window);
-      setWindow(window);
+      if constexpr (kMerging) {
+        mergingWindows_.load(*mergingState_);
+        const W* stateWindow = mergingWindows_.stateWindow(window);
+        // A timer of a window that merged away or was cleaned up: nothing to do.
+        if (stateWindow == nullptr)
+          return;
+        setWindow(window, stateWindow);
+      } else {
+        setWindow(window);
+      }
       if (!contents_.empty()) {
         TriggerResult result =
             eventTime ? trigger_->onEventTime(timer.timestamp, window, *triggerContext_)
@@ -394,8 +554,13 @@ class WindowOperator final
         if (isPurge(result))
           contents_.clear();
       }
-      if (assigner_.isEventTime() == eventTime && timer.timestamp == cleanupTime(window))
+      if (assigner_.isEventTime() == eventTime && timer.timestamp == cleanupTime(window)) {
         clearAllState(window);
+        if constexpr (kMerging) {
+          mergingWindows_.retireWindow(window);
+          mergingWindows_.persist(*mergingState_);
+        }
+      }
     });
   }
 
@@ -416,12 +581,20 @@ class WindowOperator final
     function_.clear(*functionContext_);
   }
 
-  /// Makes `window` the namespace of window state and timers.
-  void setWindow(const W& window) {
+  /// Makes `window` the namespace of window state and timers, and `stateWindow` (merging
+  /// windows) that of the window contents.
+  void setWindow(const W& window, const W* stateWindow = nullptr) {
     namespaceBytes_.clear();
     brook::serialize(window, namespaceBytes_);
     windowState_->setNamespace(namespaceBytes_.view());
     keyed_.timers().setCurrentNamespace(namespaceBytes_.view());
+    if constexpr (kMerging) {
+      if (stateWindow != nullptr) {
+        stateNamespaceBytes_.clear();
+        brook::serialize(*stateWindow, stateNamespaceBytes_);
+        contents_.setNamespace(stateNamespaceBytes_.view());
+      }
+    }
   }
 
   /// When the window's state is removed: its end plus the allowed lateness in event time (never
@@ -441,6 +614,17 @@ class WindowOperator final
       keyed_.timers().registerEventTimeTimer(time);
     } else {
       keyed_.timers().registerProcessingTimeTimer(time);
+    }
+  }
+  /// Deletes the cleanup timer of the current window (set by setWindow).
+  void deleteCleanupTimer(const W& window) {
+    const int64_t time = cleanupTime(window);
+    if (time == INT64_MAX)
+      return;
+    if (assigner_.isEventTime()) {
+      keyed_.timers().deleteEventTimeTimer(time);
+    } else {
+      keyed_.timers().deleteProcessingTimeTimer(time);
     }
   }
   /// Whether the watermark has passed the window's cleanup time (event time only).
@@ -463,11 +647,18 @@ class WindowOperator final
   std::unique_ptr<ErasedTrigger<T, W>> trigger_;
   std::optional<KeyedStateStore> windowState_;
   std::optional<KeyedStateStore> globalState_;
-  std::optional<TriggerContext> triggerContext_;
+  std::optional<OnMergeContext> triggerContext_;
   std::optional<FunctionContext> functionContext_;
   std::vector<W> windows_;
   DataOutput namespaceBytes_;
   TimestampedCollector<OUT> collector_;
+  // Merging windows only.
+  MergingWindowSet<W, Assigner> mergingWindows_;
+  ListState<std::pair<W, W>>* mergingState_ = nullptr;
+  DataOutput stateNamespaceBytes_;
+  DataOutput scratchBytes_;
+  std::vector<std::string> mergedNamespaces_;
+  std::vector<std::string> mergedStateNamespaces_;
 };
 
 }  // namespace brook::internal
