@@ -5,9 +5,12 @@
 #include <brook/broadcast_process_function.h>    // IWYU pragma: export
 #include <brook/data_stream.h>                   // IWYU pragma: export
 #include <brook/functions.h>                     // IWYU pragma: export
+#include <brook/interval_join.h>                 // IWYU pragma: export
 #include <brook/job.h>                           // IWYU pragma: export
+#include <brook/joined_streams.h>                // IWYU pragma: export
 #include <brook/operator_state_store.h>          // IWYU pragma: export
 #include <brook/process_function.h>              // IWYU pragma: export
+#include <brook/process_join_function.h>         // IWYU pragma: export
 #include <brook/serializer.h>                    // IWYU pragma: export
 #include <brook/sinks.h>                         // IWYU pragma: export
 #include <brook/sources.h>                       // IWYU pragma: export

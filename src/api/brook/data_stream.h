@@ -70,6 +70,10 @@ template <typename A, typename B>
 class BroadcastConnectedStream;
 template <typename T>
 class BroadcastStream;
+template <typename T1, typename T2>
+class CoGroupedStreams;
+template <typename T1, typename T2>
+class JoinedStreams;
 
 /// The handle of a sink in the graph, to name it or set its parallelism.
 class DataStreamSink {
@@ -256,6 +260,18 @@ class DataStream {
   template <typename Assigner>
   auto windowAll(Assigner assigner) const;
 
+  /// Groups this stream and `other` by key and window for a coGroup function, as Flink's
+  /// coGroup: `coGroup(other).where(key1).equalTo(key2).window(assigner).apply(fn)`; see
+  /// <brook/joined_streams.h>.
+  template <typename T2>
+  CoGroupedStreams<T, T2> coGroup(const DataStream<T2>& other) const;
+
+  /// Joins this stream with `other` by key and window (an inner join), as Flink's join:
+  /// `join(other).where(key1).equalTo(key2).window(assigner).apply(fn)`; see
+  /// <brook/joined_streams.h>.
+  template <typename T2>
+  JoinedStreams<T, T2> join(const DataStream<T2>& other) const;
+
   /// Merges streams of the same type into one.
   template <typename... Streams>
   requires(std::same_as<Streams, DataStream<T>>&&...) DataStream union_(const Streams&... others)
@@ -437,6 +453,12 @@ class KeyedStream {
   /// Connects this keyed stream with a broadcast stream (KeyedBroadcastProcessFunction).
   template <typename B>
   auto connect(const BroadcastStream<B>& broadcastStream) const;
+
+  /// Joins each element of this stream with the elements of `other` with the same key whose
+  /// timestamps lie within an interval around its own, as Flink's intervalJoin:
+  /// `intervalJoin(other).between(lower, upper).process(fn)`; see <brook/interval_join.h>.
+  template <typename K2, typename T2, typename S2>
+  auto intervalJoin(const KeyedStream<K2, T2, S2>& other) const;
 
   const DataStream<T>& stream() const { return stream_; }
   const KeySelector& keySelector() const { return selector_; }
@@ -651,3 +673,7 @@ DataStream<T> StreamExecutionEnvironment::fromSource(
 
 // WindowedStream, which defines KeyedStream::window and countWindow.
 #include <brook/windowed_stream.h>  // IWYU pragma: export
+// CoGroupedStreams and JoinedStreams, which define DataStream::coGroup and join.
+#include <brook/joined_streams.h>  // IWYU pragma: export
+// IntervalJoin, which defines KeyedStream::intervalJoin.
+#include <brook/interval_join.h>  // IWYU pragma: export
