@@ -5,8 +5,11 @@
 #include <brook/state.h>
 
 #include <functional>
+#include <random>
+#include <set>
 #include <span>
 #include <string>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -118,6 +121,49 @@ TEST(KeyedStateTest, SnapshotsLeaveOutExpiredEntries) {
   EXPECT_EQ(sink.values, 1u);
   EXPECT_EQ(sink.listElements, 3u);
   EXPECT_EQ(sink.mapEntries, 1u);
+}
+
+// The timer queue against an ordered set of (timestamp, key group, key, namespace): random adds
+// (many of them duplicates), deletions and polls must leave the same timers and fire them in the
+// same order.
+TEST(TimerQueueTest, MatchesAnOrderedSetUnderRandomOperations) {
+  TestBackend backend;
+  auto& queue = backend.registerInternalTable<internal::TimerQueue>("_timers");
+  using Entry = std::tuple<int64_t, int, std::string, std::string>;
+  std::set<Entry> oracle;
+  std::mt19937_64 random(42);
+  const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g"};
+  const std::vector<std::string> namespaces = {"", "w1", "w2"};
+  int64_t watermark = 0;
+  for (int step = 0; step < 20000; ++step) {
+    const std::string& key = keys[random() % keys.size()];
+    const std::string& ns = namespaces[random() % namespaces.size()];
+    const int64_t time = watermark + static_cast<int64_t>(random() % 50);
+    backend.setKeyString(key);
+    const Entry entry{time, backend.currentKeyGroup(), std::string(backend.currentKey()), ns};
+    const unsigned op = random() % 10;
+    if (op < 6) {
+      EXPECT_EQ(queue.add(time, ns), oracle.insert(entry).second) << "step " << step;
+    } else if (op < 8) {
+      queue.remove(time, ns);
+      oracle.erase(entry);
+    } else {
+      watermark += static_cast<int64_t>(random() % 10);
+      while (auto timer = queue.pollDue(watermark)) {
+        ASSERT_FALSE(oracle.empty()) << "step " << step;
+        const Entry expected = *oracle.begin();
+        oracle.erase(oracle.begin());
+        EXPECT_EQ(Entry(timer->timestamp, timer->keyGroup, timer->key, timer->stateNamespace),
+                  expected)
+            << "step " << step;
+      }
+      EXPECT_TRUE(oracle.empty() || std::get<0>(*oracle.begin()) > watermark);
+    }
+    ASSERT_EQ(queue.size(), oracle.size()) << "step " << step;
+    if (!oracle.empty()) {
+      EXPECT_EQ(queue.nextTimestamp(), std::get<0>(*oracle.begin()));
+    }
+  }
 }
 
 TEST(KeyedStateTest, NoCurrentKey) {

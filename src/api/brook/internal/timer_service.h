@@ -1,17 +1,20 @@
 #pragma once
 
-/// The timers of a keyed operator: per time domain, an ordered queue of (timestamp, key,
+/// The timers of a keyed operator: per time domain, a priority queue of (timestamp, key,
 /// namespace), at most one timer per key, namespace and timestamp. The queues are heap-held
 /// keyed state (on either backend), so they are snapshotted and restored per key group with
 /// the operator's other state.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
+
+#include <absl/container/flat_hash_set.h>
 
 #include <brook/internal/keyed_state_backend.h>
 #include <brook/operator.h>
@@ -32,9 +35,13 @@ struct InternalTimer {
   }
 };
 
-/// The timers of one time domain, in firing order. In snapshots each timer is a map entry of
-/// (key, namespace) whose user key is the timestamp as 8 big-endian bytes with the sign bit
-/// flipped (so byte order is time order) and whose value is empty.
+/// The timers of one time domain, in firing order: a binary heap ordered by (timestamp, key
+/// group, key, namespace), beside a hash index of the same timers, as Flink's
+/// HeapPriorityQueueSet, so that registering a timer that exists already (every element of a
+/// window registers its window's end) is one hash lookup without allocation, and deleting one
+/// is a lookup and a heap repair. In snapshots each timer is a map entry of (key, namespace)
+/// whose user key is the timestamp as 8 big-endian bytes with the sign bit flipped (so byte
+/// order is time order) and whose value is empty.
 class TimerQueue final : public KeyedStateTable {
  public:
   TimerQueue(KeyedStateBackend* backend, std::string name)
@@ -45,28 +52,40 @@ class TimerQueue final : public KeyedStateTable {
   /// Adds a timer for the current key and `ns`; returns false when it exists already.
   bool add(int64_t timestamp, std::string_view ns) {
     requireKey();
-    return timers_.insert(current(timestamp, ns)).second;
+    const TimerRef ref{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns};
+    if (index_.contains(ref))
+      return false;
+    insert(InternalTimer{timestamp, ref.keyGroup, std::string(ref.key), std::string(ns)});
+    return true;
   }
   void remove(int64_t timestamp, std::string_view ns) {
     requireKey();
-    timers_.erase(current(timestamp, ns));
+    auto it = index_.find(TimerRef{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns});
+    if (it == index_.end())
+      return;
+    const size_t position = (*it)->heapIndex;
+    index_.erase(it);
+    (void)removeAt(position);
   }
   std::optional<int64_t> nextTimestamp() const {
-    if (timers_.empty())
+    if (heap_.empty())
       return std::nullopt;
-    return timers_.begin()->timestamp;
+    return heap_.front()->timer.timestamp;
   }
   /// Removes and returns the earliest timer if it is due at `time`.
   std::optional<InternalTimer> pollDue(int64_t time) {
-    if (timers_.empty() || timers_.begin()->timestamp > time)
+    if (heap_.empty() || heap_.front()->timer.timestamp > time)
       return std::nullopt;
-    return std::move(timers_.extract(timers_.begin()).value());
+    index_.erase(heap_.front().get());
+    std::unique_ptr<Node> node = removeAt(0);
+    return std::move(node->timer);
   }
-  size_t size() const { return timers_.size(); }
+  size_t size() const { return heap_.size(); }
 
   void snapshot(KeyedStateSink& sink) override {
     char bytes[8];
-    for (const InternalTimer& t : timers_) {
+    for (const auto& node : heap_) {
+      const InternalTimer& t = node->timer;
       encodeTimestamp(t.timestamp, bytes);
       sink.writeMapEntry(t.keyGroup, t.key, t.stateNamespace, std::string_view(bytes, 8), {});
     }
@@ -75,8 +94,11 @@ class TimerQueue final : public KeyedStateTable {
     if (entry.userKey.size() != 8)
       throw SerializationError("timer timestamp of " + std::to_string(entry.userKey.size()) +
                                " bytes, expected 8");
-    timers_.insert(InternalTimer{decodeTimestamp(entry.userKey.data()), entry.keyGroup,
-                                 std::string(entry.key), std::string(entry.stateNamespace)});
+    const int64_t timestamp = decodeTimestamp(entry.userKey.data());
+    if (index_.contains(TimerRef{timestamp, entry.keyGroup, entry.key, entry.stateNamespace}))
+      return;
+    insert(InternalTimer{timestamp, entry.keyGroup, std::string(entry.key),
+                         std::string(entry.stateNamespace)});
   }
 
   static void encodeTimestamp(int64_t timestamp, char* out) {
@@ -94,17 +116,105 @@ class TimerQueue final : public KeyedStateTable {
   }
 
  private:
+  struct Node {
+    InternalTimer timer;
+    size_t heapIndex = 0;
+  };
+  /// A timer to look up, by views of its key and namespace.
+  struct TimerRef {
+    int64_t timestamp;
+    int keyGroup;
+    std::string_view key;
+    std::string_view stateNamespace;
+  };
+  static TimerRef refOf(const Node* n) {
+    return TimerRef{n->timer.timestamp, n->timer.keyGroup, n->timer.key, n->timer.stateNamespace};
+  }
+  struct RefHash {
+    using is_transparent = void;
+    size_t operator()(const TimerRef& r) const {
+      size_t h = std::hash<std::string_view>{}(r.key);
+      h = h * 0x9e3779b97f4a7c15ULL + std::hash<std::string_view>{}(r.stateNamespace);
+      return h ^ (static_cast<size_t>(r.timestamp) * 0xc2b2ae3d27d4eb4fULL);
+    }
+    size_t operator()(const Node* n) const { return (*this)(refOf(n)); }
+  };
+  struct RefEq {
+    using is_transparent = void;
+    static bool same(const TimerRef& a, const TimerRef& b) {
+      return a.timestamp == b.timestamp && a.keyGroup == b.keyGroup && a.key == b.key &&
+             a.stateNamespace == b.stateNamespace;
+    }
+    bool operator()(const Node* a, const Node* b) const { return a == b || same(refOf(a), refOf(b)); }
+    bool operator()(const Node* a, const TimerRef& b) const { return same(refOf(a), b); }
+    bool operator()(const TimerRef& a, const Node* b) const { return same(a, refOf(b)); }
+  };
+
   void requireKey() const {
     if (!backend_->hasCurrentKey()) [[unlikely]]
       fail("timer used without a current key: timers are available while a keyed record or "
            "timer is processed");
   }
-  InternalTimer current(int64_t timestamp, std::string_view ns) const {
-    return InternalTimer{timestamp, backend_->currentKeyGroup(), std::string(backend_->currentKey()),
-                         std::string(ns)};
+
+  void insert(InternalTimer timer) {
+    auto node = std::make_unique<Node>(Node{std::move(timer), heap_.size()});
+    index_.insert(node.get());
+    heap_.push_back(std::move(node));
+    siftUp(heap_.size() - 1);
+  }
+  /// Takes the node at heap position `i` out of the heap (not out of the index).
+  std::unique_ptr<Node> removeAt(size_t i) {
+    std::unique_ptr<Node> removed = std::move(heap_[i]);
+    const size_t last = heap_.size() - 1;
+    if (i != last) {
+      heap_[i] = std::move(heap_[last]);
+      heap_[i]->heapIndex = i;
+    }
+    heap_.pop_back();
+    if (i < heap_.size()) {
+      siftDown(i);
+      siftUp(i);
+    }
+    return removed;
+  }
+  static bool before(const Node& a, const Node& b) {
+    if (a.timer.timestamp != b.timer.timestamp)
+      return a.timer.timestamp < b.timer.timestamp;
+    return a.timer < b.timer;
+  }
+  void siftUp(size_t i) {
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!before(*heap_[i], *heap_[parent]))
+        break;
+      swapNodes(i, parent);
+      i = parent;
+    }
+  }
+  void siftDown(size_t i) {
+    const size_t n = heap_.size();
+    for (;;) {
+      size_t smallest = i;
+      const size_t left = 2 * i + 1;
+      const size_t right = left + 1;
+      if (left < n && before(*heap_[left], *heap_[smallest]))
+        smallest = left;
+      if (right < n && before(*heap_[right], *heap_[smallest]))
+        smallest = right;
+      if (smallest == i)
+        return;
+      swapNodes(i, smallest);
+      i = smallest;
+    }
+  }
+  void swapNodes(size_t a, size_t b) {
+    std::swap(heap_[a], heap_[b]);
+    heap_[a]->heapIndex = a;
+    heap_[b]->heapIndex = b;
   }
 
-  std::set<InternalTimer> timers_;
+  std::vector<std::unique_ptr<Node>> heap_;
+  absl::flat_hash_set<Node*, RefHash, RefEq> index_;
 };
 
 /// The timer service of one keyed operator: event-time timers fire as the watermark passes
