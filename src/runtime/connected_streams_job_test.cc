@@ -18,6 +18,7 @@
 #include "common/testing/files.h"
 #include "runtime/local_executor.h"
 #include "runtime/mini_cluster.h"
+#include "runtime/testing/scripted_source.h"
 
 namespace brook::runtime {
 namespace {
@@ -28,12 +29,7 @@ using Order = std::pair<std::string, int64_t>;    // customer, amount
 using Payment = std::pair<std::string, int64_t>;  // customer, amount
 
 Configuration config(const testing::TempDir& tmp, const std::string& backend, int parallelism) {
-  Configuration c;
-  c.set("parallelism.default", std::to_string(parallelism));
-  c.set("execution.runtime-mode", "STREAMING");
-  c.set("state.backend.type", backend);
-  c.set("io.tmp.dirs", tmp.path().string());
-  return c;
+  return testing::jobConfiguration(tmp, backend, parallelism);
 }
 
 std::vector<Order> orders() {

@@ -24,6 +24,7 @@
 #include "common/testing/files.h"
 #include "runtime/local_executor.h"
 #include "runtime/mini_cluster.h"
+#include "runtime/testing/scripted_source.h"
 #include "state/keyed_state_backend_factory.h"
 
 namespace brook::runtime {
@@ -39,20 +40,11 @@ using Event = std::pair<std::string, int64_t>;      // key, value: the left inpu
 using Label = std::pair<std::string, std::string>;  // key, label: the right input
 
 Configuration config(const testing::TempDir& tmp, const std::string& backend) {
-  Configuration c;
-  c.set("parallelism.default", "2");
-  c.set("execution.runtime-mode", "STREAMING");
-  c.set("state.backend.type", backend);
-  c.set("io.tmp.dirs", tmp.path().string());
-  return c;
+  return testing::jobConfiguration(tmp, backend);
 }
 
-// One step of a scripted source: a record at a timestamp, or a watermark.
 template <typename T>
-struct Step {
-  std::optional<T> record;
-  int64_t time = 0;
-};
+using Step = testing::ScriptStep<T>;
 Step<Event> at(std::string key, int64_t value, int64_t time) {
   return Step<Event>{Event{std::move(key), value}, time};
 }
@@ -64,36 +56,10 @@ Step<T> watermark(int64_t time) {
   return Step<T>{std::nullopt, time};
 }
 
-template <typename T>
-class ScriptedReader final : public SourceReader<T> {
- public:
-  explicit ScriptedReader(std::vector<Step<T>> steps) : steps_(std::move(steps)) {}
-  InputStatus pollNext(SourceOutput<T>& out) override {
-    if (next_ == steps_.size())
-      return InputStatus::kEndOfInput;
-    const Step<T>& step = steps_[next_++];
-    if (step.record) {
-      out.collect(*step.record, step.time);
-    } else {
-      out.emitWatermark(step.time);
-    }
-    return InputStatus::kMoreAvailable;
-  }
-
- private:
-  std::vector<Step<T>> steps_;
-  size_t next_ = 0;
-};
-
-// A non-parallel source of the script. Each script emits its records in timestamp order or
-// behind its own watermarks, so no record is ever late: the join's watermark is the smaller of
-// the two sources' watermarks, whatever order the two inputs arrive in.
-template <typename T>
-DataStream<T> scripted(StreamExecutionEnvironment& env, const char* name,
-                       std::vector<Step<T>> steps) {
-  return env.fromSource<T>([steps] { return std::make_unique<ScriptedReader<T>>(steps); }, name,
-                           /*bounded=*/true, /*parallel=*/false);
-}
+// Each script emits its records in timestamp order or behind its own watermarks, so no record
+// is ever late: the join's watermark is the smaller of the two sources' watermarks, whatever
+// order the two inputs arrive in.
+using testing::scripted;
 
 std::string keyOf(const Event& e) { return e.first; }
 std::string keyOfLabel(const Label& l) { return l.first; }

@@ -24,6 +24,7 @@
 #include "runtime/job_graph.h"
 #include "runtime/local_executor.h"
 #include "runtime/mini_cluster.h"
+#include "runtime/testing/scripted_source.h"
 
 namespace brook::runtime {
 namespace {
@@ -47,9 +48,7 @@ Configuration config(const std::string& backend, int parallelism) {
 
 // The test's folder as io.tmp.dirs, so that it holds every local state file.
 Configuration configIn(const testing::TempDir& tmp, const std::string& backend, int parallelism) {
-  Configuration c = config(backend, parallelism);
-  c.set("io.tmp.dirs", tmp.path().string());
-  return c;
+  return testing::jobConfiguration(tmp, backend, parallelism);
 }
 
 // Every path under `root`, relative to it.
@@ -63,32 +62,7 @@ std::vector<std::string> listTree(const std::filesystem::path& root) {
   return paths;
 }
 
-// One step of a scripted source: a record at a timestamp, or a watermark.
-struct Step {
-  std::optional<Event> record;
-  int64_t time = 0;
-};
-
-// Emits its steps in order, then ends.
-class ScriptedReader final : public SourceReader<Event> {
- public:
-  explicit ScriptedReader(std::vector<Step> steps) : steps_(std::move(steps)) {}
-  InputStatus pollNext(SourceOutput<Event>& out) override {
-    if (next_ == steps_.size())
-      return InputStatus::kEndOfInput;
-    const Step& step = steps_[next_++];
-    if (step.record) {
-      out.collect(*step.record, step.time);
-    } else {
-      out.emitWatermark(step.time);
-    }
-    return InputStatus::kMoreAvailable;
-  }
-
- private:
-  std::vector<Step> steps_;
-  size_t next_ = 0;
-};
+using Step = testing::ScriptStep<Event>;
 
 // Per key: counts records (ValueState) and collects their values (ListState); an event-time
 // timer at the end of each record's 100 ms bucket reports and clears the values, and one
@@ -146,8 +120,7 @@ TEST_P(KeyedStateAndTimersTest, ValueListStateAndBothTimersGiveExactResults) {
   };
   StreamExecutionEnvironment env;
   CollectSink<std::string> sink;
-  env.fromSource<Event>([steps] { return std::make_unique<ScriptedReader>(steps); }, "Scripted",
-                        /*bounded=*/true, /*parallel=*/false)
+  testing::scripted(env, "Scripted", steps)
       .keyBy([](const Event& e) { return e.first; })
       .process(BucketReporter{})
       .sinkTo(sink.sink());

@@ -19,6 +19,7 @@
 #include "common/testing/files.h"
 #include "runtime/local_executor.h"
 #include "runtime/mini_cluster.h"
+#include "runtime/testing/scripted_source.h"
 
 namespace brook::runtime {
 namespace {
@@ -32,49 +33,19 @@ using ::testing::UnorderedElementsAre;
 using Event = std::pair<std::string, int64_t>;  // key, value
 
 Configuration config(const testing::TempDir& tmp, const std::string& backend) {
-  Configuration c;
-  c.set("parallelism.default", "2");
-  c.set("execution.runtime-mode", "STREAMING");
-  c.set("state.backend.type", backend);
-  c.set("io.tmp.dirs", tmp.path().string());
-  return c;
+  return testing::jobConfiguration(tmp, backend);
 }
 
-// One step of a scripted source: a record at a timestamp, or a watermark.
-struct Step {
-  std::optional<Event> record;
-  int64_t time = 0;
-};
+using Step = testing::ScriptStep<Event>;
 Step at(std::string key, int64_t value, int64_t time) {
   return Step{Event{std::move(key), value}, time};
 }
 Step watermark(int64_t time) { return Step{std::nullopt, time}; }
 
-class ScriptedReader final : public SourceReader<Event> {
- public:
-  explicit ScriptedReader(std::vector<Step> steps) : steps_(std::move(steps)) {}
-  InputStatus pollNext(SourceOutput<Event>& out) override {
-    if (next_ == steps_.size())
-      return InputStatus::kEndOfInput;
-    const Step& step = steps_[next_++];
-    if (step.record) {
-      out.collect(*step.record, step.time);
-    } else {
-      out.emitWatermark(step.time);
-    }
-    return InputStatus::kMoreAvailable;
-  }
-
- private:
-  std::vector<Step> steps_;
-  size_t next_ = 0;
-};
-
 auto keyed(StreamExecutionEnvironment& env, std::vector<Step> steps) {
-  return env
-      .fromSource<Event>([steps] { return std::make_unique<ScriptedReader>(steps); }, "Scripted",
-                         /*bounded=*/true, /*parallel=*/false)
-      .keyBy([](const Event& e) { return e.first; });
+  return testing::scripted(env, "Scripted", std::move(steps)).keyBy([](const Event& e) {
+    return e.first;
+  });
 }
 
 Event sum(const Event& a, const Event& b) { return Event{a.first, a.second + b.second}; }
@@ -388,13 +359,9 @@ TEST_P(WindowJobTest, WindowAllSeesEveryKeyInOneOperator) {
   StreamExecutionEnvironment env;
   CollectSink<std::string> described;
   CollectSink<Event> sums;
-  auto windows = env.fromSource<Event>(
-                        [] {
-                          return std::make_unique<ScriptedReader>(std::vector<Step>{
-                              at("a", 1, 1), at("b", 2, 3), at("a", 4, 12)});
-                        },
-                        "Scripted", /*bounded=*/true, /*parallel=*/false)
-                     .windowAll(TumblingEventTimeWindows::of(milliseconds(10)));
+  auto windows =
+      testing::scripted<Event>(env, "Scripted", {at("a", 1, 1), at("b", 2, 3), at("a", 4, 12)})
+          .windowAll(TumblingEventTimeWindows::of(milliseconds(10)));
   // Sinks of parallelism 1 chain to the non-parallel window operators and keep their order.
   windows.process(DescribeAll{}).sinkTo(described.sink()).setParallelism(1);
   windows.reduce(sum).sinkTo(sums.sink()).setParallelism(1);

@@ -7,8 +7,6 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,26 +16,20 @@
 
 #include "common/testing/files.h"
 #include "e2e/cluster_fixture.h"
+#include "e2e/job_output.h"
+#include "e2e/sanitizer.h"
 
 namespace brook {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kSanitized;
+using testing::sameLines;
+using testing::sortedLines;
 
 const std::string kKeyedStateJob = BROOK_KEYED_STATE_JOB;
 
 // The full acceptance size; a tenth of it under AddressSanitizer, which is several times slower.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 constexpr int64_t kEvents = kSanitized ? 100'000 : 1'000'000;
 constexpr int64_t kKeys = kSanitized ? 10'000 : 100'000;
 constexpr auto kJobTimeout = std::chrono::seconds(240);
@@ -83,40 +75,6 @@ std::vector<std::string> expectedLines(int64_t events, int64_t keys) {
 const std::vector<std::string>& expected() {
   static const std::vector<std::string> lines = expectedLines(kEvents, kKeys);
   return lines;
-}
-
-// Every line of every part file in `dir`, sorted.
-std::vector<std::string> sortedLines(const std::filesystem::path& dir) {
-  std::vector<std::string> lines;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);)
-      lines.push_back(line);
-  }
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
-// Compares sorted line lists and describes the first differences, instead of printing
-// 100,000 lines.
-::testing::AssertionResult sameLines(const std::vector<std::string>& actual,
-                                     const std::vector<std::string>& wanted) {
-  if (actual == wanted)
-    return ::testing::AssertionSuccess();
-  std::vector<std::string> missing;
-  std::vector<std::string> unexpected;
-  std::set_difference(wanted.begin(), wanted.end(), actual.begin(), actual.end(),
-                      std::back_inserter(missing));
-  std::set_difference(actual.begin(), actual.end(), wanted.begin(), wanted.end(),
-                      std::back_inserter(unexpected));
-  auto result = ::testing::AssertionFailure()
-                << actual.size() << " lines, expected " << wanted.size() << "; " << missing.size()
-                << " missing, " << unexpected.size() << " unexpected";
-  for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i)
-    result << "\n  missing:    " << missing[i];
-  for (size_t i = 0; i < std::min<size_t>(5, unexpected.size()); ++i)
-    result << "\n  unexpected: " << unexpected[i];
-  return result;
 }
 
 // The job and its arguments, the last words of a `brook run` command.

@@ -19,28 +19,19 @@
 #include "common/testing/files.h"
 #include "e2e/cluster_fixture.h"
 #include "e2e/job_output.h"
+#include "e2e/sanitizer.h"
 
 namespace brook {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kSanitized;
 using testing::sameLines;
 using testing::sortedLines;
 
 const std::string kWindowJob = BROOK_WINDOW_JOB;
 
 // The full acceptance size; a tenth of it under AddressSanitizer, which is several times slower.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 constexpr int64_t kEvents = kSanitized ? 200'000 : 2'000'000;
 constexpr int64_t kKeys = 1'000;
 constexpr int64_t kStepMillis = 1;
