@@ -208,6 +208,10 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   }
 
   auto onComplete = [&exec](TaskState state, const std::string& failure) {
+    // A job with an ended task cannot complete another checkpoint: periodic triggering stops,
+    // as in Flink without checkpoints after tasks finish.
+    if (exec.coordinator)
+      exec.coordinator->stop();
     bool cancelOthers = false;
     {
       std::lock_guard lock(exec.mutex);
