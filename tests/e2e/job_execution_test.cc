@@ -1,6 +1,8 @@
 // Jobs on a cluster of real processes: submission with the brook CLI, tasks spread over two
 // TaskManagers, records over TCP, cancellation, TaskManager loss and restarts, missing slots.
 
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -243,6 +245,42 @@ TEST_F(JobExecutionTest, FailingTaskRestartsThenFailsTheJobWithItsMessage) {
   EXPECT_THAT(err, HasSubstr("record 777 is cursed"));
   EXPECT_EQ(jobStatus(jobIdIn(err)).restarts(), 2);
   EXPECT_TRUE(eventually([&] { return slots().first == 4; }, 2s));
+}
+
+// Whether `root` holds a completed checkpoint of some job: <root>/<job id>/chk-<n>/_metadata.
+bool holdsCompletedCheckpoint(const std::filesystem::path& root) {
+  std::error_code error;
+  for (const auto& job : std::filesystem::directory_iterator(root, error)) {
+    for (const auto& chk : std::filesystem::directory_iterator(job.path(), error)) {
+      if (chk.path().filename().string().starts_with("chk-") &&
+          std::filesystem::exists(chk.path() / "_metadata", error))
+        return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(JobExecutionTest, LocalRunTakesCheckpointsUntilCancelled) {
+  const std::string checkpoints = logDir_ + "/checkpoints";
+  auto cli = startCli("checkpoints-local",
+                      {"run", "--local", "-p", "2", "-D", "execution.checkpointing.interval=50ms",
+                       "-D", "state.checkpoints.dir=file://" + checkpoints, kUnbounded});
+  ASSERT_TRUE(eventually([&] { return holdsCompletedCheckpoint(checkpoints); }, 30s))
+      << cli->stderrText();
+  EXPECT_EQ(cli->stop(SIGINT, 30s), 130) << cli->stderrText();
+  EXPECT_THAT(cli->stderrText(), HasSubstr("Completed checkpoints: "));
+  EXPECT_THAT(cli->stderrText(), HasSubstr("/checkpoints/"));
+  EXPECT_THAT(cli->stderrText(), HasSubstr("/chk-"));
+}
+
+TEST_F(JobExecutionTest, CheckpointsOnAJobManagerAreRefusedClearly) {
+  auto cli = startCli("checkpoints-cluster",
+                      {"run", "-D", "execution.checkpointing.interval=1s", "-D",
+                       "state.checkpoints.dir=" + logDir_ + "/checkpoints", kWordCount, "--",
+                       "--input", kRivers, "--output", logDir_ + "/out"});
+  EXPECT_EQ(cli->stop(0, 30s), 2) << cli->stderrText();
+  EXPECT_THAT(cli->stderrText(), HasSubstr("execution.checkpointing.interval"));
+  EXPECT_THAT(cli->stderrText(), HasSubstr("--local"));
 }
 
 }  // namespace
