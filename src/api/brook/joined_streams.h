@@ -392,69 +392,50 @@ constexpr void checkJoinKeys() {
 
 }  // namespace internal
 
-/// Two streams to be grouped by key and window, as Flink's CoGroupedStreams:
-/// `first.coGroup(second).where(key1).equalTo(key2).window(assigner).apply(fn)`, where `fn` is a
-/// CoGroupFunction<T1, T2, OUT> subclass or a callable
-/// `void(const std::vector<T1>&, const std::vector<T2>&, Collector<OUT>&)`.
-template <typename T1, typename T2>
-class CoGroupedStreams {
+namespace internal {
+
+/// What coGroup and join share after `window`: the spec and the trigger, evictor and
+/// allowed-lateness settings, each returning the configured stream (`Derived`) again.
+template <typename Derived, typename Spec>
+class TwoInputWindowSettings {
  public:
-  CoGroupedStreams(DataStream<T1> input1, DataStream<T2> input2)
+  explicit TwoInputWindowSettings(Spec spec) : spec_(std::move(spec)) {}
+
+  /// Replaces the assigner's default trigger: a built-in trigger or a
+  /// Trigger<TaggedUnion<T1, T2>, W> subclass.
+  template <typename TR>
+  Derived trigger(TR trigger) const {
+    Derived result = static_cast<const Derived&>(*this);
+    result.spec_.setTrigger(std::move(trigger));
+    return result;
+  }
+  /// Evicts elements of either side before and/or after the function: a built-in evictor or
+  /// an Evictor<TaggedUnion<T1, T2>, W> subclass.
+  template <typename EV>
+  Derived evictor(EV evictor) const {
+    Derived result = static_cast<const Derived&>(*this);
+    result.spec_.setEvictor(std::move(evictor));
+    return result;
+  }
+  /// How long after a window's end its elements are kept: a late element within it fires the
+  /// window again with both sides.
+  Derived allowedLateness(std::chrono::milliseconds lateness) const {
+    Derived result = static_cast<const Derived&>(*this);
+    result.spec_.setAllowedLateness(lateness);
+    return result;
+  }
+
+ protected:
+  Spec spec_;
+};
+
+/// The `where(key1).equalTo(key2).window(assigner)` chain of coGroup and join; `window` returns
+/// `Kind::Windowed<S1, S2, Assigner>`, the stream that `apply` ends.
+template <typename T1, typename T2, typename Kind>
+class TwoInputKeySelection {
+ public:
+  TwoInputKeySelection(DataStream<T1> input1, DataStream<T2> input2)
       : input1_(std::move(input1)), input2_(std::move(input2)) {}
-
-  /// A coGroup with its key selectors and window assigner; configured like a WindowedStream
-  /// (trigger, evictor, allowed lateness over TaggedUnion<T1, T2> elements), ended by `apply`.
-  template <typename S1, typename S2, typename Assigner>
-  class WithWindow {
-   public:
-    using Spec = internal::TwoInputWindowSpec<T1, T2, S1, S2, Assigner>;
-    using Tagged = TaggedUnion<T1, T2>;
-    using W = typename Assigner::WindowType;
-
-    explicit WithWindow(Spec spec) : spec_(std::move(spec)) {}
-
-    /// Replaces the assigner's default trigger: a built-in trigger or a
-    /// Trigger<TaggedUnion<T1, T2>, W> subclass.
-    template <typename TR>
-    WithWindow trigger(TR trigger) const {
-      WithWindow result = *this;
-      result.spec_.setTrigger(std::move(trigger));
-      return result;
-    }
-    /// Evicts elements of either side before and/or after the function: a built-in evictor or
-    /// an Evictor<TaggedUnion<T1, T2>, W> subclass.
-    template <typename EV>
-    WithWindow evictor(EV evictor) const {
-      WithWindow result = *this;
-      result.spec_.setEvictor(std::move(evictor));
-      return result;
-    }
-    /// How long after a window's end its elements are kept: a late element within it fires the
-    /// window again with both sides.
-    WithWindow allowedLateness(std::chrono::milliseconds lateness) const {
-      WithWindow result = *this;
-      result.spec_.setAllowedLateness(lateness);
-      return result;
-    }
-
-    /// Ends the coGroup with `fn`, called once per key and fired window with the window's
-    /// elements of each side in arrival order. OUT is deduced from a CoGroupFunction subclass or
-    /// a non-generic callable's Collector parameter, or given: `apply<std::string>(fn)`.
-    template <typename R = void, typename F>
-    auto apply(F fn) const {
-      using OUT = typename decltype(internal::coGroupOutputOf<R, F>())::type;
-      static_assert(
-          internal::isCoGroupFunction<F, T1, T2, OUT>(),
-          "Brook: coGroup's apply() takes a CoGroupFunction<T1, T2, OUT> subclass or a callable "
-          "void(const std::vector<T1>&, const std::vector<T2>&, Collector<OUT>&); a generic "
-          "callable needs its output type given: apply<OUT>(fn)");
-      if constexpr (internal::isCoGroupFunction<F, T1, T2, OUT>())
-        return spec_.template build<OUT>("CoGroup", internal::CoGroupCall<F>{std::move(fn)});
-    }
-
-   private:
-    Spec spec_;
-  };
 
   template <typename S1>
   class Where {
@@ -474,11 +455,12 @@ class CoGroupedStreams {
       /// Groups both inputs into the windows of `assigner` (TumblingEventTimeWindows,
       /// SlidingEventTimeWindows, ...).
       template <typename Assigner>
-      WithWindow<S1, S2, Assigner> window(Assigner assigner) const {
+      auto window(Assigner assigner) const {
         static_assert(WindowAssignerType<Assigner>,
                       "Brook: window() takes a window assigner such as "
                       "TumblingEventTimeWindows::of(...)");
-        return WithWindow<S1, S2, Assigner>(internal::TwoInputWindowSpec<T1, T2, S1, S2, Assigner>(
+        using Windowed = typename Kind::template Windowed<S1, S2, Assigner>;
+        return Windowed(TwoInputWindowSpec<T1, T2, S1, S2, Assigner>(
             input1_, input2_, selector1_, selector2_, std::move(assigner)));
       }
 
@@ -492,7 +474,7 @@ class CoGroupedStreams {
     /// The key selector of the second input; it must return the same key type as where's.
     template <typename S2>
     EqualTo<S2> equalTo(S2 selector2) const {
-      internal::checkJoinKeys<T1, T2, S1, S2>();
+      checkJoinKeys<T1, T2, S1, S2>();
       return EqualTo<S2>(input1_, input2_, selector1_, std::move(selector2));
     }
 
@@ -514,119 +496,91 @@ class CoGroupedStreams {
   DataStream<T2> input2_;
 };
 
+/// A coGroup with its key selectors and window assigner, ended by `apply`.
+template <typename T1, typename T2, typename S1, typename S2, typename Assigner>
+class CoGroupWindowedStreams
+    : public TwoInputWindowSettings<CoGroupWindowedStreams<T1, T2, S1, S2, Assigner>,
+                                    TwoInputWindowSpec<T1, T2, S1, S2, Assigner>> {
+ public:
+  using TwoInputWindowSettings<CoGroupWindowedStreams,
+                               TwoInputWindowSpec<T1, T2, S1, S2, Assigner>>::TwoInputWindowSettings;
+
+  /// Ends the coGroup with `fn`, called once per key and fired window with the window's
+  /// elements of each side in arrival order. OUT is deduced from a CoGroupFunction subclass or
+  /// a non-generic callable's Collector parameter, or given: `apply<std::string>(fn)`.
+  template <typename R = void, typename F>
+  auto apply(F fn) const {
+    using OUT = typename decltype(coGroupOutputOf<R, F>())::type;
+    static_assert(
+        isCoGroupFunction<F, T1, T2, OUT>(),
+        "Brook: coGroup's apply() takes a CoGroupFunction<T1, T2, OUT> subclass or a callable "
+        "void(const std::vector<T1>&, const std::vector<T2>&, Collector<OUT>&); a generic "
+        "callable needs its output type given: apply<OUT>(fn)");
+    if constexpr (isCoGroupFunction<F, T1, T2, OUT>())
+      return this->spec_.template build<OUT>("CoGroup", CoGroupCall<F>{std::move(fn)});
+  }
+};
+
+/// A join with its key selectors and window assigner, ended by `apply`.
+template <typename T1, typename T2, typename S1, typename S2, typename Assigner>
+class JoinWindowedStreams
+    : public TwoInputWindowSettings<JoinWindowedStreams<T1, T2, S1, S2, Assigner>,
+                                    TwoInputWindowSpec<T1, T2, S1, S2, Assigner>> {
+ public:
+  using TwoInputWindowSettings<JoinWindowedStreams,
+                               TwoInputWindowSpec<T1, T2, S1, S2, Assigner>>::TwoInputWindowSettings;
+
+  /// Ends the join with `fn`, called for each pair of a fired window's elements of the two
+  /// sides. OUT is deduced from a function class, a callable's result or its Collector
+  /// parameter, or given: `apply<std::string>(fn)`.
+  template <typename R = void, typename F>
+  auto apply(F fn) const {
+    using OUT = typename decltype(joinOutputOf<R, F, T1, T2>())::type;
+    static_assert(isJoinFunction<F, T1, T2, OUT>(),
+                  "Brook: join's apply() takes a JoinFunction<T1, T2, OUT> or "
+                  "FlatJoinFunction<T1, T2, OUT> subclass, or a callable OUT(const T1&, const "
+                  "T2&) or void(const T1&, const T2&, Collector<OUT>&); a generic callable needs "
+                  "its output type given: apply<OUT>(fn)");
+    if constexpr (isJoinFunction<F, T1, T2, OUT>())
+      return this->spec_.template build<OUT>("Join", JoinCall<F>{std::move(fn)});
+  }
+};
+
+template <typename T1, typename T2>
+struct CoGroupKind {
+  template <typename S1, typename S2, typename Assigner>
+  using Windowed = CoGroupWindowedStreams<T1, T2, S1, S2, Assigner>;
+};
+template <typename T1, typename T2>
+struct JoinKind {
+  template <typename S1, typename S2, typename Assigner>
+  using Windowed = JoinWindowedStreams<T1, T2, S1, S2, Assigner>;
+};
+
+}  // namespace internal
+
+/// Two streams to be grouped by key and window, as Flink's CoGroupedStreams:
+/// `first.coGroup(second).where(key1).equalTo(key2).window(assigner).apply(fn)`, where `fn` is a
+/// CoGroupFunction<T1, T2, OUT> subclass or a callable
+/// `void(const std::vector<T1>&, const std::vector<T2>&, Collector<OUT>&)`. After `window` it
+/// is configured like a WindowedStream (trigger, evictor, allowed lateness over
+/// TaggedUnion<T1, T2> elements).
+template <typename T1, typename T2>
+class CoGroupedStreams
+    : public internal::TwoInputKeySelection<T1, T2, internal::CoGroupKind<T1, T2>> {
+ public:
+  using internal::TwoInputKeySelection<T1, T2, internal::CoGroupKind<T1, T2>>::TwoInputKeySelection;
+};
+
 /// Two streams to be joined by key and window, as Flink's JoinedStreams:
 /// `first.join(second).where(key1).equalTo(key2).window(assigner).apply(fn)` calls `fn` on
 /// every pair of elements with equal keys in the same window (an inner join). `fn` is a
 /// JoinFunction<T1, T2, OUT> or FlatJoinFunction<T1, T2, OUT> subclass, a callable
 /// `OUT(const T1&, const T2&)`, or a callable `void(const T1&, const T2&, Collector<OUT>&)`.
 template <typename T1, typename T2>
-class JoinedStreams {
+class JoinedStreams : public internal::TwoInputKeySelection<T1, T2, internal::JoinKind<T1, T2>> {
  public:
-  JoinedStreams(DataStream<T1> input1, DataStream<T2> input2)
-      : input1_(std::move(input1)), input2_(std::move(input2)) {}
-
-  /// A join with its key selectors and window assigner; configured like a WindowedStream,
-  /// ended by `apply`.
-  template <typename S1, typename S2, typename Assigner>
-  class WithWindow {
-   public:
-    using Spec = internal::TwoInputWindowSpec<T1, T2, S1, S2, Assigner>;
-
-    explicit WithWindow(Spec spec) : spec_(std::move(spec)) {}
-
-    /// Replaces the assigner's default trigger (see CoGroupedStreams::WithWindow::trigger).
-    template <typename TR>
-    WithWindow trigger(TR trigger) const {
-      WithWindow result = *this;
-      result.spec_.setTrigger(std::move(trigger));
-      return result;
-    }
-    template <typename EV>
-    WithWindow evictor(EV evictor) const {
-      WithWindow result = *this;
-      result.spec_.setEvictor(std::move(evictor));
-      return result;
-    }
-    WithWindow allowedLateness(std::chrono::milliseconds lateness) const {
-      WithWindow result = *this;
-      result.spec_.setAllowedLateness(lateness);
-      return result;
-    }
-
-    /// Ends the join with `fn`, called for each pair of a fired window's elements of the two
-    /// sides. OUT is deduced from a function class, a callable's result or its Collector
-    /// parameter, or given: `apply<std::string>(fn)`.
-    template <typename R = void, typename F>
-    auto apply(F fn) const {
-      using OUT = typename decltype(internal::joinOutputOf<R, F, T1, T2>())::type;
-      static_assert(internal::isJoinFunction<F, T1, T2, OUT>(),
-                    "Brook: join's apply() takes a JoinFunction<T1, T2, OUT> or "
-                    "FlatJoinFunction<T1, T2, OUT> subclass, or a callable OUT(const T1&, const "
-                    "T2&) or void(const T1&, const T2&, Collector<OUT>&); a generic callable needs its "
-                    "output type given: apply<OUT>(fn)");
-      if constexpr (internal::isJoinFunction<F, T1, T2, OUT>())
-        return spec_.template build<OUT>("Join", internal::JoinCall<F>{std::move(fn)});
-    }
-
-   private:
-    Spec spec_;
-  };
-
-  template <typename S1>
-  class Where {
-   public:
-    Where(DataStream<T1> input1, DataStream<T2> input2, S1 selector1)
-        : input1_(std::move(input1)), input2_(std::move(input2)), selector1_(std::move(selector1)) {}
-
-    template <typename S2>
-    class EqualTo {
-     public:
-      EqualTo(DataStream<T1> input1, DataStream<T2> input2, S1 selector1, S2 selector2)
-          : input1_(std::move(input1)),
-            input2_(std::move(input2)),
-            selector1_(std::move(selector1)),
-            selector2_(std::move(selector2)) {}
-
-      /// Groups both inputs into the windows of `assigner`.
-      template <typename Assigner>
-      WithWindow<S1, S2, Assigner> window(Assigner assigner) const {
-        static_assert(WindowAssignerType<Assigner>,
-                      "Brook: window() takes a window assigner such as "
-                      "TumblingEventTimeWindows::of(...)");
-        return WithWindow<S1, S2, Assigner>(internal::TwoInputWindowSpec<T1, T2, S1, S2, Assigner>(
-            input1_, input2_, selector1_, selector2_, std::move(assigner)));
-      }
-
-     private:
-      DataStream<T1> input1_;
-      DataStream<T2> input2_;
-      S1 selector1_;
-      S2 selector2_;
-    };
-
-    /// The key selector of the second input; it must return the same key type as where's.
-    template <typename S2>
-    EqualTo<S2> equalTo(S2 selector2) const {
-      internal::checkJoinKeys<T1, T2, S1, S2>();
-      return EqualTo<S2>(input1_, input2_, selector1_, std::move(selector2));
-    }
-
-   private:
-    DataStream<T1> input1_;
-    DataStream<T2> input2_;
-    S1 selector1_;
-  };
-
-  /// The key selector of the first input.
-  template <typename S1>
-  requires std::invocable<S1&, const T1&>
-  Where<S1> where(S1 selector1) const {
-    return Where<S1>(input1_, input2_, std::move(selector1));
-  }
-
- private:
-  DataStream<T1> input1_;
-  DataStream<T2> input2_;
+  using internal::TwoInputKeySelection<T1, T2, internal::JoinKind<T1, T2>>::TwoInputKeySelection;
 };
 
 template <typename T>
