@@ -25,42 +25,58 @@ std::string errnoText() {
 }  // namespace
 
 void SequenceSourceReader::open(const RuntimeContext& context) {
-  if (restored_)
+  // A restored reader emits what its restored positions left, possibly nothing.
+  if (context.restored)
     return;
   // Subtask i owns the i-th of p nearly equal contiguous shares of [from, to].
   auto count = static_cast<Uint128>(to_ - from_) + 1;
   auto p = static_cast<Uint128>(context.parallelism);
   auto i = static_cast<Uint128>(context.subtaskIndex);
-  next_ = from_ + static_cast<int64_t>(count * i / p);
-  end_ = from_ + static_cast<int64_t>(count * (i + 1) / p);
+  ranges_.push_back({from_ + static_cast<int64_t>(count * i / p),
+                     from_ + static_cast<int64_t>(count * (i + 1) / p)});
 }
 
 InputStatus SequenceSourceReader::pollNext(SourceOutput<int64_t>& output) {
-  int64_t stop = std::min(end_, next_ + 4096);
-  for (; next_ < stop; ++next_)
-    output.collect(int64_t{next_});
-  return next_ < end_ ? InputStatus::kMoreAvailable : InputStatus::kEndOfInput;
+  while (current_ < ranges_.size() && ranges_[current_].next == ranges_[current_].end)
+    ++current_;
+  if (current_ == ranges_.size())
+    return InputStatus::kEndOfInput;
+  Range& r = ranges_[current_];
+  const int64_t stop = std::min(r.end, r.next + 4096);
+  for (; r.next < stop; ++r.next)
+    output.collect(int64_t{r.next});
+  return InputStatus::kMoreAvailable;
 }
 
 std::string SequenceSourceReader::snapshotState(int64_t) {
   DataOutput out;
-  out.writeRaw<int64_t>(next_);
-  out.writeRaw<int64_t>(end_);
+  for (size_t i = current_; i < ranges_.size(); ++i) {
+    out.writeRaw<int64_t>(ranges_[i].next);
+    out.writeRaw<int64_t>(ranges_[i].end);
+  }
   return std::string(out.view());
 }
 
 void SequenceSourceReader::restoreState(std::string_view state) {
   DataInput in(state);
-  const auto next = in.readRaw<int64_t>();
-  const auto end = in.readRaw<int64_t>();
-  if (in.remaining() != 0 || next < from_ || end > to_ + 1 || next > end) {
+  if (state.size() % (2 * sizeof(int64_t)) != 0) {
     throw SerializationError("the restored position of the sequence source [" +
                              std::to_string(from_) + ", " + std::to_string(to_) +
-                             "] does not belong to it");
+                             "] is " + std::to_string(state.size()) +
+                             " bytes long, not a multiple of 16");
   }
-  next_ = next;
-  end_ = end;
-  restored_ = true;
+  while (in.remaining() != 0) {
+    const auto next = in.readRaw<int64_t>();
+    const auto end = in.readRaw<int64_t>();
+    // `to_ - from_ + 1` would overflow for the widest sequences; compare the inclusive end.
+    if (next < from_ || next > end || (end > to_ && end - 1 > to_)) {
+      throw SerializationError("the restored position [" + std::to_string(next) + ", " +
+                               std::to_string(end) + ") of the sequence source [" +
+                               std::to_string(from_) + ", " + std::to_string(to_) +
+                               "] does not belong to it");
+    }
+    ranges_.push_back({next, end});
+  }
 }
 
 TextFileSourceReader::TextFileSourceReader(std::string path, int64_t splitBytes)

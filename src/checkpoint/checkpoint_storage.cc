@@ -15,6 +15,7 @@
 #include <absl/strings/str_cat.h>
 
 #include "brook/checkpoint.pb.h"
+#include "checkpoint/checkpoint_metadata_proto.h"
 #include "common/status_macros.h"
 #include "state/internal/crc32c.h"
 
@@ -64,6 +65,17 @@ std::vector<StateFile> filesFrom(const Repeated& files) {
   for (const v1::StateFile& f : files)
     out.push_back(fromProto(f));
   return out;
+}
+
+SubtaskStateMetadata subtaskFromProto(const v1::SubtaskStateMetadata& st) {
+  SubtaskStateMetadata s;
+  s.subtaskIndex = st.subtask_index();
+  s.keyGroupStart = st.key_group_start();
+  s.keyGroupEnd = st.key_group_end();
+  s.keyedState = filesFrom(st.keyed_state());
+  s.operatorState = filesFrom(st.operator_state());
+  s.channelState = filesFrom(st.channel_state());
+  return s;
 }
 
 /// A state file path must stay inside its checkpoint: relative, without "..".
@@ -168,18 +180,8 @@ std::string encodeMetadata(const CheckpointMetadata& metadata) {
     o->set_operator_name(op.operatorName);
     o->set_parallelism(op.parallelism);
     o->set_max_parallelism(op.maxParallelism);
-    for (const SubtaskStateMetadata& s : op.subtasks) {
-      v1::SubtaskStateMetadata* st = o->add_subtasks();
-      st->set_subtask_index(s.subtaskIndex);
-      st->set_key_group_start(s.keyGroupStart);
-      st->set_key_group_end(s.keyGroupEnd);
-      for (const StateFile& f : s.keyedState)
-        toProto(f, st->add_keyed_state());
-      for (const StateFile& f : s.operatorState)
-        toProto(f, st->add_operator_state());
-      for (const StateFile& f : s.channelState)
-        toProto(f, st->add_channel_state());
-    }
+    for (const SubtaskStateMetadata& s : op.subtasks)
+      toProto(s, o->add_subtasks());
   }
   std::string payload;
   proto.SerializeToString(&payload);
@@ -189,6 +191,31 @@ std::string encodeMetadata(const CheckpointMetadata& metadata) {
   putLittleEndian<uint32_t>(out, crc32c(payload));
   out += payload;
   return out;
+}
+
+void toProto(const SubtaskStateMetadata& s, v1::SubtaskStateMetadata* st) {
+  st->set_subtask_index(s.subtaskIndex);
+  st->set_key_group_start(s.keyGroupStart);
+  st->set_key_group_end(s.keyGroupEnd);
+  for (const StateFile& f : s.keyedState)
+    toProto(f, st->add_keyed_state());
+  for (const StateFile& f : s.operatorState)
+    toProto(f, st->add_operator_state());
+  for (const StateFile& f : s.channelState)
+    toProto(f, st->add_channel_state());
+}
+
+absl::StatusOr<SubtaskStateMetadata> fromProto(const v1::SubtaskStateMetadata& proto) {
+  SubtaskStateMetadata s = subtaskFromProto(proto);
+  for (const auto* files : {&s.keyedState, &s.operatorState, &s.channelState}) {
+    for (const StateFile& f : *files) {
+      if (!isContainedPath(f.path)) {
+        return absl::DataLossError(
+            absl::StrCat("state file path '", f.path, "' leaves the checkpoint"));
+      }
+    }
+  }
+  return s;
 }
 
 absl::StatusOr<CheckpointMetadata> decodeMetadata(std::string_view bytes,
@@ -229,16 +256,8 @@ absl::StatusOr<CheckpointMetadata> decodeMetadata(std::string_view bytes,
     op.operatorName = o.operator_name();
     op.parallelism = o.parallelism();
     op.maxParallelism = o.max_parallelism();
-    for (const v1::SubtaskStateMetadata& st : o.subtasks()) {
-      SubtaskStateMetadata s;
-      s.subtaskIndex = st.subtask_index();
-      s.keyGroupStart = st.key_group_start();
-      s.keyGroupEnd = st.key_group_end();
-      s.keyedState = filesFrom(st.keyed_state());
-      s.operatorState = filesFrom(st.operator_state());
-      s.channelState = filesFrom(st.channel_state());
-      op.subtasks.push_back(std::move(s));
-    }
+    for (const v1::SubtaskStateMetadata& st : o.subtasks())
+      op.subtasks.push_back(subtaskFromProto(st));
     metadata.operators.push_back(std::move(op));
   }
   for (const StateFile* f : metadata.files()) {

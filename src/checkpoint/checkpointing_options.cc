@@ -32,6 +32,14 @@ constexpr int64_t kDay = 86'400'000;
 
 }  // namespace
 
+absl::StatusOr<SavepointRestoreSettings> savepointRestoreSettingsFrom(const Configuration& config) {
+  SavepointRestoreSettings settings;
+  settings.path = config.getString(config_keys::kSavepointPath, "");
+  BROOK_ASSIGN_OR_RETURN(settings.allowNonRestoredState,
+                         getBool(config, config_keys::kSavepointIgnoreUnclaimedState, false));
+  return settings;
+}
+
 const char* modeName(CheckpointingMode mode) {
   return mode == CheckpointingMode::kExactlyOnce ? "EXACTLY_ONCE" : "AT_LEAST_ONCE";
 }

@@ -50,6 +50,20 @@ struct CheckpointingOptions {
 /// Reads the options from `config`; errors name the key and the bad value.
 absl::StatusOr<CheckpointingOptions> checkpointingOptionsFrom(const Configuration& config);
 
+/// Where a job starts from, as Flink's SavepointRestoreSettings:
+///
+///   execution.savepoint.path                     a savepoint or retained checkpoint directory
+///   execution.savepoint.ignore-unclaimed-state   false: state without a matching operator uid
+///                                                fails the job instead of being dropped
+struct SavepointRestoreSettings {
+  std::string path;
+  bool allowNonRestoredState = false;
+
+  bool restores() const { return !path.empty(); }
+};
+
+absl::StatusOr<SavepointRestoreSettings> savepointRestoreSettingsFrom(const Configuration& config);
+
 /// "EXACTLY_ONCE" or "AT_LEAST_ONCE".
 const char* modeName(CheckpointingMode mode);
 

@@ -1,5 +1,5 @@
-// The `brook` command line: runs jobs on the embedded mini-cluster or a JobManager, lists and
-// cancels a JobManager's jobs, and shows a job's plan.
+// The `brook` command line: runs jobs on the embedded mini-cluster or a JobManager, lists,
+// cancels, savepoints and stops a JobManager's jobs, and shows a job's plan.
 
 #include <cstdio>
 #include <string>
@@ -75,6 +75,14 @@ int main(int argc, char** argv) {
                 "Submit the job, print its id and return without waiting for it")
       ->excludes(localFlag);
   run->add_option("-m,--jobmanager", runOptions.jobManager, kJobManagerHelp)->excludes(localFlag);
+  auto* fromSavepoint = run->add_option(
+      "-s,--fromSavepoint", runOptions.fromSavepoint,
+      "Start the job from this savepoint or retained checkpoint directory "
+      "(execution.savepoint.path)");
+  run->add_flag("-n,--allow-non-restored-state,--allowNonRestoredState", runOptions.allowNonRestoredState,
+                "Drop the state of operators the job no longer has instead of failing "
+                "(execution.savepoint.ignore-unclaimed-state)")
+      ->needs(fromSavepoint);
 
   brook::cli::InfoOptions infoOptions;
   auto* info = app.add_subcommand("info", "Print a job's JobGraph as JSON");
@@ -93,6 +101,26 @@ int main(int argc, char** argv) {
   cancel->add_option("-m,--jobmanager", cancelOptions.jobManager, kJobManagerHelp);
   addConfigurationOptions(cancel, cancelOptions.configuration);
 
+  brook::cli::SavepointOptions savepointOptions;
+  auto* savepoint = app.add_subcommand(
+      "savepoint", "Take a savepoint of a running job on the JobManager and print its path");
+  savepoint->add_option("job-id", savepointOptions.jobId, "The job's id (32 hex digits)")
+      ->required();
+  savepoint->add_option("target-directory", savepointOptions.targetDirectory,
+                        "Where the savepoint's folder goes (default: state.savepoints.dir)");
+  savepoint->add_option("-m,--jobmanager", savepointOptions.jobManager, kJobManagerHelp);
+  addConfigurationOptions(savepoint, savepointOptions.configuration);
+
+  brook::cli::SavepointOptions stopOptions;
+  stopOptions.stop = true;
+  auto* stop = app.add_subcommand(
+      "stop", "Take a savepoint of a running job, then end it; resume it with run -s PATH");
+  stop->add_option("job-id", stopOptions.jobId, "The job's id (32 hex digits)")->required();
+  stop->add_option("--savepoint,-p,--savepointPath", stopOptions.targetDirectory,
+                   "Where the savepoint's folder goes (default: state.savepoints.dir)");
+  stop->add_option("-m,--jobmanager", stopOptions.jobManager, kJobManagerHelp);
+  addConfigurationOptions(stop, stopOptions.configuration);
+
   try {
     app.parse(ownArgc, argv);
   } catch (const CLI::ParseError& e) {
@@ -101,10 +129,12 @@ int main(int argc, char** argv) {
   }
   brook::setLogLevel(logLevel);
 
-  if (!jobArgs.empty() && (list->parsed() || cancel->parsed())) {
-    std::fprintf(stderr, "error: brook %s takes no job arguments after '--'\n",
-                 list->parsed() ? "list" : "cancel");
-    return brook::cli::kExitUsage;
+  for (CLI::App* command : {list, cancel, savepoint, stop}) {
+    if (!jobArgs.empty() && command->parsed()) {
+      std::fprintf(stderr, "error: brook %s takes no job arguments after '--'\n",
+                   command->get_name().c_str());
+      return brook::cli::kExitUsage;
+    }
   }
   if (run->parsed()) {
     runOptions.jobArgs = std::move(jobArgs);
@@ -116,5 +146,9 @@ int main(int argc, char** argv) {
   }
   if (list->parsed())
     return brook::cli::listCommand(listOptions);
+  if (savepoint->parsed())
+    return brook::cli::savepointCommand(savepointOptions);
+  if (stop->parsed())
+    return brook::cli::savepointCommand(stopOptions);
   return brook::cli::cancelCommand(cancelOptions);
 }

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include <absl/strings/ascii.h>
 
@@ -15,23 +14,7 @@ namespace brook::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr auto kPollInterval = std::chrono::milliseconds(100);
-constexpr auto kPollTimeout = std::chrono::seconds(1);
-constexpr auto kUnreachableGrace = std::chrono::seconds(5);
 constexpr auto kCancelWait = std::chrono::seconds(30);
-
-// A job id is Flink's JobID: 32 hex digits.
-bool isJobId(const std::string& text) {
-  if (text.size() != 32)
-    return false;
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)))
-      return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -71,33 +54,12 @@ int cancelCommand(const CancelOptions& options) {
     return kExitFailure;
   }
 
-  auto deadline = Clock::now() + kCancelWait;
-  auto lastAnswer = Clock::now();
-  while (!isTerminal(status)) {
-    if (Clock::now() >= deadline) {
-      std::cerr << "error: job " << jobId << " is still " << jobStatusName(status) << " "
-                << std::chrono::duration_cast<std::chrono::seconds>(kCancelWait).count()
-                << " s after its cancellation was requested\n";
-      return kExitFailure;
-    }
-    std::this_thread::sleep_for(kPollInterval);
-    auto current = (*client)->getJobStatus(jobId, kPollTimeout);
-    if (current.ok()) {
-      lastAnswer = Clock::now();
-      status = current->status();
-    } else if (absl::IsUnavailable(current.status()) ||
-               absl::IsDeadlineExceeded(current.status())) {
-      if (Clock::now() - lastAnswer >= kUnreachableGrace) {
-        std::cerr << "error: lost the JobManager at " << (*client)->address().toString()
-                  << " while cancelling job " << jobId << " (" << current.status().message()
-                  << ")\n";
-        return kExitFailure;
-      }
-    } else {
-      std::cerr << "error: " << current.status().message() << "\n";
-      return kExitFailure;
-    }
+  auto ended = (*client)->waitUntilEnded(jobId, status, kCancelWait);
+  if (!ended.ok()) {
+    std::cerr << "error: " << ended.status().message() << "\n";
+    return kExitFailure;
   }
+  status = *ended;
   if (status == v1::JOB_STATUS_CANCELED) {
     std::printf("Cancelled job %s.\n", jobId.c_str());
   } else {

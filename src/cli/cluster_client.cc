@@ -1,5 +1,8 @@
 #include "cli/cluster_client.h"
 
+#include <thread>
+
+#include <absl/strings/ascii.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_replace.h>
 #include <grpcpp/grpcpp.h>
@@ -142,6 +145,68 @@ absl::StatusOr<v1::JobStatusResponse> ClusterClient::cancelJob(const std::string
   if (auto s = fromRpc(status, absl::StrCat("cancelling job ", jobId)); !s.ok())
     return s;
   return response;
+}
+
+absl::StatusOr<std::string> ClusterClient::triggerSavepoint(const std::string& jobId,
+                                                            const std::string& targetDirectory,
+                                                            bool stopJob,
+                                                            std::chrono::milliseconds timeout) {
+  v1::SavepointRequest request;
+  request.set_protocol_version(runtime::kProtocolVersion);
+  request.set_job_id(jobId);
+  request.set_target_directory(targetDirectory);
+  request.set_stop_job(stopJob);
+  v1::SavepointResponse response;
+  grpc::ClientContext context;
+  setDeadline(context, timeout);
+  grpc::Status status = rpc_->dispatcher->TriggerSavepoint(&context, request, &response);
+  if (auto s = fromRpc(status, absl::StrCat("taking a savepoint of job ", jobId)); !s.ok())
+    return s;
+  return response.savepoint_path();
+}
+
+absl::StatusOr<v1::JobStatus> ClusterClient::waitUntilEnded(const std::string& jobId,
+                                                            v1::JobStatus status,
+                                                            std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPollInterval = std::chrono::milliseconds(100);
+  constexpr auto kPollTimeout = std::chrono::seconds(1);
+  constexpr auto kUnreachableGrace = std::chrono::seconds(5);
+  const auto deadline = Clock::now() + timeout;
+  auto lastAnswer = Clock::now();
+  while (!isTerminal(status)) {
+    if (Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "job ", jobId, " is still ", jobStatusName(status), " after ",
+          std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), " s"));
+    }
+    std::this_thread::sleep_for(kPollInterval);
+    auto current = getJobStatus(jobId, kPollTimeout);
+    if (current.ok()) {
+      lastAnswer = Clock::now();
+      status = current->status();
+    } else if (absl::IsUnavailable(current.status()) ||
+               absl::IsDeadlineExceeded(current.status())) {
+      if (Clock::now() - lastAnswer >= kUnreachableGrace) {
+        return absl::UnavailableError(absl::StrCat("lost the JobManager at ", address_.toString(),
+                                                   " while waiting for job ", jobId, " to end (",
+                                                   current.status().message(), ")"));
+      }
+    } else {
+      return current.status();
+    }
+  }
+  return status;
+}
+
+bool isJobId(const std::string& text) {
+  if (text.size() != 32)
+    return false;
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)))
+      return false;
+  }
+  return true;
 }
 
 absl::StatusOr<std::unique_ptr<ClusterClient>> connectToJobManager(

@@ -50,6 +50,19 @@ class ClusterClient {
   // terminal status of a job that had already ended). NotFound for an unknown id.
   absl::StatusOr<v1::JobStatusResponse> cancelJob(const std::string& jobId);
 
+  // Takes a savepoint of a running job into a new folder under `targetDirectory` (empty: the
+  // job's state.savepoints.dir) and returns the savepoint's path; with `stopJob` the job is
+  // cancelled once the savepoint is complete. Waits up to `timeout`.
+  absl::StatusOr<std::string> triggerSavepoint(const std::string& jobId,
+                                               const std::string& targetDirectory, bool stopJob,
+                                               std::chrono::milliseconds timeout);
+
+  // Polls the job's status until it has ended or `timeout` passed (DeadlineExceeded naming
+  // the status it is stuck in); `status` is the last status known. Tolerates a JobManager that
+  // does not answer for a few seconds.
+  absl::StatusOr<v1::JobStatus> waitUntilEnded(const std::string& jobId, v1::JobStatus status,
+                                               std::chrono::milliseconds timeout);
+
   const JobManagerAddress& address() const { return address_; }
 
  private:
@@ -73,5 +86,8 @@ const char* jobStatusName(v1::JobStatus status);
 
 // Tells whether a job with this status has ended: FINISHED, FAILED or CANCELED.
 bool isTerminal(v1::JobStatus status);
+
+// Whether `text` is a job id as Flink's JobID prints: 32 hex digits.
+bool isJobId(const std::string& text);
 
 }  // namespace brook::cli

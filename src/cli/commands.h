@@ -25,6 +25,8 @@ struct RunOptions {
   bool local = false;
   bool detached = false;
   std::string jobManager;  // -m; empty: $BROOK_JOBMANAGER or the configuration
+  std::string fromSavepoint;  // -s: execution.savepoint.path
+  bool allowNonRestoredState = false;  // execution.savepoint.ignore-unclaimed-state
 };
 
 // The options of `brook info`.
@@ -47,6 +49,19 @@ struct CancelOptions {
   std::string jobManager;
   std::string jobId;
 };
+
+// The options of `brook savepoint` and `brook stop`.
+struct SavepointOptions {
+  ConfigurationOptions configuration;
+  std::string jobManager;
+  std::string jobId;
+  std::string targetDirectory;  // empty: the job's state.savepoints.dir
+  bool stop = false;            // `brook stop`: end the job after the savepoint
+};
+
+// `brook savepoint JOB_ID [DIR]` and `brook stop --savepoint DIR JOB_ID`: prints the savepoint's
+// path; `stop` then waits for the job to end. Exit codes: 0 done, 1 failed, 2 usage.
+int savepointCommand(const SavepointOptions& options);
 
 // `brook run`: with `local`, runs the job on an embedded mini-cluster; else submits it to the
 // JobManager and, unless `detached`, follows it until it ends. Exit codes: 0 FINISHED,

@@ -94,6 +94,8 @@ v1::JobStatus toProtoStatus(runtime::JobStatus status) {
       return v1::JOB_STATUS_CANCELLING;
     case runtime::JobStatus::kCanceled:
       return v1::JOB_STATUS_CANCELED;
+    case runtime::JobStatus::kRestarting:
+      return v1::JOB_STATUS_RESTARTING;
   }
   return v1::JOB_STATUS_UNSPECIFIED;
 }
@@ -246,6 +248,10 @@ int runCommand(const RunOptions& options) {
     printError(config.status());
     return kExitUsage;
   }
+  if (!options.fromSavepoint.empty())
+    config->set(config_keys::kSavepointPath, options.fromSavepoint);
+  if (options.allowNonRestoredState)
+    config->set(config_keys::kSavepointIgnoreUnclaimedState, "true");
   // A malformed JobManager address is a usage error, reported before any planning.
   if (!options.local) {
     if (auto address = resolveJobManagerAddress(options.jobManager, *config); !address.ok()) {
@@ -261,13 +267,6 @@ int runCommand(const RunOptions& options) {
   }
   if (options.local)
     return runLocal(*job);
-  if (job->graph.checkpointing.enabled()) {
-    printError(absl::UnimplementedError(absl::StrCat(
-        config_keys::kCheckpointingInterval,
-        ": checkpoints run on the embedded mini-cluster (--local) only in this version; a "
-        "JobManager does not take them yet")));
-    return kExitUsage;
-  }
   return runOnCluster(options, *config, *job);
 }
 

@@ -1,6 +1,7 @@
 #include "common/configuration.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -136,6 +137,7 @@ absl::Status Configuration::setFromOption(const std::string& option) {
 namespace {
 enum class OptionType {
   kInt,
+  kDouble,
   kDuration,
   kBytes,
   kRuntimeMode,
@@ -178,6 +180,15 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kRestartStrategy, OptionType::kRestartStrategy, 0, 0},
     {config_keys::kRestartAttempts, OptionType::kInt, 0, INT32_MAX},
     {config_keys::kRestartDelay, OptionType::kDuration, 0, 86'400'000},
+    {config_keys::kRestartInitialBackoff, OptionType::kDuration, 1, 86'400'000},
+    {config_keys::kRestartMaxBackoff, OptionType::kDuration, 1, 86'400'000},
+    {config_keys::kRestartBackoffMultiplier, OptionType::kDouble, 1, INT32_MAX},
+    {config_keys::kRestartResetBackoffThreshold, OptionType::kDuration, 1, 2'592'000'000},
+    {config_keys::kRestartJitterFactor, OptionType::kDouble, 0, 1},
+    {config_keys::kRestartAttemptsBeforeResetBackoff, OptionType::kInt, 1, INT32_MAX},
+    {config_keys::kRestartMaxFailuresPerInterval, OptionType::kInt, 1, INT32_MAX},
+    {config_keys::kRestartFailureRateInterval, OptionType::kDuration, 1, 2'592'000'000},
+    {config_keys::kRestartFailureRateDelay, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kSlotRequestTimeout, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kStateBackendType, OptionType::kStateBackendType, 0, 0},
     {config_keys::kRocksDbBlockCacheSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
@@ -194,6 +205,9 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kCheckpointsDirectory, OptionType::kString, 0, 0},
     {config_keys::kCheckpointsNumRetained, OptionType::kInt, 1, 1000},
     {config_keys::kStateBackendIncremental, OptionType::kBool, 0, 0},
+    {config_keys::kSavepointsDirectory, OptionType::kString, 0, 0},
+    {config_keys::kSavepointPath, OptionType::kString, 0, 0},
+    {config_keys::kSavepointIgnoreUnclaimedState, OptionType::kBool, 0, 0},
 };
 }  // namespace
 
@@ -218,16 +232,29 @@ absl::Status Configuration::validate() const {
       case OptionType::kBytes:
         parsed = getBytes(key, 0);
         break;
+      case OptionType::kDouble: {
+        absl::StatusOr<double> number = getDouble(key, 0);
+        if (!number.ok())
+          return number.status();
+        if (*number < static_cast<double>(spec->min) || *number > static_cast<double>(spec->max)) {
+          return absl::InvalidArgumentError(absl::StrCat(key, ": ", value, " is out of range [",
+                                                         spec->min, ", ", spec->max, "]"));
+        }
+        continue;
+      }
       case OptionType::kString:
         if (value.empty())
           return absl::InvalidArgumentError(absl::StrCat(key, ": empty value"));
         continue;
       case OptionType::kRestartStrategy: {
+        // The same names as runtime::parseRestartStrategyKind, which common cannot depend on.
         std::string lower = absl::AsciiStrToLower(value);
         if (lower != "none" && lower != "off" && lower != "disable" && lower != "fixed-delay" &&
-            lower != "fixeddelay") {
-          return absl::InvalidArgumentError(
-              absl::StrCat(key, ": expected none or fixed-delay, got '", value, "'"));
+            lower != "fixeddelay" && lower != "exponential-delay" && lower != "exponentialdelay" &&
+            lower != "failure-rate" && lower != "failurerate") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              key, ": expected none, fixed-delay, exponential-delay or failure-rate, got '", value,
+              "'"));
         }
         continue;
       }
@@ -335,6 +362,18 @@ absl::StatusOr<int64_t> Configuration::getInt(const std::string& key, int64_t fa
   if (!absl::SimpleAtoi(absl::string_view(it->second), &v)) {
     return absl::InvalidArgumentError(
         absl::StrCat(key, ": expected an integer, got '", it->second, "'"));
+  }
+  return v;
+}
+
+absl::StatusOr<double> Configuration::getDouble(const std::string& key, double fallback) const {
+  auto it = values_.find(key);
+  if (it == values_.end())
+    return fallback;
+  double v = 0;
+  if (!absl::SimpleAtod(absl::string_view(it->second), &v) || !std::isfinite(v)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": expected a number, got '", it->second, "'"));
   }
   return v;
 }

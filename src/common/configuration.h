@@ -27,6 +27,8 @@ class Configuration {
 
   std::string getString(const std::string& key, const std::string& fallback) const;
   absl::StatusOr<int64_t> getInt(const std::string& key, int64_t fallback) const;
+  /// Finite decimal numbers: "1.5", "2", "0.25".
+  absl::StatusOr<double> getDouble(const std::string& key, double fallback) const;
   /// Durations: "100 ms", "100ms", "2s", "1 min", or a bare number of milliseconds.
   absl::StatusOr<int64_t> getDurationMillis(const std::string& key, int64_t fallback) const;
   /// Sizes: "32kb", "32 KiB", "1mb", or a bare number of bytes.
@@ -86,9 +88,26 @@ inline constexpr char kTaskManagerHost[] = "taskmanager.host";
 inline constexpr char kTaskManagerBindHost[] = "taskmanager.bind-host";
 inline constexpr char kTaskManagerRpcPort[] = "taskmanager.rpc.port";
 inline constexpr char kTaskManagerDataPort[] = "taskmanager.data.port";
+/// Restart strategies (src/runtime/restart_strategy.h): none, fixed-delay, exponential-delay or
+/// failure-rate, and the settings of each.
 inline constexpr char kRestartStrategy[] = "restart-strategy.type";
 inline constexpr char kRestartAttempts[] = "restart-strategy.fixed-delay.attempts";
 inline constexpr char kRestartDelay[] = "restart-strategy.fixed-delay.delay";
+inline constexpr char kRestartInitialBackoff[] =
+    "restart-strategy.exponential-delay.initial-backoff";
+inline constexpr char kRestartMaxBackoff[] = "restart-strategy.exponential-delay.max-backoff";
+inline constexpr char kRestartBackoffMultiplier[] =
+    "restart-strategy.exponential-delay.backoff-multiplier";
+inline constexpr char kRestartResetBackoffThreshold[] =
+    "restart-strategy.exponential-delay.reset-backoff-threshold";
+inline constexpr char kRestartJitterFactor[] = "restart-strategy.exponential-delay.jitter-factor";
+inline constexpr char kRestartAttemptsBeforeResetBackoff[] =
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff";
+inline constexpr char kRestartMaxFailuresPerInterval[] =
+    "restart-strategy.failure-rate.max-failures-per-interval";
+inline constexpr char kRestartFailureRateInterval[] =
+    "restart-strategy.failure-rate.failure-rate-interval";
+inline constexpr char kRestartFailureRateDelay[] = "restart-strategy.failure-rate.delay";
 inline constexpr char kSlotRequestTimeout[] = "slot.request.timeout";
 /// Where keyed operators keep their state: `heap` (objects in memory; `hashmap`, Flink's name,
 /// is the same) or `rocksdb` (serialized on local disk under io.tmp.dirs).
@@ -115,6 +134,12 @@ inline constexpr char kAlignedCheckpointTimeout[] =
 inline constexpr char kCheckpointsDirectory[] = "state.checkpoints.dir";
 inline constexpr char kCheckpointsNumRetained[] = "state.checkpoints.num-retained";
 inline constexpr char kStateBackendIncremental[] = "state.backend.incremental";
+/// Where `brook savepoint` / `brook stop` put savepoints when no folder is given.
+inline constexpr char kSavepointsDirectory[] = "state.savepoints.dir";
+/// Starting a job from a savepoint or retained checkpoint (`brook run -s`).
+inline constexpr char kSavepointPath[] = "execution.savepoint.path";
+inline constexpr char kSavepointIgnoreUnclaimedState[] =
+    "execution.savepoint.ignore-unclaimed-state";
 }  // namespace config_keys
 
 }  // namespace brook

@@ -315,6 +315,41 @@ TEST(ConfigurationValidateTest, RejectsAnUnknownStateBackendTypeNamingTheKey) {
             "state.backend.type: expected heap, hashmap or rocksdb, got 'bogus'");
 }
 
+TEST(ConfigurationTest, GetDoubleParsesFiniteNumbersAndNamesTheKey) {
+  Configuration c;
+  c.set("restart-strategy.exponential-delay.backoff-multiplier", "2.5");
+  EXPECT_EQ(*c.getDouble("restart-strategy.exponential-delay.backoff-multiplier", 1), 2.5);
+  EXPECT_EQ(*c.getDouble("restart-strategy.exponential-delay.jitter-factor", 0.1), 0.1);
+  for (const char* bad : {"fast", "inf", "nan", ""}) {
+    c.set("restart-strategy.exponential-delay.jitter-factor", bad);
+    auto v = c.getDouble("restart-strategy.exponential-delay.jitter-factor", 0.1);
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_EQ(std::string(v.status().message()),
+              std::string("restart-strategy.exponential-delay.jitter-factor: expected a number, "
+                          "got '") +
+                  bad + "'");
+  }
+}
+
+TEST(ConfigurationValidateTest, ChecksEveryRestartStrategyTypeAndItsRanges) {
+  for (const char* type :
+       {"none", "off", "disable", "fixed-delay", "FixedDelay", "exponential-delay",
+        "exponentialdelay", "failure-rate", "FAILURERATE"}) {
+    Configuration c;
+    c.set("restart-strategy.type", type);
+    EXPECT_TRUE(c.validate().ok()) << type << ": " << c.validate().ToString();
+  }
+  Configuration badType;
+  badType.set("restart-strategy.type", "always");
+  EXPECT_EQ(std::string(badType.validate().message()),
+            "restart-strategy.type: expected none, fixed-delay, exponential-delay or "
+            "failure-rate, got 'always'");
+  Configuration jitter;
+  jitter.set("restart-strategy.exponential-delay.jitter-factor", "1.5");
+  EXPECT_EQ(std::string(jitter.validate().message()),
+            "restart-strategy.exponential-delay.jitter-factor: 1.5 is out of range [0, 1]");
+}
+
 TEST(ConfigurationValidateTest, NamesUnknownKeysAndBadValues) {
   Configuration unknown;
   unknown.set("parallelism.defualt", "4");

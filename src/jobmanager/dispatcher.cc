@@ -57,7 +57,7 @@ absl::StatusOr<std::string> Dispatcher::submit(const v1::SubmitJobRequest& reque
         absl::StrCat("job '", graph.job_name(), "' configuration: ", s.message()));
   }
   JobMaster::Options jobOptions;
-  BROOK_ASSIGN_OR_RETURN(jobOptions.restartStrategy, restartStrategyFrom(config));
+  BROOK_ASSIGN_OR_RETURN(jobOptions.restartStrategy, restartStrategyForJob(config));
   jobOptions.slotRequestTimeout =
       std::chrono::milliseconds(*config.getDurationMillis(config_keys::kSlotRequestTimeout, 60000));
 
@@ -122,6 +122,25 @@ absl::Status Dispatcher::updateTaskState(const v1::TaskStateUpdate& update) {
   return job->updateTaskState(update);
 }
 
+absl::Status Dispatcher::acknowledgeCheckpoint(const v1::AcknowledgeCheckpointRequest& request) {
+  BROOK_RETURN_IF_ERROR(checkProtocolVersion(request.protocol_version(), runtime::kProtocolVersion));
+  auto job = find(request.job_id());
+  if (job == nullptr)
+    return absl::NotFoundError(absl::StrCat("no job with id ", request.job_id()));
+  return job->acknowledgeCheckpoint(request);
+}
+
+absl::StatusOr<std::string> Dispatcher::triggerSavepoint(const v1::SavepointRequest& request) {
+  BROOK_RETURN_IF_ERROR(checkProtocolVersion(request.protocol_version(), runtime::kProtocolVersion));
+  auto job = find(request.job_id());
+  if (job == nullptr)
+    return absl::NotFoundError(absl::StrCat("no job with id ", request.job_id()));
+  getLogger("jobmanager")
+      ->info("[{}] {} on request", request.job_id(),
+             request.stop_job() ? "stopping with a savepoint" : "taking a savepoint");
+  return job->triggerSavepoint(request.target_directory(), request.stop_job());
+}
+
 grpc::Status DispatcherService::SubmitJob(grpc::ServerContext*,
                                           const v1::SubmitJobRequest* request,
                                           v1::SubmitJobResponse* response) {
@@ -173,10 +192,13 @@ grpc::Status DispatcherService::CancelJob(grpc::ServerContext*,
 }
 
 grpc::Status DispatcherService::TriggerSavepoint(grpc::ServerContext*,
-                                                 const v1::SavepointRequest*,
-                                                 v1::SavepointResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "savepoints need checkpointing, which this JobManager does not provide yet");
+                                                 const v1::SavepointRequest* request,
+                                                 v1::SavepointResponse* response) {
+  absl::StatusOr<std::string> path = dispatcher_->triggerSavepoint(*request);
+  if (!path.ok())
+    return toGrpcStatus(path.status());
+  response->set_savepoint_path(*path);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobMasterService::UpdateTaskState(grpc::ServerContext*,
@@ -186,10 +208,9 @@ grpc::Status JobMasterService::UpdateTaskState(grpc::ServerContext*,
 }
 
 grpc::Status JobMasterService::AcknowledgeCheckpoint(grpc::ServerContext*,
-                                                     const v1::AcknowledgeCheckpointRequest*,
+                                                     const v1::AcknowledgeCheckpointRequest* request,
                                                      v1::AcknowledgeCheckpointResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "checkpoints are not coordinated by this JobManager yet");
+  return toGrpcStatus(dispatcher_->acknowledgeCheckpoint(*request));
 }
 
 }  // namespace brook::jobmanager

@@ -40,6 +40,11 @@ class Dispatcher {
   /// Asks the job to cancel; returns its status after the request.
   absl::StatusOr<v1::JobStatusResponse> cancel(const std::string& jobId);
   absl::Status updateTaskState(const v1::TaskStateUpdate& update);
+  /// A task's acknowledgement or decline of a checkpoint, for its job's coordinator.
+  absl::Status acknowledgeCheckpoint(const v1::AcknowledgeCheckpointRequest& request);
+  /// Takes a savepoint of a running job (and then cancels it, with `request.stop_job()`);
+  /// returns the savepoint's path.
+  absl::StatusOr<std::string> triggerSavepoint(const v1::SavepointRequest& request);
 
  private:
   std::shared_ptr<JobMaster> find(const std::string& jobId) const;

@@ -4,7 +4,6 @@
 #include <future>
 #include <set>
 
-#include <absl/strings/ascii.h>
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <grpcpp/grpcpp.h>
@@ -13,6 +12,7 @@
 #include "common/configuration.h"
 #include "common/logging.h"
 #include "common/rpc_status.h"
+#include "common/status_macros.h"
 #include "runtime/job_graph_proto.h"
 
 namespace brook::jobmanager {
@@ -54,28 +54,10 @@ std::vector<int> topologicalOrder(const v1::JobGraph& graph) {
 
 }  // namespace
 
-absl::StatusOr<RestartStrategy> restartStrategyFrom(const Configuration& c) {
-  RestartStrategy strategy;
-  std::string type = absl::AsciiStrToLower(c.getString(config_keys::kRestartStrategy, "none"));
-  if (type == "fixed-delay" || type == "fixeddelay") {
-    strategy.kind = RestartStrategy::Kind::kFixedDelay;
-  } else if (type != "none" && type != "off" && type != "disable") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config_keys::kRestartStrategy, ": expected none or fixed-delay, got '", type, "'"));
-  }
-  absl::StatusOr<int64_t> attempts = c.getInt(config_keys::kRestartAttempts, 1);
-  if (!attempts.ok())
-    return attempts.status();
-  absl::StatusOr<int64_t> delay = c.getDurationMillis(config_keys::kRestartDelay, 1000);
-  if (!delay.ok())
-    return delay.status();
-  if (*attempts < 0 || *attempts > INT32_MAX) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(config_keys::kRestartAttempts, ": ", *attempts, " is out of range"));
-  }
-  strategy.attempts = static_cast<int>(*attempts);
-  strategy.delay = std::chrono::milliseconds(*delay);
-  return strategy;
+absl::StatusOr<runtime::RestartStrategy> restartStrategyForJob(const Configuration& config) {
+  BROOK_ASSIGN_OR_RETURN(int64_t checkpointInterval,
+                         config.getDurationMillis(config_keys::kCheckpointingInterval, 0));
+  return runtime::restartStrategyFrom(config, checkpointInterval > 0);
 }
 
 JobMaster::JobMaster(std::string jobId,
@@ -85,6 +67,7 @@ JobMaster::JobMaster(std::string jobId,
     : jobId_(std::move(jobId)),
       graph_(std::move(graph)),
       options_(options),
+      restartStrategy_(options_.restartStrategy),
       resources_(resources),
       topologicalOrder_(topologicalOrder(graph_)) {
   for (const auto& v : graph_.vertices())
@@ -99,6 +82,37 @@ JobMaster::~JobMaster() {
 }
 
 void JobMaster::start() {
+  Configuration config;
+  for (const auto& [key, value] : graph_.configuration())
+    config.set(key, value);
+  JobCheckpointing::Hooks hooks;
+  hooks.sourceTaskManagers = [this] {
+    std::vector<std::string> addresses;
+    std::lock_guard lock(mutex_);
+    for (const v1::JobVertex& v : graph_.vertices()) {
+      if (!v.is_source())
+        continue;
+      for (int i = 0; i < v.parallelism() && static_cast<size_t>(i) < slots_.size(); ++i)
+        addresses.push_back(slots_[static_cast<size_t>(i)].rpcAddress);
+    }
+    return addresses;
+  };
+  hooks.taskManagers = [this] {
+    std::vector<std::string> addresses;
+    std::lock_guard lock(mutex_);
+    for (const auto& slot : slots_)
+      addresses.push_back(slot.rpcAddress);
+    return addresses;
+  };
+  hooks.channelTo = [this](const std::string& address) { return channelTo(address); };
+  hooks.failAttempt = [this](const std::string& reason) { failAttempt(reason); };
+  absl::StatusOr<std::unique_ptr<JobCheckpointing>> checkpointing =
+      JobCheckpointing::create(jobId_, graph_, config, std::move(hooks));
+  if (checkpointing.ok()) {
+    checkpointing_ = *std::move(checkpointing);
+  } else {
+    checkpointingError_ = checkpointing.status();
+  }
   thread_ = std::jthread([this] { run(); });
 }
 
@@ -136,8 +150,19 @@ void JobMaster::setStatus(v1::JobStatus status) {
 
 void JobMaster::run() {
   auto log = getLogger("jobmanager");
+  if (checkpointing_ == nullptr) {
+    {
+      std::lock_guard lock(mutex_);
+      failure_ = std::string(checkpointingError_.message());
+    }
+    log->error("[{}] job '{}' cannot start: {}", jobId_, graph_.job_name(), failure_);
+    setStatus(v1::JOB_STATUS_FAILED);
+    return;
+  }
   for (;;) {
     AttemptOutcome outcome = runAttempt();
+    checkpointing_->attemptEnded(outcome == AttemptOutcome::kFailed ? "the job fails over"
+                                                                    : "the job has ended");
     if (outcome == AttemptOutcome::kFinished) {
       releaseAttempt();
       setStatus(v1::JOB_STATUS_FINISHED);
@@ -152,13 +177,20 @@ void JobMaster::run() {
     // An attempt that never got its slots (slots_ empty) failed on the slot request timeout:
     // restarting would only wait for the same slots again.
     bool restart = false;
+    bool consulted = false;
     {
       std::lock_guard lock(mutex_);
-      restart = options_.restartStrategy.kind == RestartStrategy::Kind::kFixedDelay &&
-                attempt_ < options_.restartStrategy.attempts && !slots_.empty() &&
-                !cancelRequested_;
+      if (!slots_.empty() && !cancelRequested_) {
+        restartStrategy_.notifyFailure(nowMillis());
+        restart = restartStrategy_.canRestart();
+        consulted = true;
+      }
     }
     if (!restart) {
+      if (consulted && restartStrategy_.kind() != runtime::RestartStrategyKind::kNone) {
+        log->info("[{}] not restarting job '{}': {}", jobId_, graph_.job_name(),
+                  restartStrategy_.description());
+      }
       setStatus(v1::JOB_STATUS_FAILING);
       releaseAttempt();
       setStatus(v1::JOB_STATUS_FAILED);
@@ -167,15 +199,26 @@ void JobMaster::run() {
     setStatus(v1::JOB_STATUS_RESTARTING);
     releaseAttempt();
     std::unique_lock lock(mutex_);
-    log->info("[{}] restarting job '{}' in {} ms (restart {} of {}) after: {}", jobId_,
-              graph_.job_name(), options_.restartStrategy.delay.count(), attempt_ + 1,
-              options_.restartStrategy.attempts, failure_);
-    if (changed_.wait_for(lock, options_.restartStrategy.delay,
+    log->info("[{}] restarting job '{}' (restart {}) in {} ms, {}, after: {}", jobId_,
+              graph_.job_name(), attempt_ + 1, restartStrategy_.backoffMillis(),
+              restartStrategy_.description(), failure_);
+    if (changed_.wait_for(lock, std::chrono::milliseconds(restartStrategy_.backoffMillis()),
                           [this] { return cancelRequested_; })) {
       lock.unlock();
       setStatus(v1::JOB_STATUS_CANCELED);
       return;
     }
+    lock.unlock();
+    if (absl::Status restore = checkpointing_->prepareRestart(); !restore.ok()) {
+      {
+        std::lock_guard failLock(mutex_);
+        failure_ = absl::StrCat("cannot restart after '", failure_, "': ", restore.message());
+      }
+      log->error("[{}] job '{}': {}", jobId_, graph_.job_name(), failure_);
+      setStatus(v1::JOB_STATUS_FAILED);
+      return;
+    }
+    lock.lock();
     ++attempt_;
   }
 }
@@ -199,11 +242,14 @@ JobMaster::AttemptOutcome JobMaster::runAttempt() {
   }
   setStatus(v1::JOB_STATUS_RUNNING);
   absl::Status deployed = deployAll();
-  if (!deployed.ok())
+  if (!deployed.ok()) {
     failAttempt(std::string(deployed.message()));
+  } else {
+    checkpointing_->attemptStarted();
+  }
 
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] {
+  auto ended = [this] {
     if (cancelRequested_ || attemptFailed_)
       return true;
     for (const auto& vertex : tasks_) {
@@ -213,7 +259,17 @@ JobMaster::AttemptOutcome JobMaster::runAttempt() {
       }
     }
     return true;
-  });
+  };
+  if (checkpointing_->enabled()) {
+    // The checkpoint coordinator's clock ticks on this thread while the attempt runs.
+    while (!changed_.wait_for(lock, checkpointing_->tickInterval(), ended)) {
+      lock.unlock();
+      checkpointing_->tick();
+      lock.lock();
+    }
+  } else {
+    changed_.wait(lock, ended);
+  }
   if (attemptFailed_)
     return AttemptOutcome::kFailed;
   if (cancelRequested_)
@@ -297,6 +353,8 @@ absl::Status JobMaster::deployAll() {
       d.set_subtask_index(i);
       d.set_attempt_number(attempt);
       d.set_slot_index(slot.slotIndex);
+      d.set_checkpoint_directory(checkpointing_->checkpointDirectory());
+      d.set_restore_directory(checkpointing_->restoreDirectory());
       for (int e : v.inputs()) {
         const v1::JobEdge& edge = *edges.at(e);
         const v1::JobVertex& producer = graph_.vertices(edge.source_vertex());
@@ -400,12 +458,37 @@ absl::Status JobMaster::updateTaskState(const v1::TaskStateUpdate& update) {
                              update.task_manager_id());
     }
   }
+  if (update.state() == v1::EXECUTION_STATE_FINISHED && checkpointing_ != nullptr)
+    checkpointing_->taskFinished();
   if (!failure.empty()) {
     failAttempt(failure);
   } else {
     changed_.notify_all();
   }
   return absl::OkStatus();
+}
+
+absl::Status JobMaster::acknowledgeCheckpoint(const v1::AcknowledgeCheckpointRequest& request) {
+  if (checkpointing_ == nullptr)
+    return absl::FailedPreconditionError(absl::StrCat("job ", jobId_, " did not start"));
+  return checkpointing_->acknowledge(request);
+}
+
+absl::StatusOr<std::string> JobMaster::triggerSavepoint(const std::string& targetDirectory,
+                                                        bool stopJob) {
+  if (checkpointing_ == nullptr)
+    return absl::FailedPreconditionError(absl::StrCat("job ", jobId_, " did not start"));
+  if (v1::JobStatus s = status(); s != v1::JOB_STATUS_RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", jobId_, " is ", v1::JobStatus_Name(s).substr(sizeof("JOB_STATUS_") - 1),
+        "; only a RUNNING job can take a savepoint"));
+  }
+  BROOK_ASSIGN_OR_RETURN(std::string path, checkpointing_->triggerSavepoint(targetDirectory));
+  getLogger("jobmanager")->info("[{}] savepoint of job '{}' completed: {}", jobId_,
+                                graph_.job_name(), path);
+  if (stopJob)
+    cancel();
+  return path;
 }
 
 void JobMaster::onTaskManagerLost(const std::string& taskManagerId, const std::string& reason) {

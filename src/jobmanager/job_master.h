@@ -14,7 +14,9 @@
 
 #include "brook/brook.pb.h"
 #include "common/configuration.h"
+#include "jobmanager/job_checkpointing.h"
 #include "jobmanager/resource_manager.h"
+#include "runtime/restart_strategy.h"
 
 namespace grpc {
 class Channel;
@@ -22,24 +24,19 @@ class Channel;
 
 namespace brook::jobmanager {
 
-/// How a job reacts to a task failure (restart-strategy.*).
-struct RestartStrategy {
-  enum class Kind { kNone, kFixedDelay };
-  Kind kind = Kind::kNone;
-  int attempts = 1;
-  std::chrono::milliseconds delay{1000};
-};
-
 /// Runs one job on the cluster: allocates its slots from the ResourceManager (a job of
 /// parallelism p needs p slots: slot i hosts subtask i of every vertex), deploys its tasks to
 /// the TaskManagers in topological order, follows their state updates, and drives the job
 /// through CREATED -> RUNNING -> FINISHED, or FAILING -> FAILED, CANCELLING -> CANCELED, and
 /// RESTARTING -> RUNNING as the restart strategy allows. A restart starts the whole job again
-/// as a new attempt. All methods are thread-safe; the job itself runs on the JobMaster's thread.
+/// as a new attempt, from the latest completed checkpoint when the job takes checkpoints
+/// (JobCheckpointing), or from the savepoint it was started from. All methods are thread-safe; the job itself runs on the JobMaster's thread.
 class JobMaster {
  public:
   struct Options {
-    RestartStrategy restartStrategy;
+    /// How the job reacts to a failed attempt (restart-strategy.*); a fresh one, as
+    /// restartStrategyForJob() makes it.
+    runtime::RestartStrategy restartStrategy;
     /// How long the job waits for enough free slots before it fails.
     std::chrono::milliseconds slotRequestTimeout{60000};
     /// Deadline of a deployment call (the first one of a job on a TaskManager also fetches the
@@ -64,6 +61,12 @@ class JobMaster {
   absl::Status updateTaskState(const v1::TaskStateUpdate& update);
   /// Fails the running attempt's tasks on a lost TaskManager.
   void onTaskManagerLost(const std::string& taskManagerId, const std::string& reason);
+  /// A task's acknowledgement or decline of a checkpoint.
+  absl::Status acknowledgeCheckpoint(const v1::AcknowledgeCheckpointRequest& request);
+  /// Takes a savepoint into a new folder under `targetDirectory` (empty: state.savepoints.dir)
+  /// and returns its path; with `stopJob` the job is cancelled once it is complete.
+  /// FailedPrecondition when the job does not run or takes no checkpoints.
+  absl::StatusOr<std::string> triggerSavepoint(const std::string& targetDirectory, bool stopJob);
 
   const std::string& jobId() const { return jobId_; }
   v1::JobStatus status() const;
@@ -95,6 +98,8 @@ class JobMaster {
   const std::string jobId_;
   const v1::JobGraph graph_;
   const Options options_;
+  /// A copy of options_.restartStrategy that counts the job's failures; job thread only.
+  runtime::RestartStrategy restartStrategy_;
   ResourceManager* resources_;
   int parallelism_ = 1;
   std::vector<int> topologicalOrder_;
@@ -112,12 +117,17 @@ class JobMaster {
   int64_t startMillis_ = 0;
   int64_t endMillis_ = 0;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  /// Checkpoints and restores; created in start(), or the reason it could not be.
+  std::unique_ptr<JobCheckpointing> checkpointing_;
+  absl::Status checkpointingError_;
 
   std::jthread thread_;
 };
 
-/// Reads the restart strategy from a job's or the cluster's configuration
-/// (restart-strategy.type, restart-strategy.fixed-delay.attempts / .delay).
-absl::StatusOr<RestartStrategy> restartStrategyFrom(const Configuration& config);
+/// Reads the restart strategy from a job's or the cluster's configuration (restart-strategy.*,
+/// see runtime/restart_strategy.h). Checkpointing counts as enabled when
+/// execution.checkpointing.interval is above 0, which makes exponential-delay the default.
+/// InvalidArgument names the key and the value at fault.
+absl::StatusOr<runtime::RestartStrategy> restartStrategyForJob(const Configuration& config);
 
 }  // namespace brook::jobmanager

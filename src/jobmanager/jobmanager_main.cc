@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
 
   brook::jobmanager::ResourceManager resourceManager(rmOptions);
   brook::jobmanager::ResourceManagerService rmService(&resourceManager);
-  if (auto strategy = brook::jobmanager::restartStrategyFrom(*config); !strategy.ok()) {
+  if (auto strategy = brook::jobmanager::restartStrategyForJob(*config); !strategy.ok()) {
     std::cerr << "error: " << strategy.status().message() << "\n";
     return 2;
   }

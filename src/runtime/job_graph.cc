@@ -152,6 +152,14 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   jg.checkpointing = *std::move(checkpointing);
   if (jg.mode == RuntimeMode::kBatch)
     jg.checkpointing.intervalMillis = 0;  // as in Flink, BATCH jobs do not checkpoint
+  auto savepointRestore = checkpoint::savepointRestoreSettingsFrom(config);
+  if (!savepointRestore.ok())
+    return savepointRestore.status();
+  jg.savepointRestore = *std::move(savepointRestore);
+  auto restartStrategy = restartStrategySettingsFrom(config, jg.checkpointing.enabled());
+  if (!restartStrategy.ok())
+    return restartStrategy.status();
+  jg.restartStrategy = *restartStrategy;
   jg.temporaryDirectory = temporaryDirectory(config);
 
   // Resolve each node's parallelism.

@@ -16,6 +16,7 @@
 
 #include "checkpoint/checkpointing_options.h"
 #include "common/configuration.h"
+#include "runtime/restart_strategy.h"
 #include "state/keyed_state_backend_factory.h"
 #include "state/rocksdb_keyed_store.h"
 
@@ -67,6 +68,10 @@ struct JobGraph {
   StateBackendSettings stateBackend;
   /// `execution.checkpointing.*`, `state.checkpoints.*`: off (interval 0) in BATCH mode.
   checkpoint::CheckpointingOptions checkpointing;
+  /// `execution.savepoint.*`: the savepoint or checkpoint the job starts from, if any.
+  checkpoint::SavepointRestoreSettings savepointRestore;
+  /// `restart-strategy.*`: what the job does when a task fails.
+  RestartStrategySettings restartStrategy;
   /// The first of `io.tmp.dirs` of the planning configuration: where an in-process execution
   /// (MiniCluster) keeps local files such as RocksDB state. TaskManagers use their own folder.
   std::string temporaryDirectory;

@@ -7,9 +7,11 @@
 #include <thread>
 #include <vector>
 
+#include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
 
 #include "checkpoint/checkpoint_coordinator.h"
+#include "checkpoint/state_assignment.h"
 #include "common/logging.h"
 #include "runtime/checkpoint_responder.h"
 #include "runtime/result_partition.h"
@@ -33,6 +35,8 @@ const char* jobStatusName(JobStatus status) {
       return "CANCELLING";
     case JobStatus::kCanceled:
       return "CANCELED";
+    case JobStatus::kRestarting:
+      return "RESTARTING";
   }
   return "UNKNOWN";
 }
@@ -73,11 +77,10 @@ class DirectCheckpointResponder final : public CheckpointResponder {
 
 }  // namespace
 
-struct MiniCluster::Execution {
+/// One attempt of a job: its partitions and tasks.
+struct MiniClusterAttempt {
   std::vector<std::unique_ptr<ResultPartition>> partitions;
   std::vector<std::unique_ptr<StreamTask>> tasks;
-  std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator;
-  std::unique_ptr<CheckpointResponder> responder;
   std::mutex mutex;
   std::condition_variable done;
   int remaining = 0;
@@ -109,6 +112,7 @@ MiniCluster::~MiniCluster() {
 void MiniCluster::cancel() {
   std::lock_guard lock(mutex_);
   cancelRequested_ = true;
+  cancelled_.notify_all();
   if (running_ == nullptr)
     return;
   {
@@ -118,28 +122,26 @@ void MiniCluster::cancel() {
   running_->cancelAll();
 }
 
-JobExecutionResult MiniCluster::execute(const JobGraph& jg,
-                                        const JobArgs& args,
-                                        const StatusListener& listener) {
-  auto log = getLogger("runtime");
-  auto start = std::chrono::steady_clock::now();
-  JobExecutionResult result;
-  result.jobId = newJobId();
-  auto report = [&](JobStatus s) {
-    result.status = s;
-    if (listener)
-      listener(result.jobId, s);
-  };
-  report(JobStatus::kCreated);
+namespace {
 
-  Execution exec;
-  // Local state of this execution's tasks (RocksDB), created when first needed and removed
-  // when the job ends.
-  const std::string localStateDirectory =
-      (std::filesystem::path(jg.temporaryDirectory.empty() ? temporaryDirectory(Configuration{})
-                                                           : jg.temporaryDirectory) /
-       absl::StrFormat("brook-minicluster-%s", result.jobId))
-          .string();
+/// What the attempts of one job share: the job, its checkpoint storage and coordinator, and
+/// the attempt that runs now, which the coordinator's callbacks reach.
+struct JobRun {
+  const JobGraph& graph;
+  const JobArgs& args;
+  std::string jobId;
+  std::string localStateDirectory;
+  std::optional<checkpoint::FileCheckpointStorage> storage;
+  std::unique_ptr<checkpoint::CheckpointCoordinator> coordinator;
+  std::unique_ptr<CheckpointResponder> responder;
+  /// Changed on the executing thread between attempts, while no task runs.
+  MiniClusterAttempt* current = nullptr;
+};
+
+/// Creates the partitions and tasks of one attempt, restoring from `restore` if set.
+void deployAttempt(JobRun& run, MiniClusterAttempt& exec, int attemptNumber,
+                   const checkpoint::RestoreSource* restore) {
+  const JobGraph& jg = run.graph;
   // partitionOf[edge][producer subtask]
   std::vector<std::vector<ResultPartition*>> partitionOf(jg.edges.size());
   for (const JobEdge& e : jg.edges) {
@@ -154,64 +156,11 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
     }
   }
 
-  std::string checkpointDirectory;
-  if (jg.checkpointing.enabled()) {
-    absl::StatusOr<checkpoint::FileCheckpointStorage> storage =
-        checkpoint::FileCheckpointStorage::open(jg.checkpointing.directory, result.jobId);
-    if (!storage.ok()) {
-      result.failure = absl::StrFormat("%s: %s", config_keys::kCheckpointsDirectory,
-                                       storage.status().message());
-      log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, result.failure);
-      report(JobStatus::kFailed);
-      return result;
-    }
-    checkpointDirectory = storage->jobDirectory().string();
-    std::vector<checkpoint::OperatorDescription> operators;
-    std::vector<checkpoint::SubtaskId> subtasks;
-    for (const JobVertex& v : jg.vertices) {
-      for (int node : v.chainedNodes) {
-        operators.push_back({jg.operatorIds[static_cast<size_t>(node)],
-                             jg.streamGraph->nodes[static_cast<size_t>(node)].name, v.id,
-                             v.parallelism, v.maxParallelism});
-      }
-      for (int i = 0; i < v.parallelism; ++i)
-        subtasks.push_back({v.id, i});
-    }
-    checkpoint::CheckpointCoordinator::Callbacks callbacks;
-    callbacks.triggerSources = [&exec, &jg](int64_t id, int64_t timestamp, bool,
-                                            const std::filesystem::path&) -> absl::Status {
-      for (auto& task : exec.tasks) {
-        if (!jg.vertices[static_cast<size_t>(task->vertexId())].isSource)
-          continue;
-        if (!task->triggerCheckpoint(id, timestamp)) {
-          return absl::FailedPreconditionError(
-              absl::StrFormat("task '%s' is not running", task->description()));
-        }
-      }
-      return absl::OkStatus();
-    };
-    callbacks.notifyComplete = [&exec](int64_t id) {
-      for (auto& task : exec.tasks)
-        task->notifyCheckpointComplete(id);
-    };
-    callbacks.notifyAborted = [&exec, &result, log](int64_t id, const std::string& reason) {
-      log->info("[{}] {}", result.jobId, reason);
-      for (auto& task : exec.tasks)
-        task->notifyCheckpointAborted(id);
-    };
-    callbacks.failJob = [&exec](const std::string& reason) { exec.fail(reason); };
-    exec.coordinator = std::make_unique<checkpoint::CheckpointCoordinator>(
-        result.jobId, jg.checkpointing, *std::move(storage), std::move(operators),
-        std::move(subtasks), std::move(callbacks));
-    exec.responder =
-        std::make_unique<DirectCheckpointResponder>(result.jobId, exec.coordinator.get());
-  }
-
-  auto onComplete = [&exec](TaskState state, const std::string& failure) {
+  auto onComplete = [&run, &exec](TaskState state, const std::string& failure) {
     // A job with an ended task cannot complete another checkpoint: periodic triggering stops,
     // as in Flink without checkpoints after tasks finish.
-    if (exec.coordinator)
-      exec.coordinator->stop();
+    if (run.coordinator)
+      run.coordinator->stop();
     bool cancelOthers = false;
     {
       std::lock_guard lock(exec.mutex);
@@ -230,15 +179,18 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   for (const JobVertex& v : jg.vertices) {
     for (int i = 0; i < v.parallelism; ++i) {
       StreamTask::Environment env;
-      env.jobId = result.jobId;
+      env.jobId = run.jobId;
       env.jobGraph = &jg;
-      env.args = &args;
+      env.args = &run.args;
       env.vertexId = v.id;
       env.subtaskIndex = i;
-      env.localStateDirectory = localStateDirectory;
-      env.checkpointDirectory = checkpointDirectory;
+      env.attemptNumber = attemptNumber;
+      env.localStateDirectory = run.localStateDirectory;
+      if (run.storage)
+        env.checkpointDirectory = run.storage->jobDirectory().string();
       env.checkpointingMode = jg.checkpointing.mode;
-      env.checkpointResponder = exec.responder.get();
+      env.checkpointResponder = run.responder.get();
+      env.restore = restore;
       for (int e : v.outputs)
         env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
       for (int e : v.inputs) {
@@ -258,84 +210,261 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
     }
   }
   exec.remaining = static_cast<int>(exec.tasks.size());
+}
 
-  {
-    std::lock_guard lock(mutex_);
-    running_ = &exec;
-    if (cancelRequested_)
-      exec.cancelled = true;
+}  // namespace
+
+JobExecutionResult MiniCluster::execute(const JobGraph& jg,
+                                        const JobArgs& args,
+                                        const StatusListener& listener) {
+  auto log = getLogger("runtime");
+  auto start = std::chrono::steady_clock::now();
+  JobExecutionResult result;
+  result.jobId = newJobId();
+  auto report = [&](JobStatus s) {
+    result.status = s;
+    if (listener)
+      listener(result.jobId, s);
+  };
+  auto failBeforeStart = [&](std::string failure) {
+    result.failure = std::move(failure);
+    log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, result.failure);
+    report(JobStatus::kFailed);
+    return result;
+  };
+  report(JobStatus::kCreated);
+
+  JobRun run{jg, args, result.jobId, {}, std::nullopt, nullptr, nullptr, nullptr};
+  // Local state of this execution's tasks (RocksDB), created when first needed and removed
+  // when the job ends.
+  run.localStateDirectory =
+      (std::filesystem::path(jg.temporaryDirectory.empty() ? temporaryDirectory(Configuration{})
+                                                           : jg.temporaryDirectory) /
+       absl::StrFormat("brook-minicluster-%s", result.jobId))
+          .string();
+
+  std::vector<checkpoint::OperatorDescription> operators;
+  std::vector<checkpoint::SubtaskId> subtasks;
+  for (const JobVertex& v : jg.vertices) {
+    for (int node : v.chainedNodes) {
+      operators.push_back({jg.operatorIds[static_cast<size_t>(node)],
+                           jg.streamGraph->nodes[static_cast<size_t>(node)].name, v.id,
+                           v.parallelism, v.maxParallelism});
+    }
+    for (int i = 0; i < v.parallelism; ++i)
+      subtasks.push_back({v.id, i});
   }
-  log->info("[{}] job '{}' with {} tasks switched to RUNNING", result.jobId, jg.jobName,
-            exec.tasks.size());
-  report(JobStatus::kRunning);
-  if (exec.cancelled)
-    exec.cancelAll();
 
-  std::vector<std::jthread> threads;
-  threads.reserve(exec.tasks.size());
-  for (auto& t : exec.tasks)
-    threads.emplace_back([task = t.get()] { task->run(); });
+  // The savepoint (or retained checkpoint) the job starts from.
+  std::optional<checkpoint::RestoreSource> initialRestore;
+  if (jg.savepointRestore.restores()) {
+    absl::StatusOr<checkpoint::RestoreSource> source =
+        checkpoint::loadRestoreSource(jg.savepointRestore.path);
+    std::vector<std::string> warnings;
+    absl::Status fits = source.ok() ? checkpoint::checkStateAssignment(
+                                          *source, operators,
+                                          jg.savepointRestore.allowNonRestoredState, &warnings)
+                                    : source.status();
+    if (!fits.ok()) {
+      return failBeforeStart(absl::StrCat("cannot restore from '", jg.savepointRestore.path,
+                                          "': ", fits.message()));
+    }
+    for (const std::string& w : warnings)
+      log->warn("[{}] restoring from '{}': {}", result.jobId, jg.savepointRestore.path, w);
+    log->info("[{}] job '{}' starts from {} {} in '{}'", result.jobId, jg.jobName,
+              source->metadata.isSavepoint ? "the savepoint of checkpoint" : "checkpoint",
+              source->metadata.checkpointId, source->directory.string());
+    initialRestore = *std::move(source);
+  }
 
-  if (exec.coordinator)
-    exec.coordinator->start(epochMillis());
-  // The coordinator's clock ticks on this thread while the job runs.
-  const auto tick = exec.coordinator
-                        ? std::chrono::milliseconds(std::clamp<int64_t>(
-                              jg.checkpointing.intervalMillis / 4, 1, 50))
-                        : std::chrono::milliseconds(200);
-  bool reportedTransition = false;
-  {
-    std::unique_lock lock(exec.mutex);
-    while (exec.remaining > 0) {
-      exec.done.wait_for(lock, tick);
-      if (exec.coordinator && !exec.failed && !exec.cancelled) {
-        lock.unlock();
-        exec.coordinator->onTick(epochMillis());
-        lock.lock();
+  if (jg.checkpointing.enabled()) {
+    absl::StatusOr<checkpoint::FileCheckpointStorage> storage =
+        checkpoint::FileCheckpointStorage::open(jg.checkpointing.directory, result.jobId);
+    if (!storage.ok()) {
+      return failBeforeStart(absl::StrFormat("%s: %s", config_keys::kCheckpointsDirectory,
+                                             storage.status().message()));
+    }
+    run.storage = *storage;
+    checkpoint::CheckpointCoordinator::Callbacks callbacks;
+    callbacks.triggerSources = [&run](int64_t id, int64_t timestamp, bool,
+                                      const std::filesystem::path&) -> absl::Status {
+      for (auto& task : run.current->tasks) {
+        if (!run.graph.vertices[static_cast<size_t>(task->vertexId())].isSource)
+          continue;
+        if (!task->triggerCheckpoint(id, timestamp)) {
+          return absl::FailedPreconditionError(
+              absl::StrFormat("task '%s' is not running", task->description()));
+        }
       }
-      if (!reportedTransition && (exec.failed || exec.cancelled) && exec.remaining > 0) {
-        reportedTransition = true;
-        JobStatus s = exec.failed ? JobStatus::kFailing : JobStatus::kCancelling;
-        lock.unlock();
-        report(s);
-        lock.lock();
+      return absl::OkStatus();
+    };
+    callbacks.notifyComplete = [&run](int64_t id) {
+      for (auto& task : run.current->tasks)
+        task->notifyCheckpointComplete(id);
+    };
+    callbacks.notifyAborted = [&run, log](int64_t id, const std::string& reason) {
+      log->info("[{}] {}", run.jobId, reason);
+      for (auto& task : run.current->tasks)
+        task->notifyCheckpointAborted(id);
+    };
+    callbacks.failJob = [&run](const std::string& reason) { run.current->fail(reason); };
+    run.coordinator = std::make_unique<checkpoint::CheckpointCoordinator>(
+        result.jobId, jg.checkpointing, *std::move(storage), operators, subtasks,
+        std::move(callbacks), initialRestore ? initialRestore->metadata.checkpointId : 0);
+    run.responder =
+        std::make_unique<DirectCheckpointResponder>(result.jobId, run.coordinator.get());
+  }
+
+  RestartStrategy restartStrategy(jg.restartStrategy);
+  const checkpoint::RestoreSource* restore = initialRestore ? &*initialRestore : nullptr;
+  std::optional<checkpoint::RestoreSource> restoredCheckpoint;
+  bool failed = false;
+  bool cancelled = false;
+  std::string failure;
+  for (int attempt = 0;; ++attempt) {
+    MiniClusterAttempt exec;
+    run.current = &exec;
+    deployAttempt(run, exec, attempt, restore);
+    {
+      std::lock_guard lock(mutex_);
+      running_ = &exec;
+      if (cancelRequested_)
+        exec.cancelled = true;
+    }
+    log->info("[{}] job '{}' with {} tasks switched to RUNNING{}", result.jobId, jg.jobName,
+              exec.tasks.size(),
+              attempt == 0 ? "" : absl::StrFormat(" (attempt %d)", attempt + 1));
+    report(JobStatus::kRunning);
+    if (exec.cancelled)
+      exec.cancelAll();
+
+    std::vector<std::jthread> threads;
+    threads.reserve(exec.tasks.size());
+    for (auto& t : exec.tasks)
+      threads.emplace_back([task = t.get()] { task->run(); });
+
+    if (run.coordinator)
+      run.coordinator->start(epochMillis());
+    // The coordinator's clock ticks on this thread while the job runs.
+    const auto tick = run.coordinator ? std::chrono::milliseconds(std::clamp<int64_t>(
+                                            jg.checkpointing.intervalMillis / 4, 1, 50))
+                                      : std::chrono::milliseconds(200);
+    bool decided = false;
+    bool restart = false;
+    {
+      std::unique_lock lock(exec.mutex);
+      while (exec.remaining > 0 || !decided) {
+        if (exec.remaining > 0)
+          exec.done.wait_for(lock, tick);
+        if (run.coordinator && !exec.failed && !exec.cancelled && exec.remaining > 0) {
+          lock.unlock();
+          run.coordinator->onTick(epochMillis());
+          lock.lock();
+        }
+        if (!decided && (exec.failed || exec.cancelled)) {
+          // The first failure decides, while the other tasks are being cancelled.
+          decided = true;
+          JobStatus s = JobStatus::kCancelling;
+          if (exec.failed && !exec.cancelled) {
+            restartStrategy.notifyFailure(epochMillis());
+            restart = restartStrategy.canRestart();
+            s = restart ? JobStatus::kRestarting : JobStatus::kFailing;
+          }
+          lock.unlock();
+          report(s);
+          lock.lock();
+        }
+        if (exec.remaining == 0)
+          decided = true;
       }
     }
+    for (auto& t : threads)
+      t.join();
+    {
+      std::lock_guard lock(mutex_);
+      running_ = nullptr;
+      if (cancelRequested_)
+        exec.cancelled = true;
+    }
+    if (run.coordinator) {
+      run.coordinator->stop();
+      run.coordinator->abortPending(restart ? "the job is restarting" : "the job has ended");
+    }
+    for (auto& p : exec.partitions)
+      p->releaseAll();
+    run.current = nullptr;
+
+    if (exec.cancelled) {
+      cancelled = true;
+      break;
+    }
+    if (!exec.failed)
+      break;
+    if (!restart) {
+      failed = true;
+      failure = exec.failure;
+      break;
+    }
+    const int64_t delay = restartStrategy.backoffMillis();
+    log->info("[{}] restarting job '{}' in {} ms ({}) after: {}", result.jobId, jg.jobName, delay,
+              restartStrategy.description(), exec.failure);
+    {
+      std::unique_lock lock(mutex_);
+      if (cancelled_.wait_for(lock, std::chrono::milliseconds(delay),
+                              [this] { return cancelRequested_; })) {
+        cancelled = true;
+        break;
+      }
+    }
+    // The new attempt starts from the latest usable completed checkpoint, else from where the
+    // job started.
+    if (run.storage) {
+      std::vector<std::string> warnings;
+      absl::StatusOr<checkpoint::FileCheckpointStorage::Restorable> latest =
+          run.storage->latestRestorable(&warnings);
+      for (const std::string& w : warnings)
+        log->warn("[{}] {}", result.jobId, w);
+      if (latest.ok()) {
+        restoredCheckpoint = checkpoint::RestoreSource{std::move(latest->metadata),
+                                                       std::move(latest->directory)};
+        restore = &*restoredCheckpoint;
+        log->info("[{}] restoring job '{}' from checkpoint {}", result.jobId, jg.jobName,
+                  restore->metadata.checkpointId);
+      } else if (!absl::IsNotFound(latest.status())) {
+        failed = true;
+        failure = absl::StrCat("cannot restart after '", exec.failure,
+                               "': ", latest.status().message());
+        break;
+      }
+    }
+    ++result.restarts;
   }
-  for (auto& t : threads)
-    t.join();
-  if (exec.coordinator) {
-    exec.coordinator->stop();
-    exec.coordinator->abortPending("the job has ended");
-    result.completedCheckpoints = exec.coordinator->counts().completed;
-    if (std::optional<checkpoint::CheckpointMetadata> latest = exec.coordinator->latestCompleted()) {
-      result.latestCheckpoint =
-          (std::filesystem::path(checkpointDirectory) / absl::StrFormat("chk-%d", latest->checkpointId))
-              .string();
+
+  if (run.coordinator) {
+    result.completedCheckpoints = run.coordinator->counts().completed;
+    if (std::optional<checkpoint::CheckpointMetadata> latest = run.coordinator->latestCompleted()) {
+      result.latestCheckpoint = run.storage->checkpointDirectory(latest->checkpointId).string();
     }
   }
   {
     std::lock_guard lock(mutex_);
-    running_ = nullptr;
     cancelRequested_ = false;
   }
-  for (auto& p : exec.partitions)
-    p->releaseAll();
   std::error_code removeError;
-  std::filesystem::remove_all(localStateDirectory, removeError);
+  std::filesystem::remove_all(run.localStateDirectory, removeError);
   if (removeError) {
     log->warn("[{}] cannot remove the local state directory '{}': {}", result.jobId,
-              localStateDirectory, removeError.message());
+              run.localStateDirectory, removeError.message());
   }
 
   result.durationMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count();
-  if (exec.failed) {
-    result.failure = exec.failure;
-    log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, exec.failure);
+  if (failed) {
+    result.failure = failure;
+    log->error("[{}] job '{}' FAILED: {}", result.jobId, jg.jobName, failure);
     report(JobStatus::kFailed);
-  } else if (exec.cancelled) {
+  } else if (cancelled) {
     log->info("[{}] job '{}' CANCELED", result.jobId, jg.jobName);
     report(JobStatus::kCanceled);
   } else {

@@ -16,7 +16,18 @@
 
 namespace brook::runtime {
 
-enum class JobStatus { kCreated, kRunning, kFinished, kFailing, kFailed, kCancelling, kCanceled };
+struct MiniClusterAttempt;
+
+enum class JobStatus {
+  kCreated,
+  kRunning,
+  kFinished,
+  kFailing,
+  kFailed,
+  kCancelling,
+  kCanceled,
+  kRestarting
+};
 const char* jobStatusName(JobStatus status);
 
 struct JobExecutionResult {
@@ -28,6 +39,8 @@ struct JobExecutionResult {
   /// stays in state.checkpoints.dir after the job ends.
   int64_t completedCheckpoints = 0;
   std::string latestCheckpoint;
+  /// How often the job restarted after a task failure.
+  int restarts = 0;
 };
 
 /// Runs jobs inside this process: every task of the JobGraph on its own thread, connected by
@@ -35,8 +48,12 @@ struct JobExecutionResult {
 /// processes. Tasks keep local state files in a folder per execution under the JobGraph's
 /// temporary directory (`io.tmp.dirs`), `brook-minicluster-<job id>`, removed when the job
 /// ends. With `execution.checkpointing.interval` set, a CheckpointCoordinator takes periodic
-/// checkpoints into `state.checkpoints.dir`. Thread-safe: `cancel` may be called while `execute`
-/// runs on another thread.
+/// checkpoints into `state.checkpoints.dir`. A job starts from the savepoint or checkpoint of
+/// `execution.savepoint.path` when set. On a task failure the restart strategy
+/// (`restart-strategy.*`) decides: the job fails, or every task is cancelled and the job runs
+/// again as a new attempt, from the latest usable completed checkpoint (or from where it
+/// started, when it has none). Thread-safe: `cancel` may be called while `execute` runs on
+/// another thread.
 class MiniCluster {
  public:
   using StatusListener = std::function<void(const std::string& jobId, JobStatus)>;
@@ -56,9 +73,9 @@ class MiniCluster {
   void cancel();
 
  private:
-  struct Execution;
   std::mutex mutex_;
-  Execution* running_ = nullptr;
+  std::condition_variable cancelled_;
+  MiniClusterAttempt* running_ = nullptr;  // the attempt that runs now
   bool cancelRequested_ = false;
 };
 

@@ -171,6 +171,41 @@ void StreamTask::createKeyedStateBackend(size_t index, int nodeId) {
   contexts_[index]->keyedStateBackend = keyedStateBackends_[index].get();
 }
 
+void StreamTask::restoreState(size_t index, int nodeId) {
+  const JobGraph& jg = *env_.jobGraph;
+  const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
+  const std::string& uid = jg.operatorIds[static_cast<size_t>(nodeId)];
+  const checkpoint::OperatorStateMetadata* state = env_.restore->find(uid);
+  if (state == nullptr)
+    return;
+  contexts_[index]->restored = true;
+  const std::string& description = contexts_[index]->subtaskDescription();
+  auto fail = [&](const absl::Status& status) {
+    throw std::runtime_error(absl::StrCat("cannot restore the state of operator '", description,
+                                          "' from ", env_.restore->directory.string(), ": ",
+                                          status.message()));
+  };
+  if (state::RuntimeKeyedStateBackend* backend = keyedStateBackends_[index].get()) {
+    if (absl::Status status = checkpoint::restoreKeyedState(*env_.restore, *state, *backend);
+        !status.ok()) {
+      fail(status);
+    }
+  } else {
+    for (const checkpoint::SubtaskStateMetadata& subtask : state->subtasks) {
+      if (!subtask.keyedState.empty()) {
+        fail(absl::FailedPreconditionError(absl::StrCat(
+            "the snapshot holds keyed state for uid '", uid,
+            "', but the operator does not run on a keyed stream")));
+      }
+    }
+  }
+  absl::StatusOr<internal::OperatorStateSnapshotData> operatorState =
+      checkpoint::assignOperatorState(*env_.restore, *state, env_.subtaskIndex, v.parallelism);
+  if (!operatorState.ok())
+    fail(operatorState.status());
+  operatorStateStores_[index]->restore(*std::move(operatorState));
+}
+
 void StreamTask::cancel() {
   cancelled_.store(true);
   mailbox_.wake();
@@ -214,6 +249,7 @@ void StreamTask::setUp() {
     timeServices_.push_back(std::make_unique<OperatorTimeService>(this, contexts_.size()));
     ctx->processingTimeService = timeServices_.back().get();
     ctx->autoWatermarkIntervalMillis = jg.autoWatermarkIntervalMillis;
+    ctx->checkpointingEnabled = env_.checkpointResponder != nullptr;
     operatorStateStores_.push_back(
         std::make_unique<OperatorStateStore>(ctx->subtaskDescription()));
     ctx->operatorStateStore = operatorStateStores_.back().get();
@@ -223,6 +259,8 @@ void StreamTask::setUp() {
     keyedStateBackends_.emplace_back();
     if (operators_.back()->isKeyed())
       createKeyedStateBackend(operators_.size() - 1, nodeId);
+    if (env_.restore != nullptr)
+      restoreState(operators_.size() - 1, nodeId);
   }
 
   // Wire each operator's outputs: chained operators directly, others through writers.

@@ -13,6 +13,7 @@
 #include <brook/operator_state_store.h>
 
 #include "checkpoint/checkpoint_barrier_aligner.h"
+#include "checkpoint/state_assignment.h"
 #include "runtime/checkpoint_responder.h"
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
@@ -65,6 +66,10 @@ class StreamTask final : public ProcessingTimeService {
     std::string checkpointDirectory;
     checkpoint::CheckpointingMode checkpointingMode = checkpoint::CheckpointingMode::kExactlyOnce;
     CheckpointResponder* checkpointResponder = nullptr;
+    /// The checkpoint or savepoint the task starts from, or null. Each operator restores the
+    /// state recorded under its uid before it opens: keyed state of its key groups, operator
+    /// state redistributed for its subtask.
+    const checkpoint::RestoreSource* restore = nullptr;
   };
   /// Called once, from the task thread, when the task reaches a terminal state.
   using CompletionCallback = std::function<void(TaskState, const std::string& failure)>;
@@ -129,6 +134,8 @@ class StreamTask final : public ProcessingTimeService {
   void closeOperators() noexcept;
   /// Creates the keyed state backend of the operator at `index` of the chain.
   void createKeyedStateBackend(size_t index, int nodeId);
+  /// Restores the state of the operator at `index` from the environment's restore source.
+  void restoreState(size_t index, int nodeId);
   /// Runs the timers due now that were registered before this call; a callback's exception
   /// fails the task (an OperatorException names the operator that registered it).
   void runDueTimers();

@@ -10,6 +10,9 @@
 
 #include <brook/stream_execution_environment.h>
 
+#include "checkpoint/checkpoint_metadata_proto.h"
+#include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/state_assignment.h"
 #include "common/configuration.h"
 #include "common/logging.h"
 #include "common/rpc_status.h"
@@ -37,6 +40,54 @@ absl::StatusOr<std::pair<std::string, int>> splitHostPort(const std::string& add
   }
   return std::make_pair(address.substr(0, colon), port);
 }
+
+/// Hands a job's checkpoint acknowledgements to the executor's CheckpointListener.
+class ListenerCheckpointResponder final : public runtime::CheckpointResponder {
+ public:
+  ListenerCheckpointResponder(std::string jobId, TaskExecutor::CheckpointListener listener)
+      : jobId_(std::move(jobId)), listener_(std::move(listener)) {}
+  void acknowledge(int64_t checkpointId, const checkpoint::TaskAcknowledgement& ack) override {
+    v1::AcknowledgeCheckpointRequest request = start(checkpointId, ack.task);
+    for (const auto& [uid, state] : ack.operators) {
+      v1::AcknowledgeCheckpointRequest::OperatorState* op = request.add_operators();
+      op->set_operator_uid(uid);
+      checkpoint::toProto(state, op->mutable_state());
+    }
+    listener_(std::move(request));
+  }
+  void decline(int64_t checkpointId, checkpoint::SubtaskId task, checkpoint::DeclineReason why,
+               const std::string& reason) override {
+    v1::AcknowledgeCheckpointRequest request = start(checkpointId, task);
+    request.set_declined(true);
+    request.set_decline_reason(reason);
+    switch (why) {
+      case checkpoint::DeclineReason::kFailure:
+        request.set_decline_kind(v1::AcknowledgeCheckpointRequest::DECLINE_KIND_FAILURE);
+        break;
+      case checkpoint::DeclineReason::kTaskNotRunning:
+        request.set_decline_kind(v1::AcknowledgeCheckpointRequest::DECLINE_KIND_TASK_NOT_RUNNING);
+        break;
+      case checkpoint::DeclineReason::kSubsumed:
+        request.set_decline_kind(v1::AcknowledgeCheckpointRequest::DECLINE_KIND_SUBSUMED);
+        break;
+    }
+    listener_(std::move(request));
+  }
+
+ private:
+  v1::AcknowledgeCheckpointRequest start(int64_t checkpointId, checkpoint::SubtaskId task) const {
+    v1::AcknowledgeCheckpointRequest request;
+    request.set_protocol_version(runtime::kProtocolVersion);
+    request.set_job_id(jobId_);
+    request.set_checkpoint_id(checkpointId);
+    request.set_vertex_id(task.vertexId);
+    request.set_subtask_index(task.subtaskIndex);
+    return request;
+  }
+
+  std::string jobId_;
+  TaskExecutor::CheckpointListener listener_;
+};
 
 }  // namespace
 
@@ -66,6 +117,10 @@ struct TaskExecutor::Task {
 // code) go before the plan, the plan before the library.
 struct TaskExecutor::Job {
   std::string jobId;
+  /// Where the job's tasks report their checkpoints (to the CheckpointListener).
+  std::unique_ptr<runtime::CheckpointResponder> responder;
+  /// The checkpoints or savepoints the job's tasks restore from, by directory.
+  std::map<std::string, std::unique_ptr<checkpoint::RestoreSource>> restores;
   std::unique_ptr<runtime::JobLibrary> library;
   std::unique_ptr<StreamExecutionEnvironment> env;
   JobArgs args;
@@ -78,11 +133,13 @@ struct TaskExecutor::Job {
 TaskExecutor::TaskExecutor(Options options,
                            BlobCache* blobCache,
                            runtime::network::NetworkEnvironment* network,
-                           StateListener listener)
+                           StateListener listener,
+                           CheckpointListener checkpointListener)
     : options_(std::move(options)),
       blobCache_(blobCache),
       network_(network),
       listener_(std::move(listener)),
+      checkpointListener_(std::move(checkpointListener)),
       slotJobs_(static_cast<size_t>(options_.numberOfSlots)) {}
 
 TaskExecutor::~TaskExecutor() {
@@ -100,6 +157,8 @@ absl::StatusOr<TaskExecutor::Job*> TaskExecutor::jobFor(const v1::TaskDeployment
   BROOK_RETURN_IF_ERROR(runtime::validateJobGraphProto(submitted));
   auto job = std::make_unique<Job>();
   job->jobId = d.job_id();
+  if (checkpointListener_)
+    job->responder = std::make_unique<ListenerCheckpointResponder>(d.job_id(), checkpointListener_);
   BROOK_ASSIGN_OR_RETURN(std::string path, blobCache_->fetch(submitted.artifact_sha256()));
   BROOK_ASSIGN_OR_RETURN(job->library, runtime::JobLibrary::load(path));
   try {
@@ -197,6 +256,29 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
   env.subtaskIndex = d.subtask_index();
   env.attemptNumber = d.attempt_number();
   env.localStateDirectory = options_.localStateDirectory;
+  if (!d.checkpoint_directory().empty() && job.responder != nullptr) {
+    env.checkpointDirectory = d.checkpoint_directory();
+    env.checkpointingMode = jg.checkpointing.mode;
+    env.checkpointResponder = job.responder.get();
+  }
+  if (!d.restore_directory().empty()) {
+    // The JobMaster checked the checkpoint's files; each task checks those it reads.
+    std::lock_guard lock(mutex_);
+    std::unique_ptr<checkpoint::RestoreSource>& restore = job.restores[d.restore_directory()];
+    if (restore == nullptr) {
+      absl::StatusOr<checkpoint::CheckpointMetadata> metadata =
+          checkpoint::readMetadata(d.restore_directory());
+      if (!metadata.ok()) {
+        job.restores.erase(d.restore_directory());
+        return absl::Status(metadata.status().code(),
+                            absl::StrCat("deployment of ", description, ": cannot restore from '",
+                                         d.restore_directory(), "': ", metadata.status().message()));
+      }
+      restore = std::make_unique<checkpoint::RestoreSource>(
+          checkpoint::RestoreSource{*std::move(metadata), d.restore_directory()});
+    }
+    env.restore = restore.get();
+  }
   for (size_t i = 0; i < v.outputs.size(); ++i) {
     const runtime::JobEdge& e = jg.edges[static_cast<size_t>(v.outputs[i])];
     int subpartitions = e.partitioner == PartitionerKind::kForward
@@ -313,6 +395,42 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
                             runtime::TaskState::kRunning, ""});
   raw->thread = std::jthread([raw] { raw->streamTask->run(); });
   return absl::OkStatus();
+}
+
+absl::Status TaskExecutor::triggerCheckpoint(const std::string& jobId, int64_t checkpointId,
+                                             int64_t timestampMillis) {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(jobId);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("TaskManager ", options_.taskManagerId, " runs no task of job ", jobId));
+  }
+  const runtime::JobGraph& jg = it->second->graph;
+  for (const auto& task : it->second->tasks) {
+    if (!jg.vertices[static_cast<size_t>(task->vertexId)].isSource)
+      continue;
+    if (!task->streamTask->triggerCheckpoint(checkpointId, timestampMillis)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "task '", task->streamTask->description(), "' is not running"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void TaskExecutor::notifyCheckpointComplete(const std::string& jobId, int64_t checkpointId) {
+  std::lock_guard lock(mutex_);
+  if (auto it = jobs_.find(jobId); it != jobs_.end()) {
+    for (const auto& task : it->second->tasks)
+      task->streamTask->notifyCheckpointComplete(checkpointId);
+  }
+}
+
+void TaskExecutor::notifyCheckpointAborted(const std::string& jobId, int64_t checkpointId) {
+  std::lock_guard lock(mutex_);
+  if (auto it = jobs_.find(jobId); it != jobs_.end()) {
+    for (const auto& task : it->second->tasks)
+      task->streamTask->notifyCheckpointAborted(checkpointId);
+  }
 }
 
 void TaskExecutor::onTaskEnded(Task* task, runtime::TaskState state, const std::string& failure) {

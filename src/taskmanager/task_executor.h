@@ -55,11 +55,15 @@ class TaskExecutor {
   /// Receives every state change of every task, on the task's or the caller's thread. Must not
   /// block.
   using StateListener = std::function<void(TaskStateChange)>;
+  /// Receives the tasks' acknowledgements and declines of checkpoints, for the JobMaster, on
+  /// the task's thread. Must not block.
+  using CheckpointListener = std::function<void(v1::AcknowledgeCheckpointRequest)>;
 
   TaskExecutor(Options options,
                BlobCache* blobCache,
                runtime::network::NetworkEnvironment* network,
-               StateListener listener);
+               StateListener listener,
+               CheckpointListener checkpointListener = {});
   /// Cancels and releases every job.
   ~TaskExecutor();
   TaskExecutor(const TaskExecutor&) = delete;
@@ -75,6 +79,14 @@ class TaskExecutor {
   void releaseJob(const std::string& jobId);
   /// Releases every job, e.g. when the JobManager is lost.
   void releaseAll(const std::string& reason);
+
+  /// Starts checkpoint `checkpointId` at the job's source tasks here. FailedPrecondition when
+  /// one of them is not running (it cannot take part); NotFound for an unknown job.
+  absl::Status triggerCheckpoint(const std::string& jobId, int64_t checkpointId,
+                                 int64_t timestampMillis);
+  /// Tells the job's tasks here that checkpoint `checkpointId` completed / was aborted.
+  void notifyCheckpointComplete(const std::string& jobId, int64_t checkpointId);
+  void notifyCheckpointAborted(const std::string& jobId, int64_t checkpointId);
 
   /// Per slot, the job that uses it or an empty string.
   std::vector<std::string> slotJobs() const;
@@ -108,6 +120,7 @@ class TaskExecutor {
   BlobCache* blobCache_;
   runtime::network::NetworkEnvironment* network_;
   StateListener listener_;
+  CheckpointListener checkpointListener_;
 
   /// Serializes deployments and releases.
   std::mutex deployMutex_;

@@ -34,4 +34,37 @@ grpc::Status TaskExecutorService::ReleaseJob(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+grpc::Status TaskExecutorService::TriggerCheckpoint(grpc::ServerContext* /*context*/,
+                                                    const v1::TriggerCheckpointRequest* request,
+                                                    v1::TriggerCheckpointResponse* /*response*/) {
+  if (auto s = checkProtocolVersion(request->protocol_version(), runtime::kProtocolVersion);
+      !s.ok()) {
+    return toGrpcStatus(s);
+  }
+  return toGrpcStatus(executor_->triggerCheckpoint(request->job_id(), request->checkpoint_id(),
+                                                   request->timestamp_millis()));
+}
+
+grpc::Status TaskExecutorService::NotifyCheckpointComplete(
+    grpc::ServerContext* /*context*/, const v1::NotifyCheckpointRequest* request,
+    v1::NotifyCheckpointResponse* /*response*/) {
+  if (auto s = checkProtocolVersion(request->protocol_version(), runtime::kProtocolVersion);
+      !s.ok()) {
+    return toGrpcStatus(s);
+  }
+  executor_->notifyCheckpointComplete(request->job_id(), request->checkpoint_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskExecutorService::NotifyCheckpointAborted(
+    grpc::ServerContext* /*context*/, const v1::NotifyCheckpointRequest* request,
+    v1::NotifyCheckpointResponse* /*response*/) {
+  if (auto s = checkProtocolVersion(request->protocol_version(), runtime::kProtocolVersion);
+      !s.ok()) {
+    return toGrpcStatus(s);
+  }
+  executor_->notifyCheckpointAborted(request->job_id(), request->checkpoint_id());
+  return grpc::Status::OK;
+}
+
 }  // namespace brook::taskmanager

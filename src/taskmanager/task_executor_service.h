@@ -6,7 +6,8 @@ namespace brook::taskmanager {
 
 class TaskExecutor;
 
-/// The gRPC face of a TaskExecutor: the JobMaster deploys, cancels and releases through it.
+/// The gRPC face of a TaskExecutor: the JobMaster deploys, cancels and releases through it, and
+/// triggers and confirms checkpoints.
 class TaskExecutorService final : public v1::TaskExecutor::Service {
  public:
   explicit TaskExecutorService(TaskExecutor* executor) : executor_(executor) {}
@@ -20,6 +21,15 @@ class TaskExecutorService final : public v1::TaskExecutor::Service {
   grpc::Status ReleaseJob(grpc::ServerContext* context,
                           const v1::ReleaseJobRequest* request,
                           v1::ReleaseJobResponse* response) override;
+  grpc::Status TriggerCheckpoint(grpc::ServerContext* context,
+                                 const v1::TriggerCheckpointRequest* request,
+                                 v1::TriggerCheckpointResponse* response) override;
+  grpc::Status NotifyCheckpointComplete(grpc::ServerContext* context,
+                                        const v1::NotifyCheckpointRequest* request,
+                                        v1::NotifyCheckpointResponse* response) override;
+  grpc::Status NotifyCheckpointAborted(grpc::ServerContext* context,
+                                       const v1::NotifyCheckpointRequest* request,
+                                       v1::NotifyCheckpointResponse* response) override;
 
  private:
   TaskExecutor* executor_;

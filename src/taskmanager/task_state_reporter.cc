@@ -53,28 +53,50 @@ void TaskStateReporter::report(TaskStateChange change) {
   wake_.notify_all();
 }
 
+void TaskStateReporter::reportCheckpoint(v1::AcknowledgeCheckpointRequest acknowledgement) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(acknowledgement));
+  }
+  wake_.notify_all();
+}
+
+void TaskStateReporter::logUndelivered(const Message& message) const {
+  auto log = getLogger("taskmanager");
+  if (const auto* change = std::get_if<TaskStateChange>(&message)) {
+    log->error(
+        "[{}] TaskManager {}: could not report that task {}/{}#{} switched to {} to the "
+        "JobManager at {} within {} ms",
+        change->jobId, taskManagerId_, change->vertexId, change->subtaskIndex,
+        change->attemptNumber, runtime::taskStateName(change->state), jobManagerAddress_,
+        retryFor_.count());
+    return;
+  }
+  const auto& ack = std::get<v1::AcknowledgeCheckpointRequest>(message);
+  log->error(
+      "[{}] TaskManager {}: could not {} checkpoint {} of task {}/{} to the JobManager at {} "
+      "within {} ms",
+      ack.job_id(), taskManagerId_, ack.declined() ? "decline" : "acknowledge",
+      ack.checkpoint_id(), ack.vertex_id(), ack.subtask_index(), jobManagerAddress_,
+      retryFor_.count());
+}
+
 void TaskStateReporter::run(std::stop_token stop) {
   for (;;) {
-    TaskStateChange change;
+    Message message;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, stop, [this] { return !queue_.empty(); });
       if (queue_.empty())
         return;  // stopping with nothing left to deliver
-      change = std::move(queue_.front());
+      message = std::move(queue_.front());
       queue_.pop_front();
     }
     auto giveUpAt = std::chrono::steady_clock::now() + retryFor_;
     auto backoff = std::chrono::milliseconds(100);
-    while (!send(change)) {
+    while (!std::visit([this](const auto& m) { return send(m); }, message)) {
       if (std::chrono::steady_clock::now() + backoff > giveUpAt || stop.stop_requested()) {
-        getLogger("taskmanager")
-            ->error(
-                "[{}] TaskManager {}: could not report that task {}/{}#{} switched to {} to "
-                "the JobManager at {} within {} ms",
-                change.jobId, taskManagerId_, change.vertexId, change.subtaskIndex,
-                change.attemptNumber, runtime::taskStateName(change.state), jobManagerAddress_,
-                retryFor_.count());
+        logUndelivered(message);
         break;
       }
       std::unique_lock lock(mutex_);
@@ -102,6 +124,18 @@ bool TaskStateReporter::send(const TaskStateChange& change) {
   // NOT_FOUND: the JobMaster no longer knows the job or attempt; nothing to retry.
   return status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND ||
          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+}
+
+bool TaskStateReporter::send(const v1::AcknowledgeCheckpointRequest& acknowledgement) {
+  auto stub = v1::JobMaster::NewStub(channel_);
+  v1::AcknowledgeCheckpointResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::Status status = stub->AcknowledgeCheckpoint(&context, acknowledgement, &response);
+  // NOT_FOUND: the job or checkpoint is gone (ended, aborted); nothing to retry.
+  return status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND ||
+         status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+         status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
 }
 
 }  // namespace brook::taskmanager

@@ -134,6 +134,9 @@ int main(int argc, char** argv) {
       executorOptions, blobCache->get(), &network,
       [&stateReporter](brook::taskmanager::TaskStateChange change) {
         stateReporter.report(std::move(change));
+      },
+      [&stateReporter](brook::v1::AcknowledgeCheckpointRequest acknowledgement) {
+        stateReporter.reportCheckpoint(std::move(acknowledgement));
       });
   brook::taskmanager::TaskExecutorService executorService(&executor);
 

@@ -19,6 +19,9 @@ namespace brook::testing {
 inline std::vector<std::string> sortedLines(const std::filesystem::path& dir) {
   std::vector<std::string> lines;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    // Hidden files are part files still in progress or pending (the file sink's).
+    if (entry.path().filename().string().starts_with("."))
+      continue;
     std::ifstream in(entry.path());
     for (std::string line; std::getline(in, line);)
       lines.push_back(line);

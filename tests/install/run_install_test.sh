@@ -40,7 +40,7 @@ if ! diff -u "$tmp/expected" "$tmp/actual"; then
   exit 1
 fi
 parts=$(cd "$tmp/out" && echo *)
-if [[ $parts != "part-0 part-1" ]]; then
+if [[ $parts != "part-0-0 part-1-0" ]]; then
   echo "FAIL: expected the part files of 2 sink subtasks, got: $parts" >&2
   exit 1
 fi

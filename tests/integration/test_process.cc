@@ -48,6 +48,9 @@ TempDir::~TempDir() {
 std::vector<std::string> readPartFiles(const std::string& dir) {
   std::vector<std::string> lines;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    // Hidden files are part files still in progress or pending (the file sink's).
+    if (entry.path().filename().string().starts_with("."))
+      continue;
     std::ifstream in(entry.path());
     std::string line;
     while (std::getline(in, line))

@@ -4,6 +4,7 @@
 
 #include <brook/broadcast_process_function.h>    // IWYU pragma: export
 #include <brook/data_stream.h>                   // IWYU pragma: export
+#include <brook/file_sink.h>                     // IWYU pragma: export
 #include <brook/functions.h>                     // IWYU pragma: export
 #include <brook/interval_join.h>                 // IWYU pragma: export
 #include <brook/job.h>                           // IWYU pragma: export
@@ -16,6 +17,7 @@
 #include <brook/sources.h>                       // IWYU pragma: export
 #include <brook/state.h>                         // IWYU pragma: export
 #include <brook/stream_execution_environment.h>  // IWYU pragma: export
+#include <brook/two_phase_commit_sink.h>         // IWYU pragma: export
 #include <brook/windowed_stream.h>                // IWYU pragma: export
 #include <brook/windowing.h>                      // IWYU pragma: export
 #include <brook/watermark_strategy.h>              // IWYU pragma: export

@@ -23,6 +23,7 @@
 #include <brook/operator.h>
 #include <brook/process_function.h>
 #include <brook/serializer.h>
+#include <brook/file_sink.h>
 #include <brook/sinks.h>
 #include <brook/stream_execution_environment.h>
 #include <brook/stream_graph.h>
@@ -291,6 +292,8 @@ class DataStream {
     return DataStreamSink(env_, id);
   }
   DataStreamSink print() const { return sinkTo(printSink<T>()); }
+  /// Writes records as lines into part files of `directory`, exactly once (FileSink::text):
+  /// part files in progress are hidden (named with a leading '.') until committed.
   DataStreamSink writeAsText(std::string directory) const {
     return sinkTo(FileSink::text<T>(std::move(directory)));
   }

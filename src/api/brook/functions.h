@@ -96,6 +96,12 @@ struct RuntimeContext {
   /// Milliseconds between periodic watermark emissions (`pipeline.auto-watermark-interval`);
   /// 0 disables them.
   int64_t autoWatermarkIntervalMillis = 200;
+  /// Whether the job takes checkpoints (`execution.checkpointing.interval` is set): operators
+  /// that hold output back until a checkpoint completes (exactly-once sinks) rely on it.
+  bool checkpointingEnabled = false;
+  /// Whether this operator instance started from a checkpoint or savepoint that held state
+  /// for its uid (Flink's isRestored): its restored state, if any, is in place before `open`.
+  bool restored = false;
 
   /// Keyed state (include <brook/state.h>): the state called `descriptor.name()` of this
   /// operator, created on first use. Throws StateException on a stream that is not keyed, or

@@ -479,7 +479,10 @@ class SourceReader {
     return {};
   }
   /// Called before `open` with what `snapshotState` returned, when the job restarts from a
-  /// checkpoint.
+  /// checkpoint or savepoint: once per restored position. At the same parallelism a reader
+  /// gets back its own; after a change of parallelism the positions of all readers are dealt
+  /// out in contiguous runs, so a reader may get several or none (`RuntimeContext::restored`
+  /// then tells it not to start afresh).
   virtual void restoreState(std::string_view state) { (void)state; }
   /// Checkpoint `checkpointId` completed: positions up to it are durable.
   virtual void notifyCheckpointComplete(int64_t checkpointId) { (void)checkpointId; }

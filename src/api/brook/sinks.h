@@ -1,9 +1,11 @@
 #pragma once
 
 /// Sinks: where a stream's records leave the job. A `Sink<T>` names a sink and creates one
-/// `SinkWriter<T>` per parallel subtask.
+/// `SinkWriter<T>` per parallel subtask. Exactly-once sinks build on
+/// `TwoPhaseCommitSinkWriter` (<brook/two_phase_commit_sink.h>); the text file sink
+/// `FileSink::text`, behind `writeAsText`, is one (<brook/file_sink.h>).
 
-#include <cstdio>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,7 +17,11 @@
 
 namespace brook {
 
-/// Writes one subtask's records. `finish` runs when a bounded input ends; `close` always.
+/// Writes one subtask's records, on the task's thread. `finish` runs when a bounded input
+/// ends; `close` always, on success and failure alike. The checkpoint calls mirror
+/// StreamOperator's: `snapshotState(n)` when checkpoint n is taken at the task (before the
+/// operator state in `RuntimeContext::operatorStateStore` is written into it), then
+/// `notifyCheckpointComplete(n)` or `notifyCheckpointAborted(n)`.
 template <typename T>
 class SinkWriter {
  public:
@@ -24,6 +30,9 @@ class SinkWriter {
   virtual void write(T&& record, int64_t timestamp) = 0;
   virtual void finish() {}
   virtual void close() {}
+  virtual void snapshotState(int64_t checkpointId) { (void)checkpointId; }
+  virtual void notifyCheckpointComplete(int64_t checkpointId) { (void)checkpointId; }
+  virtual void notifyCheckpointAborted(int64_t checkpointId) { (void)checkpointId; }
 };
 
 template <typename T>
@@ -36,32 +45,6 @@ namespace internal {
 /// Writes whole lines to standard output under one process-wide lock, so that the lines of
 /// parallel subtasks never interleave mid-line.
 void writeStdoutLines(const std::string& lines);
-
-/// Appends lines to a part file `DIR/part-<subtask>` and creates DIR if needed. Errors
-/// (unwritable directory, full disk) throw std::runtime_error naming the path.
-class TextPartFileWriter {
- public:
-  TextPartFileWriter() = default;
-  TextPartFileWriter(const TextPartFileWriter&) = delete;
-  TextPartFileWriter& operator=(const TextPartFileWriter&) = delete;
-  ~TextPartFileWriter();
-
-  void open(const std::string& directory, int subtaskIndex);
-  std::string& buffer() { return buffer_; }
-  /// Writes out the buffer when it is large; call after appending each line.
-  void maybeFlush() {
-    if (buffer_.size() >= kFlushBytes)
-      flush();
-  }
-  void flush();
-  void close();
-
- private:
-  static constexpr size_t kFlushBytes = 64 * 1024;
-  std::string path_;
-  std::FILE* file_ = nullptr;
-  std::string buffer_;
-};
 }  // namespace internal
 
 /// Prints each record as a line to standard output, prefixed "N> " with the subtask number
@@ -86,44 +69,12 @@ class PrintSinkWriter final : public SinkWriter<T> {
   std::string line_;
 };
 
-/// A text file sink: a directory with one part file per subtask, one record per line.
-template <typename T>
-class TextFileSinkWriter final : public SinkWriter<T> {
- public:
-  explicit TextFileSinkWriter(std::string directory) : directory_(std::move(directory)) {}
-  void open(const RuntimeContext& context) override {
-    file_.open(directory_, context.subtaskIndex);
-  }
-  void write(T&& record, int64_t) override {
-    appendText(file_.buffer(), record);
-    file_.buffer() += '\n';
-    file_.maybeFlush();
-  }
-  void finish() override { file_.flush(); }
-  void close() override { file_.close(); }
-
- private:
-  std::string directory_;
-  internal::TextPartFileWriter file_;
-};
-
 template <typename T>
 Sink<T> printSink() {
   return {"Print to Std. Out", [] {
             return std::make_unique<PrintSinkWriter<T>>();
           }};
 }
-
-/// Text sinks writing to files.
-struct FileSink {
-  /// A directory of part files `part-<subtask>`, one record per line.
-  template <typename T = std::string>
-  static Sink<T> text(std::string directory) {
-    return {"File Sink", [directory] {
-              return std::make_unique<TextFileSinkWriter<T>>(directory);
-            }};
-  }
-};
 
 /// Gathers a job's records in memory for the caller to read after the job ends. Works on the
 /// embedded mini-cluster, where the job runs in the caller's process; tests use it to read

@@ -31,7 +31,8 @@ class CollectionSourceReader final : public SourceReader<T> {
 };
 
 /// Emits the numbers [from, to]; subtask i of p emits the i-th contiguous share. Its checkpointed
-/// position is the next number and the end of its share.
+/// position is what is left of its share: ranges [next, end), several after the parallelism
+/// shrank, so that a restore at any parallelism emits every number left exactly once.
 class SequenceSourceReader final : public SourceReader<int64_t> {
  public:
   SequenceSourceReader(int64_t from, int64_t to) : from_(from), to_(to) {}
@@ -42,11 +43,14 @@ class SequenceSourceReader final : public SourceReader<int64_t> {
   void restoreState(std::string_view state) override;
 
  private:
+  struct Range {
+    int64_t next;
+    int64_t end;  // exclusive
+  };
   int64_t from_;
   int64_t to_;
-  int64_t next_ = 0;
-  int64_t end_ = -1;  // exclusive
-  bool restored_ = false;
+  std::vector<Range> ranges_;  // what is left, emitted front to back
+  size_t current_ = 0;
 };
 
 /// Reads lines of a text file or of the regular files of a directory. Files are cut into

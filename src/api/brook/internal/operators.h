@@ -257,6 +257,15 @@ class SinkOperator final : public OneInputOperator<T, T> {
   void close() override {
     this->callUser([&] { writer_->close(); });
   }
+  void snapshotState(int64_t checkpointId) override {
+    this->callUser([&] { writer_->snapshotState(checkpointId); });
+  }
+  void notifyCheckpointComplete(int64_t checkpointId) override {
+    this->callUser([&] { writer_->notifyCheckpointComplete(checkpointId); });
+  }
+  void notifyCheckpointAborted(int64_t checkpointId) override {
+    this->callUser([&] { writer_->notifyCheckpointAborted(checkpointId); });
+  }
 
  private:
   std::unique_ptr<SinkWriter<T>> writer_;

@@ -1,0 +1,265 @@
+// Recovery on the mini-cluster: a job whose task fails restarts from its latest completed
+// checkpoint (keyed state, timers and source positions restored) and ends with exactly the
+// results of a run without failure; a job starts from a retained checkpoint at another
+// parallelism and on the other state backend; state without a matching operator is refused
+// unless allowed. Results are compared with counts computed by a plain loop.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <brook/brook.h>
+
+#include "common/testing/files.h"
+#include "runtime/local_executor.h"
+#include "runtime/testing/scripted_source.h"
+
+namespace brook::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr int64_t kNumbers = 120'000;
+constexpr int64_t kKeys = 61;
+constexpr int64_t kEndTimer = int64_t{1} << 60;
+
+// What the tasks of a job (in this process) and the test share.
+struct Probe {
+  std::atomic<int> completedCheckpoints{0};
+  std::atomic<int> restoredPositions{0};
+  // Attempts 0 .. failingAttempts - 1 fail once each, after `failAfterCheckpoints` more
+  // checkpoint notifications than the attempt before.
+  int failingAttempts = 0;
+  int failAfterCheckpoints = 2;
+  std::atomic<int> failures{0};
+};
+Probe* probe = nullptr;
+
+// The numbers [0, kNumbers) in small, slow steps, so that checkpoints fall inside the stream.
+class SlowSequenceReader final : public SourceReader<int64_t> {
+ public:
+  void open(const RuntimeContext& context) override { inner_.open(context); }
+  InputStatus pollNext(SourceOutput<int64_t>& out) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(8));
+    return inner_.pollNext(out);
+  }
+  std::string snapshotState(int64_t checkpointId) override {
+    return inner_.snapshotState(checkpointId);
+  }
+  void restoreState(std::string_view state) override {
+    ++probe->restoredPositions;
+    inner_.restoreState(state);
+  }
+  void notifyCheckpointComplete(int64_t) override { ++probe->completedCheckpoints; }
+
+ private:
+  SequenceSourceReader inner_{0, kNumbers - 1};
+};
+
+// Per key: the count and sum of its numbers, emitted once, at the end of the input, by an
+// event-time timer (so that only a run that reaches the end emits anything). Throws while the
+// probe has failures to inject.
+class CountAndSumAtEnd final : public KeyedProcessFunction<int64_t, int64_t, std::string> {
+ public:
+  void open(const RuntimeContext& ctx) override {
+    count_ = &ctx.getState(ValueStateDescriptor<int64_t>("count"));
+    sum_ = &ctx.getState(ValueStateDescriptor<int64_t>("sum"));
+    attempt_ = ctx.attemptNumber;
+  }
+  void processElement(const int64_t& x, Context& ctx, Collector<std::string>&) override {
+    if (attempt_ < probe->failingAttempts &&
+        probe->completedCheckpoints.load() >= probe->failAfterCheckpoints * (attempt_ + 1)) {
+      int failures = attempt_;
+      if (probe->failures.compare_exchange_strong(failures, attempt_ + 1))
+        throw std::runtime_error("injected failure");
+    }
+    std::optional<int64_t> count = count_->value();
+    if (!count)
+      ctx.timerService().registerEventTimeTimer(kEndTimer);
+    count_->update(count.value_or(0) + 1);
+    sum_->update(sum_->value().value_or(0) + x);
+  }
+  void onTimer(int64_t, OnTimerContext& ctx, Collector<std::string>& out) override {
+    out.collect(std::to_string(ctx.getCurrentKey()) + "," + std::to_string(*count_->value()) +
+                "," + std::to_string(*sum_->value()));
+  }
+
+ private:
+  ValueState<int64_t>* count_ = nullptr;
+  ValueState<int64_t>* sum_ = nullptr;
+  int attempt_ = 0;
+};
+
+std::vector<std::string> expectedLines() {
+  std::map<int64_t, std::pair<int64_t, int64_t>> totals;
+  for (int64_t x = 0; x < kNumbers; ++x) {
+    auto& [count, sum] = totals[x % kKeys];
+    ++count;
+    sum += x;
+  }
+  std::vector<std::string> lines;
+  for (const auto& [key, t] : totals)
+    lines.push_back(std::to_string(key) + "," + std::to_string(t.first) + "," +
+                    std::to_string(t.second));
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> lines) {
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+struct Job {
+  StreamExecutionEnvironment env;
+  CollectSink<std::string> sink;
+
+  explicit Job(const std::string& counterUid = "counter") {
+    env.fromSource<int64_t>([] { return std::make_unique<SlowSequenceReader>(); }, "Numbers",
+                            /*bounded=*/true, /*parallel=*/true)
+        .uid("numbers")
+        .keyBy([](const int64_t& x) { return x % kKeys; })
+        .process(CountAndSumAtEnd{})
+        .uid(counterUid)
+        .sinkTo(sink.sink());
+  }
+};
+
+Configuration checkpointed(const testing::TempDir& tmp, const std::string& backend,
+                           int parallelism) {
+  Configuration c = testing::jobConfiguration(tmp, backend, parallelism);
+  c.set("execution.checkpointing.interval", "10ms");
+  c.set("state.checkpoints.dir", "file://" + (tmp.path() / "checkpoints").string());
+  return c;
+}
+
+class RecoveryJobTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { probe = &probe_; }
+  void TearDown() override { probe = nullptr; }
+  std::string otherBackend() const { return GetParam() == "heap" ? "rocksdb" : "heap"; }
+
+  Probe probe_;
+  testing::TempDir tmp_;
+};
+
+TEST_P(RecoveryJobTest, RestartsFromTheLatestCheckpointWithExactlyTheSameResults) {
+  probe_.failingAttempts = 2;
+  Job job;
+  Configuration c = checkpointed(tmp_, GetParam(), 2);
+  c.set("restart-strategy.type", "fixed-delay");
+  c.set("restart-strategy.fixed-delay.attempts", "3");
+  c.set("restart-strategy.fixed-delay.delay", "10ms");
+  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
+  EXPECT_EQ(result->restarts, 2);
+  EXPECT_EQ(probe_.failures.load(), 2);
+  // Both restarts resumed the sources from a checkpoint (one position per source subtask).
+  EXPECT_EQ(probe_.restoredPositions.load(), 4);
+  EXPECT_EQ(sorted(job.sink.values()), expectedLines());
+}
+
+TEST_P(RecoveryJobTest, WithoutARestartStrategyTheFailureFailsTheJob) {
+  probe_.failingAttempts = 1;
+  Job job;
+  Configuration c = checkpointed(tmp_, GetParam(), 2);
+  c.set("restart-strategy.type", "none");
+  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, JobStatus::kFailed);
+  EXPECT_THAT(result->failure, HasSubstr("injected failure"));
+  EXPECT_EQ(result->restarts, 0);
+  EXPECT_TRUE(job.sink.values().empty());
+}
+
+TEST_P(RecoveryJobTest, ResumesFromARetainedCheckpointAtAnotherParallelismAndBackend) {
+  // A first run fails for good after some checkpoints; its latest checkpoint stays behind.
+  std::string checkpoint;
+  {
+    probe_.failingAttempts = 1;
+    Job job;
+    Configuration c = checkpointed(tmp_, GetParam(), 2);
+    c.set("restart-strategy.type", "none");
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->status, JobStatus::kFailed);
+    ASSERT_FALSE(result->latestCheckpoint.empty());
+    checkpoint = result->latestCheckpoint;
+  }
+  for (int parallelism : {3, 1}) {
+    SCOPED_TRACE("parallelism " + std::to_string(parallelism));
+    probe_.restoredPositions = 0;
+    Job job;
+    Configuration c = testing::jobConfiguration(tmp_, otherBackend(), parallelism);
+    c.set("execution.savepoint.path", checkpoint);
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
+    EXPECT_EQ(probe_.restoredPositions.load(), 2);  // the two positions of the first run
+    EXPECT_EQ(sorted(job.sink.values()), expectedLines());
+  }
+}
+
+TEST_P(RecoveryJobTest, StateOfAnOperatorTheJobLacksIsRefusedUnlessAllowed) {
+  std::string checkpoint;
+  {
+    probe_.failingAttempts = 1;
+    Job job;
+    Configuration c = checkpointed(tmp_, GetParam(), 2);
+    c.set("restart-strategy.type", "none");
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_FALSE(result->latestCheckpoint.empty());
+    checkpoint = result->latestCheckpoint;
+  }
+  Job renamed("renamed-counter");
+  Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
+  c.set("execution.savepoint.path", checkpoint);
+  absl::StatusOr<JobExecutionResult> refused = executeLocally(renamed.env, c);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, JobStatus::kFailed);
+  EXPECT_THAT(refused->failure, HasSubstr("'counter'"));
+  EXPECT_THAT(refused->failure, HasSubstr("--allow-non-restored-state"));
+
+  c.set("execution.savepoint.ignore-unclaimed-state", "true");
+  Job allowed("renamed-counter");
+  absl::StatusOr<JobExecutionResult> result = executeLocally(allowed.env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, JobStatus::kFinished) << result->failure;
+  // The sources resumed; the counts start from nothing, so they cover only the rest.
+  int64_t counted = 0;
+  for (const std::string& line : allowed.sink.values())
+    counted += std::stoll(line.substr(line.find(',') + 1));
+  EXPECT_GT(counted, 0);
+  EXPECT_LT(counted, kNumbers);
+}
+
+TEST(RecoveryJobErrorsTest, AMissingSavepointIsAClearError) {
+  testing::TempDir tmp;
+  Job job;
+  Configuration c = testing::jobConfiguration(tmp, "heap", 1);
+  c.set("execution.savepoint.path", (tmp.path() / "no-such-savepoint").string());
+  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, JobStatus::kFailed);
+  EXPECT_THAT(result->failure, HasSubstr("no-such-savepoint"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecoveryJobTest, ::testing::Values("heap", "rocksdb"));
+
+}  // namespace
+}  // namespace brook::runtime
