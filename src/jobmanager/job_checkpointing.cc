@@ -23,7 +23,8 @@ int64_t nowMillis() {
       .count();
 }
 
-constexpr auto kCallTimeout = std::chrono::seconds(5);
+// Short: a lost TaskManager must not hold up the JobMaster's thread (triggers) for long.
+constexpr auto kCallTimeout = std::chrono::seconds(2);
 
 checkpoint::DeclineReason declineReason(v1::AcknowledgeCheckpointRequest::DeclineKind kind) {
   switch (kind) {
@@ -103,33 +104,26 @@ absl::StatusOr<std::unique_ptr<JobCheckpointing>> JobCheckpointing::create(
                                   absl::StrCat("triggering checkpoint ", id, " at ", address));
           });
     };
-    auto notify = [raw](int64_t id, bool complete) {
-      absl::Status status = raw->forEachTaskManager(
-          raw->hooks_.taskManagers(), [&](const std::string& address) {
-            auto stub = v1::TaskExecutor::NewStub(raw->hooks_.channelTo(address));
-            v1::NotifyCheckpointRequest request;
-            request.set_protocol_version(runtime::kProtocolVersion);
-            request.set_job_id(raw->jobId_);
-            request.set_checkpoint_id(id);
-            v1::NotifyCheckpointResponse response;
-            grpc::ClientContext context;
-            context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-            grpc::Status s = complete
-                                 ? stub->NotifyCheckpointComplete(&context, request, &response)
-                                 : stub->NotifyCheckpointAborted(&context, request, &response);
-            return fromGrpcStatus(s, absl::StrCat("notifying ", address, " of checkpoint ", id));
-          });
-      // A TaskManager that misses it catches up: a sink commits at the next completion or
-      // recovers its pending transactions on restore.
-      if (!status.ok())
-        getLogger("jobmanager")->warn("[{}] {}", raw->jobId_, status.message());
-    };
-    callbacks.notifyComplete = [notify](int64_t id) { notify(id, true); };
-    callbacks.notifyAborted = [raw, notify](int64_t id, const std::string& reason) {
+    callbacks.notifyComplete = [raw](int64_t id) { raw->notifyLater(id, true); };
+    callbacks.notifyAborted = [raw](int64_t id, const std::string& reason) {
       getLogger("jobmanager")->info("[{}] {}", raw->jobId_, reason);
-      notify(id, false);
+      raw->notifyLater(id, false);
     };
     callbacks.failJob = [raw](const std::string& reason) { raw->hooks_.failAttempt(reason); };
+    self->notifier_ = std::jthread([raw](std::stop_token stop) {
+      for (;;) {
+        std::pair<int64_t, bool> next;
+        {
+          std::unique_lock lock(raw->mutex_);
+          raw->notificationAdded_.wait(lock, stop, [raw] { return !raw->notifications_.empty(); });
+          if (raw->notifications_.empty())
+            return;  // stopping
+          next = raw->notifications_.front();
+          raw->notifications_.pop_front();
+        }
+        raw->notifyTaskManagers(next.first, next.second);
+      }
+    });
     self->coordinator_ = std::make_unique<checkpoint::CheckpointCoordinator>(
         self->jobId_, self->options_, std::move(storage), std::move(operators),
         std::move(subtasks), std::move(callbacks),
@@ -143,6 +137,37 @@ JobCheckpointing::~JobCheckpointing() {
     coordinator_->stop();
     coordinator_->abortPending("the job has ended");
   }
+  notifier_.request_stop();
+  if (notifier_.joinable())
+    notifier_.join();
+}
+
+void JobCheckpointing::notifyLater(int64_t id, bool complete) {
+  {
+    std::lock_guard lock(mutex_);
+    notifications_.emplace_back(id, complete);
+  }
+  notificationAdded_.notify_all();
+}
+
+void JobCheckpointing::notifyTaskManagers(int64_t id, bool complete) {
+  absl::Status status = forEachTaskManager(hooks_.taskManagers(), [&](const std::string& address) {
+    auto stub = v1::TaskExecutor::NewStub(hooks_.channelTo(address));
+    v1::NotifyCheckpointRequest request;
+    request.set_protocol_version(runtime::kProtocolVersion);
+    request.set_job_id(jobId_);
+    request.set_checkpoint_id(id);
+    v1::NotifyCheckpointResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    grpc::Status s = complete ? stub->NotifyCheckpointComplete(&context, request, &response)
+                              : stub->NotifyCheckpointAborted(&context, request, &response);
+    return fromGrpcStatus(s, absl::StrCat("notifying ", address, " of checkpoint ", id));
+  });
+  // A TaskManager that misses it catches up: a sink commits at the next completion or
+  // recovers its pending transactions on restore.
+  if (!status.ok())
+    getLogger("jobmanager")->warn("[{}] {}", jobId_, status.message());
 }
 
 std::string JobCheckpointing::checkpointDirectory() const {

@@ -1,11 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -80,6 +84,10 @@ class JobCheckpointing {
 
  private:
   JobCheckpointing(std::string jobId, Hooks hooks) : jobId_(std::move(jobId)), hooks_(std::move(hooks)) {}
+  /// Tells the TaskManagers that checkpoint `id` completed or was aborted, from the notifier
+  /// thread, so that neither the acknowledging TaskManager nor the JobMaster waits on them.
+  void notifyLater(int64_t id, bool complete);
+  void notifyTaskManagers(int64_t id, bool complete);
   /// Calls `call` on every TaskManager in `addresses`; the first error, naming the address.
   absl::Status forEachTaskManager(
       const std::vector<std::string>& addresses,
@@ -95,6 +103,10 @@ class JobCheckpointing {
   /// What the job started from, and what the next attempt restores.
   std::optional<checkpoint::RestoreSource> initial_;
   std::string restoreDirectory_;
+  /// Notifications not yet sent: (checkpoint id, completed).
+  std::deque<std::pair<int64_t, bool>> notifications_;
+  std::condition_variable_any notificationAdded_;
+  std::jthread notifier_;
 };
 
 }  // namespace brook::jobmanager
