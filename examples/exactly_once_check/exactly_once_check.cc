@@ -59,10 +59,7 @@
 
 #include <brook/brook.h>
 
-// The record types live in a named namespace: with them TU-local, GCC's devirtualization sees
-// a single WatermarkGenerator<Event> override and warns of an infinite recursion that cannot
-// happen (-Winfinite-recursion in <brook/watermark_strategy.h>).
-namespace exactly_once_check {
+namespace {
 
 /// One record of the audited stream: the `seq`-th of `key`.
 struct Event {
@@ -101,12 +98,7 @@ struct VerdictTotals {
   std::vector<int64_t> offendingKeys;  // the smallest few, ascending
 };
 
-}  // namespace exactly_once_check
-
-using exactly_once_check::Event;
-using exactly_once_check::KeyAnomalies;
-using exactly_once_check::KeyReport;
-using exactly_once_check::VerdictTotals;
+}  // namespace
 
 BROOK_SERIALIZABLE(Event, &Event::key, &Event::seq);
 BROOK_SERIALIZABLE(KeyReport,

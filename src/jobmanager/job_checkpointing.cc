@@ -194,6 +194,13 @@ void JobCheckpointing::attemptEnded(const std::string& reason) {
     coordinator_->stop();
     coordinator_->abortPending(reason);
   }
+  std::deque<SavepointRequest> requests;
+  {
+    std::lock_guard lock(mutex_);
+    requests.swap(savepointRequests_);
+  }
+  for (SavepointRequest& r : requests)
+    r.done(absl::FailedPreconditionError(absl::StrCat("no savepoint: ", reason)));
 }
 
 absl::Status JobCheckpointing::prepareRestart() {
@@ -218,8 +225,20 @@ absl::Status JobCheckpointing::prepareRestart() {
 }
 
 void JobCheckpointing::tick() {
-  if (coordinator_)
-    coordinator_->onTick(nowMillis());
+  if (!coordinator_)
+    return;
+  std::deque<SavepointRequest> requests;
+  {
+    std::lock_guard lock(mutex_);
+    requests.swap(savepointRequests_);
+  }
+  for (SavepointRequest& r : requests) {
+    // The coordinator calls `done` once the savepoint is triggered; not when it refuses it.
+    absl::StatusOr<int64_t> id = coordinator_->triggerSavepoint(nowMillis(), r.target, r.done);
+    if (!id.ok())
+      r.done(id.status());
+  }
+  coordinator_->onTick(nowMillis());
 }
 
 std::chrono::milliseconds JobCheckpointing::tickInterval() const {
@@ -259,12 +278,12 @@ absl::StatusOr<std::string> JobCheckpointing::triggerSavepoint(const std::string
   }
   auto promise = std::make_shared<std::promise<absl::StatusOr<std::filesystem::path>>>();
   std::future<absl::StatusOr<std::filesystem::path>> done = promise->get_future();
-  BROOK_RETURN_IF_ERROR(coordinator_
-                            ->triggerSavepoint(nowMillis(), target,
-                                               [promise](absl::StatusOr<std::filesystem::path> p) {
-                                                 promise->set_value(std::move(p));
-                                               })
-                            .status());
+  {
+    std::lock_guard lock(mutex_);
+    savepointRequests_.push_back({target, [promise](absl::StatusOr<std::filesystem::path> p) {
+                                    promise->set_value(std::move(p));
+                                  }});
+  }
   // The coordinator aborts the savepoint after the checkpoint timeout; a little more here.
   if (done.wait_for(std::chrono::milliseconds(options_.timeoutMillis) + std::chrono::seconds(5)) !=
       std::future_status::ready) {

@@ -76,7 +76,9 @@ class JobCheckpointing {
   absl::Status acknowledge(const v1::AcknowledgeCheckpointRequest& request);
 
   /// Takes a savepoint into a new folder under `targetDirectory` (empty: state.savepoints.dir)
-  /// and returns its path, waiting at most the checkpoint timeout.
+  /// and returns its path, waiting at most the checkpoint timeout. The savepoint is triggered
+  /// by the next `tick`, on the JobMaster's thread like every periodic checkpoint, so that the
+  /// sources receive the triggers in the order of their ids.
   absl::StatusOr<std::string> triggerSavepoint(const std::string& targetDirectory);
 
   /// Completed checkpoints so far and the newest one's folder (empty if none).
@@ -103,6 +105,12 @@ class JobCheckpointing {
   /// What the job started from, and what the next attempt restores.
   std::optional<checkpoint::RestoreSource> initial_;
   std::string restoreDirectory_;
+  /// Savepoints asked for and not yet triggered.
+  struct SavepointRequest {
+    std::string target;
+    checkpoint::SavepointCallback done;
+  };
+  std::deque<SavepointRequest> savepointRequests_;
   /// Notifications not yet sent: (checkpoint id, completed).
   std::deque<std::pair<int64_t, bool>> notifications_;
   std::condition_variable_any notificationAdded_;

@@ -3,6 +3,7 @@
 // before its barriers. Each retained checkpoint is read back from disk and checked against the
 // source positions it recorded, on both state backends.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -35,10 +36,21 @@ constexpr int kParallelism = 2;
 constexpr int64_t kKeys = 97;
 
 // What the readers of one job share (they run in this process): how many have emitted their
-// last number, and the first checkpoint that a reader took after all of them had.
+// last number, and per reader the first checkpoint it took after all of them had. A
+// checkpoint covers every record once it is at least each reader's: a reader may snapshot a
+// checkpoint before its last number while another snapshots the same one after all ended.
 struct ReadersProgress {
   std::atomic<int> ended{0};
-  std::atomic<int64_t> firstCheckpointAfterAll{-1};
+  std::array<std::atomic<int64_t>, kParallelism> firstCheckpointAfterAll{-1, -1};
+
+  bool covered(int64_t checkpointId) const {
+    for (const auto& first : firstCheckpointAfterAll) {
+      const int64_t f = first.load();
+      if (f < 0 || checkpointId < f)
+        return false;
+    }
+    return true;
+  }
 };
 ReadersProgress* progress = nullptr;
 
@@ -49,6 +61,7 @@ class HoldingSequenceReader final : public SourceReader<int64_t> {
  public:
   void open(const RuntimeContext& context) override {
     inner_.open(context);
+    subtask_ = context.subtaskIndex;
     deadline_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   }
   InputStatus pollNext(SourceOutput<int64_t>& out) override {
@@ -67,18 +80,20 @@ class HoldingSequenceReader final : public SourceReader<int64_t> {
   }
   std::string snapshotState(int64_t checkpointId) override {
     int64_t none = -1;
-    if (progress->ended.load() == kParallelism)
-      progress->firstCheckpointAfterAll.compare_exchange_strong(none, checkpointId);
+    if (progress->ended.load() == kParallelism) {
+      progress->firstCheckpointAfterAll[static_cast<size_t>(subtask_)].compare_exchange_strong(
+          none, checkpointId);
+    }
     return inner_.snapshotState(checkpointId);
   }
   void notifyCheckpointComplete(int64_t checkpointId) override {
-    const int64_t first = progress->firstCheckpointAfterAll.load();
-    if (first >= 0 && checkpointId >= first)
+    if (progress->covered(checkpointId))
       done_ = true;
   }
 
  private:
   SequenceSourceReader inner_{0, kNumbers - 1};
+  int subtask_ = 0;
   bool ended_ = false;
   bool done_ = false;
   std::chrono::steady_clock::time_point deadline_;
