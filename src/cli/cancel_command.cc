@@ -18,29 +18,45 @@ constexpr auto kCancelWait = std::chrono::seconds(30);
 
 }  // namespace
 
-int cancelCommand(const CancelOptions& options) {
-  if (!isJobId(options.jobId)) {
-    std::cerr << "error: '" << options.jobId
+std::unique_ptr<ClusterClient> connectForJobCommand(const std::string& jobIdText,
+                                                    const ConfigurationOptions& configuration,
+                                                    const std::string& jobManager,
+                                                    std::string* normalizedJobId, int* exitCode) {
+  if (!isJobId(jobIdText)) {
+    std::cerr << "error: '" << jobIdText
               << "' is not a job id (expected 32 hex digits, as `brook list` prints them)\n";
-    return kExitUsage;
+    *exitCode = kExitUsage;
+    return nullptr;
   }
-  std::string jobId = absl::AsciiStrToLower(options.jobId);
-  auto config = loadCommandConfiguration(options.configuration);
+  *normalizedJobId = absl::AsciiStrToLower(jobIdText);
+  auto config = loadCommandConfiguration(configuration);
   if (!config.ok()) {
     std::cerr << "error: " << config.status().message() << "\n";
-    return kExitUsage;
+    *exitCode = kExitUsage;
+    return nullptr;
   }
-  auto client = connectToJobManager(options.jobManager, *config);
+  auto client = connectToJobManager(jobManager, *config);
   if (!client.ok()) {
     std::cerr << "error: " << client.status().message() << "\n";
-    return absl::IsInvalidArgument(client.status()) ? kExitUsage : kExitFailure;
+    *exitCode = absl::IsInvalidArgument(client.status()) ? kExitUsage : kExitFailure;
+    return nullptr;
   }
+  return *std::move(client);
+}
+
+int cancelCommand(const CancelOptions& options) {
+  std::string jobId;
+  int exitCode = kExitFailure;
+  std::unique_ptr<ClusterClient> client = connectForJobCommand(
+      options.jobId, options.configuration, options.jobManager, &jobId, &exitCode);
+  if (client == nullptr)
+    return exitCode;
   std::printf("Cancelling job %s.\n", jobId.c_str());
   std::fflush(stdout);
-  auto cancelled = (*client)->cancelJob(jobId);
+  auto cancelled = client->cancelJob(jobId);
   if (!cancelled.ok()) {
     if (absl::IsNotFound(cancelled.status())) {
-      std::cerr << "error: the JobManager at " << (*client)->address().toString()
+      std::cerr << "error: the JobManager at " << client->address().toString()
                 << " knows no job " << jobId << "\n";
     } else {
       std::cerr << "error: " << cancelled.status().message() << "\n";
@@ -54,7 +70,7 @@ int cancelCommand(const CancelOptions& options) {
     return kExitFailure;
   }
 
-  auto ended = (*client)->waitUntilEnded(jobId, status, kCancelWait);
+  auto ended = client->waitUntilEnded(jobId, status, kCancelWait);
   if (!ended.ok()) {
     std::cerr << "error: " << ended.status().message() << "\n";
     return kExitFailure;

@@ -4,12 +4,15 @@
 // returns the process's exit code. Every command reads the configuration (-c, -D); the
 // cluster commands find the JobManager with -m, $BROOK_JOBMANAGER or the configuration.
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/job_planner.h"
 
 namespace brook::cli {
+
+class ClusterClient;
 
 // The exit codes of `brook`.
 inline constexpr int kExitSuccess = 0;
@@ -58,6 +61,14 @@ struct SavepointOptions {
   std::string targetDirectory;  // empty: the job's state.savepoints.dir
   bool stop = false;            // `brook stop`: end the job after the savepoint
 };
+
+// The start of a command on one job of the JobManager (cancel, savepoint, stop): checks that
+// `jobId` is a job id, loads the configuration and connects. Returns the lower-case job id and
+// the client, or prints the error and returns null with `*exitCode` set (usage or failure).
+std::unique_ptr<ClusterClient> connectForJobCommand(const std::string& jobId,
+                                                    const ConfigurationOptions& configuration,
+                                                    const std::string& jobManager,
+                                                    std::string* normalizedJobId, int* exitCode);
 
 // `brook savepoint JOB_ID [DIR]` and `brook stop --savepoint DIR JOB_ID`: prints the savepoint's
 // path; `stop` then waits for the job to end. Exit codes: 0 done, 1 failed, 2 usage.

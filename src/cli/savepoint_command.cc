@@ -6,8 +6,6 @@
 #include <iostream>
 #include <string>
 
-#include <absl/strings/ascii.h>
-
 #include "cli/cluster_client.h"
 #include "cli/commands.h"
 
@@ -22,30 +20,20 @@ constexpr auto kStopWait = std::chrono::seconds(60);
 }  // namespace
 
 int savepointCommand(const SavepointOptions& options) {
-  if (!isJobId(options.jobId)) {
-    std::cerr << "error: '" << options.jobId
-              << "' is not a job id (expected 32 hex digits, as `brook list` prints them)\n";
-    return kExitUsage;
-  }
-  const std::string jobId = absl::AsciiStrToLower(options.jobId);
-  auto config = loadCommandConfiguration(options.configuration);
-  if (!config.ok()) {
-    std::cerr << "error: " << config.status().message() << "\n";
-    return kExitUsage;
-  }
-  auto client = connectToJobManager(options.jobManager, *config);
-  if (!client.ok()) {
-    std::cerr << "error: " << client.status().message() << "\n";
-    return absl::IsInvalidArgument(client.status()) ? kExitUsage : kExitFailure;
-  }
+  std::string jobId;
+  int exitCode = kExitFailure;
+  std::unique_ptr<ClusterClient> client = connectForJobCommand(
+      options.jobId, options.configuration, options.jobManager, &jobId, &exitCode);
+  if (client == nullptr)
+    return exitCode;
   std::printf("%s job %s.\n", options.stop ? "Stopping with a savepoint" : "Triggering savepoint for",
               jobId.c_str());
   std::fflush(stdout);
-  auto path = (*client)->triggerSavepoint(jobId, options.targetDirectory, options.stop,
+  auto path = client->triggerSavepoint(jobId, options.targetDirectory, options.stop,
                                           kSavepointWait);
   if (!path.ok()) {
     if (absl::IsNotFound(path.status())) {
-      std::cerr << "error: the JobManager at " << (*client)->address().toString()
+      std::cerr << "error: the JobManager at " << client->address().toString()
                 << " knows no job " << jobId << "\n";
     } else {
       std::cerr << "error: " << path.status().message() << "\n";
@@ -54,7 +42,7 @@ int savepointCommand(const SavepointOptions& options) {
   }
   std::printf("Savepoint completed. Path: %s\n", path->c_str());
   if (options.stop) {
-    auto ended = (*client)->waitUntilEnded(jobId, v1::JOB_STATUS_RUNNING, kStopWait);
+    auto ended = client->waitUntilEnded(jobId, v1::JOB_STATUS_RUNNING, kStopWait);
     if (!ended.ok()) {
       std::cerr << "error: " << ended.status().message() << "\n";
       return kExitFailure;
