@@ -78,6 +78,21 @@ absl::Status checkStateAssignment(const RestoreSource& source,
   return absl::OkStatus();
 }
 
+absl::StatusOr<RestoreSource> loadRestoreSourceForJob(
+    const SavepointRestoreSettings& settings, const std::vector<OperatorDescription>& operators,
+    std::vector<std::string>* warnings) {
+  absl::StatusOr<RestoreSource> source = loadRestoreSource(settings.path);
+  absl::Status fits =
+      source.ok() ? checkStateAssignment(*source, operators, settings.allowNonRestoredState,
+                                         warnings)
+                  : source.status();
+  if (!fits.ok()) {
+    return absl::Status(fits.code(), absl::StrCat("cannot restore from '", settings.path,
+                                                  "': ", fits.message()));
+  }
+  return source;
+}
+
 absl::Status restoreKeyedState(const RestoreSource& source, const OperatorStateMetadata& state,
                                state::RuntimeKeyedStateBackend& backend) {
   const state::KeyGroupRange own = backend.keyGroupRange();

@@ -16,6 +16,7 @@
 
 #include "checkpoint/checkpoint_coordinator.h"
 #include "checkpoint/checkpoint_metadata.h"
+#include "checkpoint/checkpointing_options.h"
 
 namespace brook::state {
 class RuntimeKeyedStateBackend;
@@ -44,6 +45,13 @@ absl::Status checkStateAssignment(const RestoreSource& source,
                                   const std::vector<OperatorDescription>& operators,
                                   bool allowNonRestoredState,
                                   std::vector<std::string>* warnings);
+
+/// What a job starts from: the savepoint or checkpoint `settings` names, loaded
+/// (loadRestoreSource) and checked against the job's `operators` (checkStateAssignment, whose
+/// warnings go to `warnings`). Errors begin "cannot restore from '<path>'".
+absl::StatusOr<RestoreSource> loadRestoreSourceForJob(
+    const SavepointRestoreSettings& settings, const std::vector<OperatorDescription>& operators,
+    std::vector<std::string>* warnings);
 
 /// Loads into `backend` the keyed state of `state` in the backend's key groups, reading every
 /// snapshot file that covers some of them.

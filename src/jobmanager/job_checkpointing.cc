@@ -60,23 +60,16 @@ absl::StatusOr<std::unique_ptr<JobCheckpointing>> JobCheckpointing::create(
 
   auto log = getLogger("jobmanager");
   if (restore.restores()) {
-    absl::StatusOr<checkpoint::RestoreSource> source = checkpoint::loadRestoreSource(restore.path);
     std::vector<std::string> warnings;
-    absl::Status fits = source.ok() ? checkpoint::checkStateAssignment(
-                                          *source, operators, restore.allowNonRestoredState,
-                                          &warnings)
-                                    : source.status();
-    if (!fits.ok()) {
-      return absl::Status(fits.code(), absl::StrCat("cannot restore from '", restore.path,
-                                                    "': ", fits.message()));
-    }
+    BROOK_ASSIGN_OR_RETURN(checkpoint::RestoreSource source,
+                           checkpoint::loadRestoreSourceForJob(restore, operators, &warnings));
     for (const std::string& w : warnings)
       log->warn("[{}] restoring from '{}': {}", self->jobId_, restore.path, w);
     log->info("[{}] the job starts from the {} {} in '{}'", self->jobId_,
-              source->metadata.isSavepoint ? "savepoint of checkpoint" : "checkpoint",
-              source->metadata.checkpointId, source->directory.string());
-    self->restoreDirectory_ = source->directory.string();
-    self->initial_ = *std::move(source);
+              source.metadata.isSavepoint ? "savepoint of checkpoint" : "checkpoint",
+              source.metadata.checkpointId, source.directory.string());
+    self->restoreDirectory_ = source.directory.string();
+    self->initial_ = std::move(source);
   }
 
   if (self->options_.enabled()) {

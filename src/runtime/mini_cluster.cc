@@ -258,17 +258,11 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   // The savepoint (or retained checkpoint) the job starts from.
   std::optional<checkpoint::RestoreSource> initialRestore;
   if (jg.savepointRestore.restores()) {
-    absl::StatusOr<checkpoint::RestoreSource> source =
-        checkpoint::loadRestoreSource(jg.savepointRestore.path);
     std::vector<std::string> warnings;
-    absl::Status fits = source.ok() ? checkpoint::checkStateAssignment(
-                                          *source, operators,
-                                          jg.savepointRestore.allowNonRestoredState, &warnings)
-                                    : source.status();
-    if (!fits.ok()) {
-      return failBeforeStart(absl::StrCat("cannot restore from '", jg.savepointRestore.path,
-                                          "': ", fits.message()));
-    }
+    absl::StatusOr<checkpoint::RestoreSource> source =
+        checkpoint::loadRestoreSourceForJob(jg.savepointRestore, operators, &warnings);
+    if (!source.ok())
+      return failBeforeStart(std::string(source.status().message()));
     for (const std::string& w : warnings)
       log->warn("[{}] restoring from '{}': {}", result.jobId, jg.savepointRestore.path, w);
     log->info("[{}] job '{}' starts from {} {} in '{}'", result.jobId, jg.jobName,
