@@ -70,37 +70,46 @@ int64_t nextLong(JavaRandom& random, int64_t n) {
 // Appends a random string of 3 to maxLength - 1 characters: letters, with about one in 13
 // `special`, then trimmed of spaces at both ends as Java's String.trim.
 void appendNextString(JavaRandom& random, int32_t maxLength, char special, std::string& out) {
-  const size_t start = out.size();
-  int32_t length = kMinStringLength + random.nextInt(maxLength - kMinStringLength);
-  while (length-- > 0) {
-    if (random.nextInt(13) == 0)
-      out += special;
-    else
-      out += static_cast<char>('a' + random.nextInt(26));
+  const int32_t length = kMinStringLength + random.nextInt(maxLength - kMinStringLength);
+  // Written into a buffer first: appending character by character costs a capacity check each.
+  char stackBuffer[128];
+  std::string heapBuffer;
+  char* chars = stackBuffer;
+  if (length > static_cast<int32_t>(sizeof stackBuffer)) {
+    heapBuffer.resize(static_cast<size_t>(length));
+    chars = heapBuffer.data();
   }
-  size_t end = out.size();
-  while (end > start && out[end - 1] == ' ')
+  for (int32_t i = 0; i < length; ++i)
+    chars[i] = random.nextInt(13) == 0 ? special : static_cast<char>('a' + random.nextInt(26));
+  // Trimmed of spaces at both ends, as Java's String.trim() of these strings.
+  int32_t first = 0;
+  int32_t end = length;
+  while (end > 0 && chars[end - 1] == ' ')
     --end;
-  out.resize(end);
-  size_t first = start;
-  while (first < end && out[first] == ' ')
+  while (first < end && chars[first] == ' ')
     ++first;
-  out.erase(start, first - start);
+  out.append(chars + first, static_cast<size_t>(end - first));
 }
 
 // Appends exactly `length` characters, six per random int. As in Java, `rnd % 26` of a
 // negative int is negative, so the characters range from 'H' to 'z'.
 void appendNextExactString(JavaRandom& random, int32_t length, std::string& out) {
-  int32_t rnd = 0;
-  int left = 0;  // characters left in rnd
-  while (length-- > 0) {
-    if (left == 0) {
-      rnd = random.nextInt();
-      left = 6;  // log_26(2^31)
-    }
-    out += static_cast<char>('a' + rnd % 26);
-    rnd /= 26;
-    --left;
+  const size_t start = out.size();
+  out.resize(start + static_cast<size_t>(length));
+  char* chars = out.data() + start;
+  // Character i of a random int is (rnd / 26^i) % 26: Java divides by 26 after each, and
+  // truncating divisions compose, so the six are computed independently of one another.
+  static constexpr std::array<int32_t, 6> kPowers = {1, 26, 676, 17'576, 456'976, 11'881'376};
+  int32_t remaining = length;
+  for (; remaining >= 6; remaining -= 6) {
+    const int32_t rnd = random.nextInt();
+    for (int32_t power : kPowers)
+      *chars++ = static_cast<char>('a' + rnd / power % 26);
+  }
+  if (remaining > 0) {
+    const int32_t rnd = random.nextInt();
+    for (int32_t i = 0; i < remaining; ++i)
+      *chars++ = static_cast<char>('a' + rnd / kPowers[static_cast<size_t>(i)] % 26);
   }
 }
 
