@@ -99,17 +99,24 @@ void appendNextExactString(JavaRandom& random, int32_t length, std::string& out)
   char* chars = out.data() + start;
   // Character i of a random int is (rnd / 26^i) % 26: Java divides by 26 after each, and
   // truncating divisions compose, so the six are computed independently of one another.
-  static constexpr std::array<int32_t, 6> kPowers = {1, 26, 676, 17'576, 456'976, 11'881'376};
+  // The divisors are literals, so that each division is a multiplication.
+  auto character = [](int32_t rnd, int32_t power) {
+    return static_cast<char>('a' + rnd / power % 26);
+  };
   int32_t remaining = length;
-  for (; remaining >= 6; remaining -= 6) {
+  for (; remaining >= 6; remaining -= 6, chars += 6) {
     const int32_t rnd = random.nextInt();
-    for (int32_t power : kPowers)
-      *chars++ = static_cast<char>('a' + rnd / power % 26);
+    chars[0] = character(rnd, 1);
+    chars[1] = character(rnd, 26);
+    chars[2] = character(rnd, 676);
+    chars[3] = character(rnd, 17'576);
+    chars[4] = character(rnd, 456'976);
+    chars[5] = character(rnd, 11'881'376);
   }
   if (remaining > 0) {
-    const int32_t rnd = random.nextInt();
-    for (int32_t i = 0; i < remaining; ++i)
-      *chars++ = static_cast<char>('a' + rnd / kPowers[static_cast<size_t>(i)] % 26);
+    int32_t rnd = random.nextInt();
+    for (int32_t i = 0; i < remaining; ++i, rnd /= 26)
+      chars[i] = character(rnd, 1);
   }
 }
 
