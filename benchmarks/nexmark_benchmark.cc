@@ -625,19 +625,20 @@ class Benchmark {
     return text.rfind("VERIFY ", 0) == 0 ? text.substr(7) : "the comparison reported nothing";
   }
 
-  // Runs `query` at parallelism 1 on the heap at half the events/s of its fastest run here,
+  // Runs `query` at parallelism 1 on the heap at half the events/s of its run there,
   // with event time on the wall clock (--rate-limited --base-time now) into the job's latency
   // sink, and returns the p50 and p99 of how long after their event time rows came out.
   std::string measureLatency(const std::string& query, const QueryResult& result) {
+    // The latency run's setting (parallelism 1, heap) sets its maximum.
     double fastest = 0;
     for (const Run& run : result.runs) {
-      if (run.parallelism > 0 && run.ok()) {
+      if (run.parallelism == 1 && run.backend == "heap" && run.ok()) {
         const double seconds = run.jobRuntimeSeconds.value_or(run.process.wallSeconds);
         fastest = std::max(fastest, static_cast<double>(options_.events) / seconds);
       }
     }
     if (fastest <= 0)
-      return "not measured: no engine run succeeded";
+      return "not measured: no run at parallelism 1 on the heap succeeded";
     const auto rate = std::max<int64_t>(1, static_cast<int64_t>(fastest / 2));
     const int64_t events = rate * options_.latencySeconds;
     Run run;

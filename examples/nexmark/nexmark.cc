@@ -14,8 +14,9 @@
 // made it (q0: its bid, q5 and the other windowed queries: its window's end); run it with
 // --rate-limited and --base-time now, so that event time follows the wall clock.
 //
-// Queries whose SQL result is an update stream (q3 joins incrementally, q4 updates averages)
-// write a line per update: for a key, the last line written is its final result.
+// q3 joins incrementally: it writes each match when its second side arrives. q4's result is an
+// update stream: it writes a line each time a category's average changes, so a category's last
+// line is its final average. The other queries write final rows only.
 
 #include <string>
 

@@ -9,6 +9,7 @@
 // No query buffers bids.
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstddef>
@@ -195,11 +196,14 @@ class SlicedBidCounts final : public brook::KeyedProcessFunction<int64_t, int64_
     slices_->put(slice, count.value_or(0) + 1);
     if (count.has_value())
       return;
-    // The slice's first bid: each of its windows that has not fired fires at its last
-    // timestamp, the last of them also dropping the slice.
+    // The slice's first bid: its first window that has not fired fires at its last timestamp;
+    // each window that fires sets the timer of the next one while slices of it are left (one
+    // timer per auction at a time, not one per window).
     for (int64_t end = sliceStart + kHopSlideMillis; end <= lastWindowEnd; end += kHopSlideMillis) {
-      if (end - 1 > watermark)
+      if (end - 1 > watermark) {
         timers.registerEventTimeTimer(end - 1);
+        break;
+      }
     }
   }
 
@@ -207,16 +211,53 @@ class SlicedBidCounts final : public brook::KeyedProcessFunction<int64_t, int64_
                brook::Collector<AuctionCount>& out) override {
     const int64_t windowEnd = timestamp + 1;
     const int64_t firstSlice = (windowEnd - kWindowSizeMillis) / kHopSlideMillis;
-    int64_t count = 0;
-    for (int64_t slice = firstSlice; slice < firstSlice + kSlicesPerWindow; ++slice)
-      count += slices_->get(slice).value_or(0);
+    int64_t count = slices_->get(firstSlice).value_or(0);
+    bool slicesLeft = false;  // of the next window, other than its newest slice
+    for (int64_t slice = firstSlice + 1; slice < firstSlice + kSlicesPerWindow; ++slice) {
+      const int64_t sliceCount = slices_->get(slice).value_or(0);
+      count += sliceCount;
+      slicesLeft = slicesLeft || sliceCount > 0;
+    }
     if (count > 0)
       out.collect(AuctionCount{ctx.getCurrentKey(), count, windowEnd});
     slices_->remove(firstSlice);
+    // The newest slice of the next window set that window's timer when it was made.
+    if (slicesLeft)
+      ctx.timerService().registerEventTimeTimer(timestamp + kHopSlideMillis);
   }
 
  private:
   brook::MapState<int64_t, int64_t>* slices_ = nullptr;
+};
+
+/// Drops the counts that cannot be their window's largest: those below the largest this
+/// subtask has already sent for the window. Chained to SlicedBidCounts, so that of the many
+/// auctions of a window few cross the network to HottestAuctions. What it remembers only saves
+/// work: it starts empty after a restart and forgets windows beyond the last few dozen, whose
+/// counts then all pass.
+class LocalWindowMaxFilter {
+ public:
+  bool filter(const AuctionCount& count) {
+    WindowMax& slot = slots_[static_cast<uint64_t>(count.windowEnd / kHopSlideMillis) % kWindows];
+    if (slot.windowEnd != count.windowEnd) {
+      if (slot.windowEnd > count.windowEnd)
+        return true;  // an older window than the slot's: not remembered
+      slot = WindowMax{count.windowEnd, count.count};
+      return true;
+    }
+    if (count.count < slot.maxCount)
+      return false;
+    slot.maxCount = count.count;
+    return true;
+  }
+
+ private:
+  struct WindowMax {
+    int64_t windowEnd = INT64_MIN;
+    int64_t maxCount = 0;
+  };
+  static constexpr size_t kWindows = 64;
+  std::array<WindowMax, kWindows> slots_;
 };
 
 /// Keyed by window end: keeps the largest count of the window's auctions and the auctions that
@@ -483,8 +524,9 @@ int64_t identity(int64_t value) {
 
 // q5: per 10 s window sliding by 2 s, the auctions with the most bids (all of them on a tie),
 // as the SQL's join of the per-auction counts with their maximum per window. Stage 1 counts the
-// bids per auction and window (incrementally, by 2 s slices: SlicedBidCounts); stage 2, keyed
-// by window end, keeps the maximum and the auctions that have it.
+// bids per auction and window (incrementally, by 2 s slices: SlicedBidCounts), passing on only
+// the counts that reach the largest it has sent for their window (LocalWindowMaxFilter); stage 2,
+// keyed by window end, keeps the maximum and the auctions that have it.
 void q5(const brook::DataStream<Event>& events, const QueryOutput& output) {
   auto counts =
       events
@@ -496,7 +538,9 @@ void q5(const brook::DataStream<Event>& events, const QueryOutput& output) {
           .keyBy(identity)
           .process(SlicedBidCounts{})
           .name("Q5 Bids per Auction")
-          .uid("q5-auction-counts");
+          .uid("q5-auction-counts")
+          .filter(LocalWindowMaxFilter{})
+          .name("Q5 Local Max Filter");
   auto rows = counts.keyBy([](const AuctionCount& count) { return count.windowEnd; })
                   .process(HottestAuctions{})
                   .name("Q5 Hottest Auctions")
