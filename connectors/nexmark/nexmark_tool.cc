@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   std::vector<GeneratorFlag> flags = generatorFlags();
   for (GeneratorFlag& flag : flags) {
     CLI::Option* option = generateCommand->add_option("--" + flag.name, flag.value, flag.help);
-    option->type_name("INT");
+    option->type_name(flag.name == "base-time" ? "INT|now" : "INT");
     if (flag.defaultValue.empty())
       option->required();
     else
