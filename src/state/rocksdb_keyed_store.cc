@@ -19,6 +19,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -333,6 +334,9 @@ class RocksDbKeyedStore::Impl {
       : directory_(std::move(directory)),
         clock_(std::make_shared<const Clock>(options.clock ? options.clock
                                                            : Clock(systemTimeMillis))) {
+    // RocksDB counts every operation in a thread-local perf context unless told not to; the
+    // store reads none of it, and the counting is a share of each state access.
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     // Memtables are charged to the cache; its capacity is both budgets together, so blocks keep
     // at least blockCacheBytes while memtables use up to writeBufferBytes.
     cache_ = rocksdb::NewLRUCache(
