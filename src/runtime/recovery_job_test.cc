@@ -218,6 +218,11 @@ TEST_P(RecoveryJobTest, StateOfAnOperatorTheJobLacksIsRefusedUnlessAllowed) {
   std::string checkpoint;
   {
     probe_.failingAttempts = 1;
+    // Two checkpoints completed at both sources (each notification counts once per source
+    // subtask) before the failure, so that the one restored covers records: a first checkpoint
+    // can come before the slow sources emitted anything, and then the counts after the restore
+    // would cover every number whether or not the counter's state was dropped.
+    probe_.failAfterCheckpoints = 4;
     Job job;
     Configuration c = checkpointed(tmp_, GetParam(), 2);
     c.set("restart-strategy.type", "none");
@@ -237,9 +242,11 @@ TEST_P(RecoveryJobTest, StateOfAnOperatorTheJobLacksIsRefusedUnlessAllowed) {
 
   c.set("execution.savepoint.ignore-unclaimed-state", "true");
   Job allowed("renamed-counter");
+  probe_.restoredPositions = 0;
   absl::StatusOr<JobExecutionResult> result = executeLocally(allowed.env, c);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->status, JobStatus::kFinished) << result->failure;
+  EXPECT_EQ(probe_.restoredPositions.load(), 2);
   // The sources resumed; the counts start from nothing, so they cover only the rest.
   int64_t counted = 0;
   for (const std::string& line : allowed.sink.values())
