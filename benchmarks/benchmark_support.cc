@@ -7,7 +7,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 namespace brook::benchmarks {
@@ -18,6 +20,22 @@ namespace {
 constexpr size_t kIoBlockBytes = 4 << 20;
 
 }  // namespace
+
+WorkFolder::WorkFolder(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + ".XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr)
+    throwErrno("mkdtemp");
+  path_ = pattern;
+}
+
+WorkFolder::~WorkFolder() {
+  if (keep_) {
+    std::printf("Kept the work folder %s\n", path_.c_str());
+    return;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
 
 void throwErrno(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));

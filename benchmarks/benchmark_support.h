@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,23 @@ namespace brook::benchmarks {
 /// Throws std::runtime_error with `what` and the current errno text: "fork: Cannot allocate
 /// memory".
 [[noreturn]] void throwErrno(const std::string& what);
+
+/// A new folder under the temporary directory named `prefix`.XXXXXX, removed with everything in
+/// it when destroyed unless `keep` was called (then its path is printed).
+class WorkFolder {
+ public:
+  explicit WorkFolder(const std::string& prefix);
+  WorkFolder(const WorkFolder&) = delete;
+  WorkFolder& operator=(const WorkFolder&) = delete;
+  ~WorkFolder();
+
+  const std::filesystem::path& path() const { return path_; }
+  void keep() { keep_ = true; }
+
+ private:
+  std::filesystem::path path_;
+  bool keep_ = false;
+};
 
 /// SplitMix64: a small generator whose output is the same on every platform and library, unlike
 /// the distributions of <random>, so that generated inputs are the same everywhere.

@@ -510,34 +510,6 @@ struct Binaries {
   std::string job = BROOK_WORDCOUNT_JOB;
 };
 
-// A temporary folder, removed with everything in it unless kept.
-class WorkFolder {
- public:
-  WorkFolder() {
-    std::string pattern = (fs::temp_directory_path() / "brook-cluster-bench.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throwErrno("mkdtemp");
-    path_ = pattern;
-  }
-  WorkFolder(const WorkFolder&) = delete;
-  WorkFolder& operator=(const WorkFolder&) = delete;
-  ~WorkFolder() {
-    if (keep_) {
-      std::printf("Kept the work folder %s\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-
-  const fs::path& path() const { return path_; }
-  void keep() { keep_ = true; }
-
- private:
-  fs::path path_;
-  bool keep_ = false;
-};
-
 // A JobManager and TaskManagers with one slot each on 127.0.0.1, their logs in `logs/` and their
 // temporary files (blob storage and caches) in `tmp/` of the work folder. The destructor stops
 // the TaskManagers, then the JobManager.
@@ -866,7 +838,7 @@ int runBenchmark(const Options& options) {
   std::printf("Input: %s, %s bytes\n", input.c_str(), withThousands(inputBytes).c_str());
   warmPageCache(input);
 
-  WorkFolder work;
+  WorkFolder work("brook-cluster-bench");
   if (options.keepLogs)
     work.keep();
   const fs::path tinyInput = work.path() / "tiny.txt";

@@ -274,32 +274,6 @@ ProcessResult runProcess(const std::vector<std::string>& argv,
   return result;
 }
 
-// A temporary folder, removed with everything in it unless kept.
-class WorkFolder {
- public:
-  explicit WorkFolder(bool keep) : keep_(keep) {
-    std::string pattern = (fs::temp_directory_path() / "brook-nexmark-bench.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throwErrno("mkdtemp");
-    path_ = pattern;
-  }
-  WorkFolder(const WorkFolder&) = delete;
-  WorkFolder& operator=(const WorkFolder&) = delete;
-  ~WorkFolder() {
-    if (keep_) {
-      std::printf("Kept the logs and outputs in %s\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-  bool keep_;
-};
-
 // ---------------------------------------------------------------------------------------------
 // The runs.
 
@@ -895,7 +869,9 @@ int runBenchmark(Options options) {
       throw std::runtime_error("no Nexmark query '" + q + "' with a baseline");
   }
   installSignalHandlers();
-  WorkFolder work(options.keep);
+  WorkFolder work("brook-nexmark-bench");
+  if (options.keep)
+    work.keep();
   Benchmark benchmark(options, work.path());
   const std::string loadBefore = loadAverage();
   std::printf(
