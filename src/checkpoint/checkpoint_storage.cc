@@ -11,6 +11,7 @@
 #include <iterator>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <absl/strings/str_cat.h>
 
@@ -311,38 +312,11 @@ absl::Status verifyStateFiles(const CheckpointMetadata& metadata, const fs::path
   return absl::OkStatus();
 }
 
-absl::Status writeFileAtomically(const fs::path& path, std::string_view bytes) {
-  const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  const fs::path temporary =
-      directory / absl::StrCat(".", path.filename().string(), ".inprogress.", ::getpid());
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return errnoError("cannot create", temporary);
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      absl::Status status = errnoError("cannot write", temporary);
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return status;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status status = errnoError("cannot sync", temporary);
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return status;
-  }
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    absl::Status status = errnoError("cannot rename into place", path);
-    ::unlink(temporary.c_str());
-    return status;
-  }
+namespace {
+
+/// Makes a rename or a new file in `directory` durable.
+absl::Status syncDirectory(const fs::path& path) {
+  const fs::path directory = path.empty() ? fs::path(".") : path;
   int dirFd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirFd < 0)
     return errnoError("cannot open directory", directory);
@@ -351,24 +325,158 @@ absl::Status writeFileAtomically(const fs::path& path, std::string_view bytes) {
   return synced == 0 ? absl::OkStatus() : errnoError("cannot sync directory", directory);
 }
 
+}  // namespace
+
+absl::Status writeFileAtomically(const fs::path& path, std::string_view bytes) {
+  const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  return writeStateFile(directory, path.filename().string(), bytes).status();
+}
+
 absl::StatusOr<StateFile> writeStateFile(const fs::path& directory, std::string_view name,
                                          std::string_view bytes) {
-  StateFile file{std::string(name), static_cast<int64_t>(bytes.size()), crc32c(bytes)};
+  BROOK_ASSIGN_OR_RETURN(std::unique_ptr<StateFileStream> file,
+                         StateFileStream::create(directory, name));
+  file->stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  BROOK_RETURN_IF_ERROR(file->status());
+  return file->close();
+}
+
+class StateFileStream::Buffer : public std::streambuf {
+ public:
+  Buffer(StateFile file, fs::path path, fs::path temporary, int fd,
+         const std::atomic<bool>* cancelled)
+      : file_(std::move(file)),
+        path_(std::move(path)),
+        temporary_(std::move(temporary)),
+        fd_(fd),
+        cancelled_(cancelled),
+        data_(kBufferSize) {
+    setp(data_.data(), data_.data() + data_.size());
+  }
+  ~Buffer() override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(temporary_.c_str());
+    }
+  }
+
+  const absl::Status& status() const { return status_; }
+
+  absl::StatusOr<StateFile> close() {
+    if (fd_ < 0)
+      return absl::FailedPreconditionError(absl::StrCat(path_.string(), " is already closed"));
+    absl::Status status = [&]() -> absl::Status {
+      if (!drain())
+        return status_;
+      if (::fsync(fd_) != 0)
+        return errnoError("cannot sync", temporary_);
+      int fd = std::exchange(fd_, -1);
+      if (::close(fd) != 0) {
+        fd_ = fd;  // closed or not, the destructor removes the temporary file
+        return errnoError("cannot close", temporary_);
+      }
+      if (::rename(temporary_.c_str(), path_.c_str()) != 0)
+        return errnoError("cannot rename into place", path_);
+      return syncDirectory(path_.parent_path());
+    }();
+    if (!status.ok()) {
+      if (fd_ >= 0)
+        ::close(std::exchange(fd_, -1));
+      ::unlink(temporary_.c_str());
+      return status;
+    }
+    return file_;
+  }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!drain())
+      return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return drain() ? 0 : -1; }
+
+ private:
+  static constexpr size_t kBufferSize = size_t{1} << 20;
+
+  /// Writes the buffered bytes to the file; false (with status_ set) on failure.
+  bool drain() {
+    if (!status_.ok())
+      return false;
+    if (cancelled_ != nullptr && cancelled_->load(std::memory_order_relaxed)) {
+      status_ = absl::CancelledError(absl::StrCat("writing ", path_.string(), " was cancelled"));
+      return false;
+    }
+    const std::string_view bytes(pbase(), static_cast<size_t>(pptr() - pbase()));
+    size_t written = 0;
+    while (written < bytes.size()) {
+      ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0) {
+        status_ = errnoError("cannot write", temporary_);
+        return false;
+      }
+      written += static_cast<size_t>(n);
+    }
+    file_.size += static_cast<int64_t>(bytes.size());
+    file_.crc32c = state::internal::crc32cExtend(file_.crc32c, bytes);
+    setp(data_.data(), data_.data() + data_.size());
+    return true;
+  }
+
+  StateFile file_;
+  fs::path path_;
+  fs::path temporary_;
+  int fd_;
+  const std::atomic<bool>* cancelled_;
+  std::vector<char> data_;
+  absl::Status status_;
+};
+
+absl::StatusOr<std::unique_ptr<StateFileStream>> StateFileStream::create(
+    const fs::path& directory, std::string_view name, const std::atomic<bool>* cancelled) {
+  StateFile file{std::string(name), 0, 0};
   if (!isContainedPath(file.path)) {
     return absl::InvalidArgumentError(
         absl::StrCat("state file name '", file.path, "' must be a relative path inside ",
                      directory.string()));
   }
-  const fs::path path = directory / file.path;
+  // The checkpoint's directory is created when it is triggered and removed when it is aborted:
+  // a task that writes late must not bring it back.
   std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    return absl::NotFoundError(
+        absl::StrCat("directory ", directory.string(),
+                     " does not exist (a checkpoint's directory goes when it is aborted)"));
+  }
+  fs::path path = directory / file.path;
   fs::create_directories(path.parent_path(), error);
   if (error) {
     return absl::InternalError(absl::StrCat("cannot create ", path.parent_path().string(), ": ",
                                             error.message()));
   }
-  BROOK_RETURN_IF_ERROR(writeFileAtomically(path, bytes));
-  return file;
+  fs::path temporary = path.parent_path() /
+                       absl::StrCat(".", path.filename().string(), ".inprogress.", ::getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errnoError("cannot create", temporary);
+  return std::unique_ptr<StateFileStream>(new StateFileStream(std::make_unique<Buffer>(
+      std::move(file), std::move(path), std::move(temporary), fd, cancelled)));
 }
+
+StateFileStream::StateFileStream(std::unique_ptr<Buffer> buffer)
+    : buffer_(std::move(buffer)), stream_(buffer_.get()) {}
+
+StateFileStream::~StateFileStream() = default;
+
+absl::Status StateFileStream::status() const { return buffer_->status(); }
+
+absl::StatusOr<StateFile> StateFileStream::close() { return buffer_->close(); }
 
 absl::Status writeMetadata(const fs::path& directory, const CheckpointMetadata& metadata) {
   return writeFileAtomically(directory / kMetadataFileName, encodeMetadata(metadata));

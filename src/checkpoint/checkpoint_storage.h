@@ -15,8 +15,11 @@
 /// (little-endian integers; the payload is the brook.v1.CheckpointMetadata Protobuf message), so
 /// that a truncated or damaged file is detected before it is parsed.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +59,41 @@ absl::Status writeFileAtomically(const std::filesystem::path& path, std::string_
 /// `directory`.
 absl::StatusOr<StateFile> writeStateFile(const std::filesystem::path& directory,
                                          std::string_view name, std::string_view bytes);
+
+/// Writes one state file into a checkpoint directory as a stream, so that a snapshot never has
+/// to be held in memory whole: the bytes go through a buffer into a temporary file beside the
+/// final name, checksummed on the way; `close` syncs the file and renames it into place. A stream
+/// destroyed before `close` (or whose `close` fails) removes its temporary file.
+///
+/// A set `cancelled` flag makes every later write fail, so that an upload of a task that is
+/// being cancelled stops at its next buffer. Not thread-safe.
+class StateFileStream {
+ public:
+  /// Opens `directory`/`name` (a relative path inside `directory`; missing parent folders are
+  /// created) for writing.
+  static absl::StatusOr<std::unique_ptr<StateFileStream>> create(
+      const std::filesystem::path& directory, std::string_view name,
+      const std::atomic<bool>* cancelled = nullptr);
+  ~StateFileStream();
+  StateFileStream(const StateFileStream&) = delete;
+  StateFileStream& operator=(const StateFileStream&) = delete;
+
+  /// Where to write the file's bytes. After a failed write the stream is bad and `status` says
+  /// why.
+  std::ostream& stream() { return stream_; }
+  /// OK, or the first failure of a write (naming the file), or Cancelled.
+  absl::Status status() const;
+  /// Flushes, syncs and renames the file into place; its handle names it relative to the
+  /// directory. Call at most once.
+  absl::StatusOr<StateFile> close();
+
+ private:
+  class Buffer;
+  explicit StateFileStream(std::unique_ptr<Buffer> buffer);
+
+  std::unique_ptr<Buffer> buffer_;
+  std::ostream stream_;
+};
 
 /// Reads a state file of the checkpoint in `directory`, checking its size and CRC-32C.
 absl::StatusOr<std::string> readStateFile(const std::filesystem::path& directory,

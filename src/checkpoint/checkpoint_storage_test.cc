@@ -3,8 +3,11 @@
 
 #include "checkpoint/checkpoint_storage.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/files.h"
+#include "state/internal/crc32c.h"
 
 namespace brook::checkpoint {
 namespace {
@@ -137,6 +141,74 @@ TEST(StateFileTest, AtomicWriteReplacesTheWholeFile) {
   EXPECT_EQ(readAll(tmp.path() / "f"), "short");
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path()), fs::directory_iterator()), 1);
   EXPECT_FALSE(writeFileAtomically(tmp.path() / "missing-dir" / "f", "x").ok());
+}
+
+TEST(StateFileStreamTest, StreamsAFileLargerThanItsBufferWithSizeAndChecksum) {
+  testing::TempDir tmp;
+  std::string content;
+  for (int i = 0; content.size() < 3'500'000; ++i)
+    content += std::to_string(i * 7919) + ",";
+  absl::StatusOr<std::unique_ptr<StateFileStream>> file =
+      StateFileStream::create(tmp.path(), "op/keyed-0");
+  ASSERT_TRUE(file.ok()) << file.status();
+  // In pieces of uneven sizes, one byte at a time among them.
+  size_t at = 0;
+  for (size_t piece = 1; at < content.size(); piece = piece * 3 + 1) {
+    const size_t n = std::min(piece % 700'000, content.size() - at);
+    (*file)->stream().write(content.data() + at, static_cast<std::streamsize>(n));
+    at += n;
+    if (at < content.size())
+      (*file)->stream().put(content[at++]);
+  }
+  // Nothing is visible under the final name before close.
+  EXPECT_FALSE(fs::exists(tmp.path() / "op/keyed-0"));
+  absl::StatusOr<StateFile> closed = (*file)->close();
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->path, "op/keyed-0");
+  EXPECT_EQ(closed->size, static_cast<int64_t>(content.size()));
+  EXPECT_EQ(closed->crc32c, state::internal::crc32c(content));
+  EXPECT_EQ(*readStateFile(tmp.path(), *closed), content);
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path() / "op"), fs::directory_iterator()), 1);
+  EXPECT_EQ((*file)->close().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StateFileStreamTest, AStreamDroppedBeforeCloseLeavesNothing) {
+  testing::TempDir tmp;
+  {
+    absl::StatusOr<std::unique_ptr<StateFileStream>> file =
+        StateFileStream::create(tmp.path(), "state");
+    ASSERT_TRUE(file.ok()) << file.status();
+    (*file)->stream() << std::string(3'000'000, 'x');
+  }
+  EXPECT_TRUE(fs::is_empty(tmp.path()));
+}
+
+TEST(StateFileStreamTest, CancellingFailsTheNextWriteAndLeavesNothing) {
+  testing::TempDir tmp;
+  std::atomic<bool> cancelled{false};
+  absl::StatusOr<std::unique_ptr<StateFileStream>> file =
+      StateFileStream::create(tmp.path(), "state", &cancelled);
+  ASSERT_TRUE(file.ok()) << file.status();
+  (*file)->stream() << std::string(1'500'000, 'x');
+  EXPECT_TRUE((*file)->stream().good());
+  cancelled.store(true);
+  (*file)->stream() << std::string(1'500'000, 'y');
+  EXPECT_FALSE((*file)->stream().good());
+  EXPECT_EQ((*file)->status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ((*file)->close().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(fs::is_empty(tmp.path()));
+}
+
+TEST(StateFileStreamTest, ADiscardedCheckpointDirectoryIsNotCreatedAgain) {
+  testing::TempDir tmp;
+  const fs::path gone = tmp.path() / "chk-7";
+  absl::StatusOr<std::unique_ptr<StateFileStream>> file = StateFileStream::create(gone, "state");
+  EXPECT_EQ(file.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(file.status().message(), HasSubstr(gone.string()));
+  EXPECT_EQ(writeStateFile(gone, "state", "bytes").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(gone));
+  EXPECT_EQ(StateFileStream::create(tmp.path(), "../state").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Completes checkpoint `id` of `storage` with one state file holding `content`.

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
 #include <absl/strings/str_cat.h>
@@ -36,7 +35,9 @@ const char* taskStateName(TaskState state) {
 }
 
 StreamTask::StreamTask(Environment environment, CompletionCallback onComplete)
-    : env_(std::move(environment)), onComplete_(std::move(onComplete)) {
+    : env_(std::move(environment)),
+      onComplete_(std::move(onComplete)),
+      asyncCheckpoints_(absl::StrCat("ckpt-", env_.vertexId, "-", env_.subtaskIndex)) {
   const JobVertex& v = env_.jobGraph->vertices[static_cast<size_t>(env_.vertexId)];
   description_ = absl::StrCat(v.name, " (", env_.subtaskIndex + 1, "/", v.parallelism, ")#",
                               env_.attemptNumber);
@@ -45,6 +46,10 @@ StreamTask::StreamTask(Environment environment, CompletionCallback onComplete)
 StreamTask::~StreamTask() = default;
 
 namespace {
+
+/// How long a finished task waits for the state files of its last checkpoints (Flink's default
+/// checkpoint timeout): a checkpoint that takes longer has failed anyway.
+constexpr std::chrono::milliseconds kFinishedTaskCheckpointWait = std::chrono::minutes(10);
 
 // Orders the timer heap so that its front is the earliest timer, the first registered of ties.
 struct LaterTimer {
@@ -361,6 +366,41 @@ void StreamTask::notifyCheckpointAborted(int64_t checkpointId) {
   });
 }
 
+namespace {
+
+/// The synchronous part of one operator's snapshot, written by the asynchronous part.
+struct OperatorSnapshot {
+  std::string uid;
+  std::string filePrefix;
+  checkpoint::SubtaskStateMetadata state;
+  std::unique_ptr<state::KeyedStateSnapshot> keyed;  // null: no keyed state
+  internal::OperatorStateSnapshotData operatorState;
+};
+
+/// Writes `snapshot` to `directory`/`name` and returns its handle; the stream's own failure
+/// (a write error naming the file, a cancellation) is preferred to the writer's.
+absl::StatusOr<checkpoint::StateFile> writeKeyedStateFile(const std::filesystem::path& directory,
+                                                          const std::string& name,
+                                                          state::KeyedStateSnapshot& snapshot,
+                                                          int maxParallelism,
+                                                          const std::atomic<bool>& cancelled) {
+  BROOK_ASSIGN_OR_RETURN(std::unique_ptr<checkpoint::StateFileStream> file,
+                         checkpoint::StateFileStream::create(directory, name, &cancelled));
+  absl::Status written = [&]() -> absl::Status {
+    BROOK_ASSIGN_OR_RETURN(
+        state::KeyedStateSnapshotWriter writer,
+        state::KeyedStateSnapshotWriter::create(file->stream(), (directory / name).string(),
+                                                maxParallelism, snapshot.keyGroupRange()));
+    BROOK_RETURN_IF_ERROR(snapshot.write(writer));
+    return writer.finish();
+  }();
+  if (!written.ok())
+    return file->status().ok() ? written : file->status();
+  return file->close();
+}
+
+}  // namespace
+
 void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis) {
   CheckpointResponder* responder = env_.checkpointResponder;
   const checkpoint::SubtaskId self{env_.vertexId, env_.subtaskIndex};
@@ -370,76 +410,97 @@ void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis
     return;
   }
   // Operators bring their operator state up to date (a source records its position); the
-  // barrier then goes downstream, where alignment starts while this task writes its state.
+  // barrier then goes downstream, where alignment starts while this task snapshots its state.
   for (auto& op : operators_)
     op->snapshotState(checkpointId);
   for (auto& w : writers_)
     w->broadcastBarrier(checkpointId, timestampMillis);
 
+  // The synchronous phase: what later records must not change is pinned or copied here.
   const JobGraph& jg = *env_.jobGraph;
   const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
-  const std::filesystem::path directory =
-      std::filesystem::path(env_.checkpointDirectory) / absl::StrCat("chk-", checkpointId);
-  checkpoint::TaskAcknowledgement ack{self, {}};
-  absl::Status status = absl::OkStatus();
-  for (size_t i = 0; i < operators_.size() && status.ok(); ++i) {
+  auto snapshots = std::make_shared<std::vector<OperatorSnapshot>>();
+  snapshots->reserve(operators_.size());
+  for (size_t i = 0; i < operators_.size(); ++i) {
     const int nodeId = v.chainedNodes[i];
-    const std::string& uid = jg.operatorIds[static_cast<size_t>(nodeId)];
-    const std::string prefix =
-        absl::StrCat(operatorDirectoryName(uid, nodeId), "_", env_.subtaskIndex);
-    checkpoint::SubtaskStateMetadata state;
-    state.subtaskIndex = env_.subtaskIndex;
+    OperatorSnapshot& snapshot = snapshots->emplace_back();
+    snapshot.uid = jg.operatorIds[static_cast<size_t>(nodeId)];
+    snapshot.filePrefix =
+        absl::StrCat(operatorDirectoryName(snapshot.uid, nodeId), "_", env_.subtaskIndex);
+    snapshot.state.subtaskIndex = env_.subtaskIndex;
     if (state::RuntimeKeyedStateBackend* backend = keyedStateBackends_[i].get()) {
       const state::KeyGroupRange range = backend->keyGroupRange();
-      state.keyGroupStart = range.start;
-      state.keyGroupEnd = range.end;
-      status = [&]() -> absl::Status {
-        BROOK_ASSIGN_OR_RETURN(std::unique_ptr<state::KeyedStateSnapshot> snapshot,
-                               backend->snapshot(range));
-        std::ostringstream bytes;
-        const std::string name = prefix + ".keyed";
-        BROOK_ASSIGN_OR_RETURN(state::KeyedStateSnapshotWriter writer,
-                               state::KeyedStateSnapshotWriter::create(
-                                   bytes, (directory / name).string(), v.maxParallelism, range));
-        BROOK_RETURN_IF_ERROR(snapshot->write(writer));
-        BROOK_RETURN_IF_ERROR(writer.finish());
-        BROOK_ASSIGN_OR_RETURN(checkpoint::StateFile file,
-                               checkpoint::writeStateFile(directory, name, bytes.str()));
-        state.keyedState.push_back(std::move(file));
-        return absl::OkStatus();
-      }();
-    }
-    if (status.ok()) {
-      internal::OperatorStateSnapshotData data = operatorStateStores_[i]->snapshot();
-      if (!data.states.empty()) {
-        absl::StatusOr<checkpoint::StateFile> file = checkpoint::writeStateFile(
-            directory, prefix + ".operator", state::encodeOperatorStateSnapshot(data));
-        if (file.ok()) {
-          state.operatorState.push_back(*std::move(file));
-        } else {
-          status = file.status();
-        }
+      snapshot.state.keyGroupStart = range.start;
+      snapshot.state.keyGroupEnd = range.end;
+      absl::StatusOr<std::unique_ptr<state::KeyedStateSnapshot>> keyed = backend->snapshot(range);
+      if (!keyed.ok()) {
+        getLogger("runtime")->warn("[{}] {} declines checkpoint {}: {}", env_.jobId,
+                                   description_, checkpointId, keyed.status().message());
+        responder->decline(checkpointId, self, checkpoint::DeclineReason::kFailure,
+                           std::string(keyed.status().message()));
+        return;
       }
+      snapshot.keyed = *std::move(keyed);
     }
-    ack.operators.emplace_back(uid, std::move(state));
+    snapshot.operatorState = operatorStateStores_[i]->snapshot();
   }
-  if (!status.ok()) {
-    std::error_code error;
-    if (!std::filesystem::exists(directory, error)) {
-      // The checkpoint was aborted (its folder discarded) while this task wrote its part.
-      getLogger("runtime")->debug("[{}] {}: checkpoint {} was aborted while its state was written",
-                                  env_.jobId, description_, checkpointId);
-      responder->decline(checkpointId, self, checkpoint::DeclineReason::kSubsumed,
-                         "the checkpoint was aborted");
+
+  // The asynchronous phase: the files are written and the checkpoint acknowledged on the
+  // checkpoint thread while this thread goes on with records.
+  const std::filesystem::path directory =
+      std::filesystem::path(env_.checkpointDirectory) / absl::StrCat("chk-", checkpointId);
+  asyncCheckpoints_.submit([snapshots, directory, checkpointId, self, responder,
+                            jobId = env_.jobId, description = description_,
+                            maxParallelism = v.maxParallelism](
+                               const std::atomic<bool>& cancelled) {
+    checkpoint::TaskAcknowledgement ack{self, {}};
+    absl::Status status = absl::OkStatus();
+    for (OperatorSnapshot& snapshot : *snapshots) {
+      if (snapshot.keyed != nullptr) {
+        absl::StatusOr<checkpoint::StateFile> file =
+            writeKeyedStateFile(directory, snapshot.filePrefix + ".keyed", *snapshot.keyed,
+                                maxParallelism, cancelled);
+        snapshot.keyed.reset();  // releases what the snapshot pinned (a RocksDB snapshot)
+        if (!file.ok()) {
+          status = file.status();
+          break;
+        }
+        snapshot.state.keyedState.push_back(*std::move(file));
+      }
+      if (!snapshot.operatorState.states.empty()) {
+        absl::StatusOr<checkpoint::StateFile> file = checkpoint::writeStateFile(
+            directory, snapshot.filePrefix + ".operator",
+            state::encodeOperatorStateSnapshot(snapshot.operatorState));
+        if (!file.ok()) {
+          status = file.status();
+          break;
+        }
+        snapshot.state.operatorState.push_back(*std::move(file));
+      }
+      ack.operators.emplace_back(snapshot.uid, std::move(snapshot.state));
+    }
+    snapshots->clear();
+    if (status.ok()) {
+      responder->acknowledge(checkpointId, ack);
       return;
     }
-    getLogger("runtime")->warn("[{}] {} declines checkpoint {}: {}", env_.jobId, description_,
-                               checkpointId, status.message());
-    responder->decline(checkpointId, self, checkpoint::DeclineReason::kFailure,
-                       std::string(status.message()));
-    return;
-  }
-  responder->acknowledge(checkpointId, ack);
+    std::error_code error;
+    if (cancelled.load()) {
+      responder->decline(checkpointId, self, checkpoint::DeclineReason::kTaskNotRunning,
+                         absl::StrCat("task '", description, "' was cancelled"));
+    } else if (!std::filesystem::exists(directory, error)) {
+      // The checkpoint was aborted (its folder discarded) while this task wrote its part.
+      getLogger("runtime")->debug("[{}] {}: checkpoint {} was aborted while its state was written",
+                                  jobId, description, checkpointId);
+      responder->decline(checkpointId, self, checkpoint::DeclineReason::kSubsumed,
+                         "the checkpoint was aborted");
+    } else {
+      getLogger("runtime")->warn("[{}] {} declines checkpoint {}: {}", jobId, description,
+                                 checkpointId, status.message());
+      responder->decline(checkpointId, self, checkpoint::DeclineReason::kFailure,
+                         std::string(status.message()));
+    }
+  });
 }
 
 void StreamTask::run() {
@@ -497,6 +558,13 @@ void StreamTask::run() {
     } catch (...) {
       // The task has ended; what is left is bookkeeping.
     }
+  }
+  // Checkpoints whose files are still being written: a finished task lets them complete (they
+  // may be the ones that commit its last output), a cancelled or failed one abandons them.
+  if (finalState == TaskState::kFinished) {
+    asyncCheckpoints_.drain(kFinishedTaskCheckpointWait);
+  } else {
+    asyncCheckpoints_.cancelAndDrain();
   }
   // Release everything the task holds before reporting: the operators before the state they
   // used, whose destruction removes its local files.

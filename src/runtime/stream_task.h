@@ -14,6 +14,7 @@
 
 #include "checkpoint/checkpoint_barrier_aligner.h"
 #include "checkpoint/state_assignment.h"
+#include "runtime/async_checkpoint_executor.h"
 #include "runtime/checkpoint_responder.h"
 #include "runtime/input_gate.h"
 #include "runtime/job_graph.h"
@@ -211,6 +212,8 @@ class StreamTask final : public ProcessingTimeService {
   // Whether the input is over (or the task ended): no more checkpoints.
   bool inputEnded_ = false;
   std::mutex checkpointMutex_;
+  /// Writes checkpoint state files and acknowledges; drained before the state backends go.
+  AsyncCheckpointExecutor asyncCheckpoints_;
   bool acceptsCheckpoints_ = true;  // guarded by checkpointMutex_
   // Channels blocked with elements left in their deserializer's buffer.
   std::vector<int> heldChannels_;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -36,6 +37,7 @@ using ::brook::internal::KeyedStateTable;
 using ::brook::internal::TimerQueue;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using namespace std::chrono_literals;
@@ -1120,6 +1122,78 @@ TEST_P(KeyedStateBackendTest, ASnapshotDoesNotSeeLaterWritesAndOutlivesTheBacken
   states.timers.reset();
   backend.reset();
   EXPECT_EQ(entriesOf(write(**snapshot, kAllKeyGroups)), expected);
+}
+
+TEST_P(KeyedStateBackendTest, ASnapshotWrittenOnAnotherThreadWhileTheStateChangesHoldsItsTime) {
+  const std::vector<std::string> keys = keysIn(kAllKeyGroups, 400);
+  auto backend = create();
+  OperatorStates states(*backend);
+  states.populate(keys);
+  const std::vector<ModelEntry> before = entriesOf(snapshotBytes(*backend));
+
+  // The asynchronous phase runs while the task thread changes every key's state of every kind.
+  auto snapshot = backend->snapshot(kAllKeyGroups);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  std::string written;
+  std::thread writer([&] { written = write(**snapshot, kAllKeyGroups); });
+  for (const std::string& key : keys) {
+    states.setKey(key);
+    states.count->update(-1);
+    states.events->clear();
+    states.seen->put("z", 1);
+    states.seen->remove("x");
+    states.sum->add(10);
+    states.ttl->update("changed");
+    states.timers->registerEventTimeTimer(7);
+  }
+  const std::string later = snapshotBytes(*backend);
+  writer.join();
+  EXPECT_EQ(entriesOf(written), before);
+  EXPECT_NE(entriesOf(later), before);
+
+  auto restored = create();
+  ASSERT_TRUE(restore(*restored, later).ok());
+  OperatorStates restoredStates(*restored);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    SCOPED_TRACE(keys[i]);
+    const auto n = static_cast<int64_t>(i);
+    restoredStates.setKey(keys[i]);
+    EXPECT_EQ(restoredStates.count->value(), -1);
+    EXPECT_THAT(restoredStates.events->get(), IsEmpty());
+    EXPECT_THAT(restoredStates.seen->entries(),
+                UnorderedElementsAre(Pair("y", 2 * n), Pair("z", 1)));
+    EXPECT_EQ(restoredStates.sum->get(), n + 11);
+    EXPECT_EQ(restoredStates.ttl->value(), "changed");
+  }
+  EXPECT_EQ(restoredStates.timers->numberOfEventTimeTimers(), 3 * keys.size());
+}
+
+TEST_P(KeyedStateBackendTest, TwoSnapshotsInFlightEachKeepTheirTime) {
+  const std::vector<std::string> keys = keysIn(kAllKeyGroups, 50);
+  auto backend = create();
+  OperatorStates states(*backend);
+  states.populate(keys);
+  const std::vector<ModelEntry> first = entriesOf(snapshotBytes(*backend));
+  auto firstSnapshot = backend->snapshot(kAllKeyGroups);
+  ASSERT_TRUE(firstSnapshot.ok()) << firstSnapshot.status();
+
+  states.setKey(keys[0]);
+  states.count->update(100);
+  states.events->add("second");
+  const std::vector<ModelEntry> second = entriesOf(snapshotBytes(*backend));
+  auto secondSnapshot = backend->snapshot(kAllKeyGroups);
+  ASSERT_TRUE(secondSnapshot.ok()) << secondSnapshot.status();
+
+  states.count->update(200);
+  states.events->add("third");
+  states.setKey(keys[1]);
+  states.count->update(300);
+  EXPECT_EQ(entriesOf(write(**secondSnapshot, kAllKeyGroups)), second);
+  EXPECT_EQ(entriesOf(write(**firstSnapshot, kAllKeyGroups)), first);
+  EXPECT_NE(first, second);
+  states.setKey(keys[0]);
+  EXPECT_EQ(states.count->value(), 200);
+  EXPECT_THAT(states.events->get(), ElementsAre("a" + keys[0], "b" + keys[0], "c", "second", "third"));
 }
 
 TEST_P(KeyedStateBackendTest, ASnapshotOfPartOfTheKeyGroupsHoldsOnlyThose) {

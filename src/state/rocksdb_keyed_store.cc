@@ -591,6 +591,8 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
     const std::string upper = range_.end < kMaxKeyGroup ? keyGroupBound(range_.end + 1) : "";
     const rocksdb::Slice lowerSlice(lower);
     const rocksdb::Slice upperSlice(upper);
+    // Runs on the task's checkpoint thread, whose perf context counts otherwise (see Impl).
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     // A snapshot reads everything once; keep the task's working set in the cache.

@@ -15,6 +15,7 @@ namespace brook::state::internal {
 namespace {
 
 using brook::internal::KeyedStateTable;
+using brook::internal::KeyedStateTableSnapshot;
 using brook::internal::RestoredEntry;
 
 absl::string_view toAbsl(std::string_view s) {
@@ -84,31 +85,30 @@ absl::Status AbstractKeyedStateBackend::checkSnapshotRange(KeyGroupRange range) 
 absl::StatusOr<std::unique_ptr<FrozenKeyedState>> AbstractKeyedStateBackend::freezeHeapHeldState(
     KeyGroupRange range) {
   std::vector<std::shared_ptr<const FrozenState>> states;
+  std::vector<FrozenKeyedState::TableSnapshot> tables;
   for (const auto& registration : registrations()) {
     KeyedStateTable& table = *registration->table;
     // A table whose name is still pending did not accept its restored entries (the operator
     // failed on them); the snapshot keeps those rather than the table's.
-    if (!table.heapHeld() || pending_.contains(table.name())) {
+    if (!table.heapHeld() || pending_.contains(table.name()) || range.size() == 0) {
       continue;
     }
-    auto state = std::make_shared<FrozenState>(table.name(), kindOf(table));
-    FrozenStateSink sink(state.get(), range);
     try {
-      table.snapshot(sink);
+      std::unique_ptr<KeyedStateTableSnapshot> snapshot =
+          table.snapshotTable(range.start, range.end);
+      if (snapshot != nullptr && !snapshot->keyGroups().empty()) {
+        tables.push_back({table.name(), kindOf(table), std::move(snapshot)});
+      }
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("snapshot of state '", table.name(),
                                               "' of operator '", operatorDescription(),
                                               "': ", e.what()));
     }
-    if (!state->empty()) {
-      state->sortByKeyGroup();
-      states.push_back(std::move(state));
-    }
   }
   for (const auto& [name, state] : pending_) {
     states.push_back(state);
   }
-  return std::make_unique<FrozenKeyedState>(range, std::move(states));
+  return std::make_unique<FrozenKeyedState>(range, std::move(states), std::move(tables));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,8 +91,12 @@ void FrozenState::add(const KeyedStateEntry& entry, uint32_t source) {
 }
 
 void FrozenState::sortByKeyGroup() {
-  std::stable_sort(entries_.begin(), entries_.end(),
-                   [](const Entry& a, const Entry& b) { return a.keyGroup < b.keyGroup; });
+  const auto byKeyGroup = [](const Entry& a, const Entry& b) { return a.keyGroup < b.keyGroup; };
+  // Heap tables freeze key group after key group: usually nothing to do.
+  if (std::is_sorted(entries_.begin(), entries_.end(), byKeyGroup)) {
+    return;
+  }
+  std::stable_sort(entries_.begin(), entries_.end(), byKeyGroup);
 }
 
 bool FrozenState::decode(const Entry& entry,
@@ -164,42 +168,12 @@ absl::Status FrozenState::write(int keyGroup, KeyedStateSnapshotWriter& writer) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// FrozenStateSink
-
-void FrozenStateSink::writeValue(int keyGroup,
-                                 std::string_view key,
-                                 std::string_view stateNamespace,
-                                 std::string_view value) {
-  if (range_.contains(keyGroup)) {
-    state_->addValue(keyGroup, key, stateNamespace, value);
-  }
-}
-
-void FrozenStateSink::writeList(int keyGroup,
-                                std::string_view key,
-                                std::string_view stateNamespace,
-                                std::span<const std::string> elements) {
-  if (range_.contains(keyGroup)) {
-    state_->addList(keyGroup, key, stateNamespace, elements);
-  }
-}
-
-void FrozenStateSink::writeMapEntry(int keyGroup,
-                                    std::string_view key,
-                                    std::string_view stateNamespace,
-                                    std::string_view userKey,
-                                    std::string_view userValue) {
-  if (range_.contains(keyGroup)) {
-    state_->addMapEntry(keyGroup, key, stateNamespace, userKey, userValue);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // FrozenKeyedState
 
 FrozenKeyedState::FrozenKeyedState(KeyGroupRange range,
-                                   std::vector<std::shared_ptr<const FrozenState>> states)
-    : range_(range), states_(std::move(states)) {
+                                   std::vector<std::shared_ptr<const FrozenState>> states,
+                                   std::vector<TableSnapshot> tables)
+    : range_(range), states_(std::move(states)), tables_(std::move(tables)) {
   for (const auto& state : states_) {
     int last = -1;
     for (const FrozenState::Entry& entry : state->entries()) {
@@ -209,9 +183,51 @@ FrozenKeyedState::FrozenKeyedState(KeyGroupRange range,
       last = entry.keyGroup;
     }
   }
+  for (const TableSnapshot& table : tables_) {
+    for (int keyGroup : table.snapshot->keyGroups()) {
+      if (range_.contains(keyGroup)) {
+        keyGroups_.push_back(keyGroup);
+      }
+    }
+  }
   std::sort(keyGroups_.begin(), keyGroups_.end());
   keyGroups_.erase(std::unique(keyGroups_.begin(), keyGroups_.end()), keyGroups_.end());
 }
+
+namespace {
+
+/// Passes a heap table's entries of one key group on to a snapshot writer, keeping the first
+/// error.
+class WriterSink final : public brook::internal::KeyedStateSink {
+ public:
+  explicit WriterSink(KeyedStateSnapshotWriter* writer) : writer_(writer) {}
+
+  void writeValue(int, std::string_view key, std::string_view ns,
+                  std::string_view value) override {
+    if (status_.ok()) {
+      status_ = writer_->writeValue(key, ns, value);
+    }
+  }
+  void writeList(int, std::string_view key, std::string_view ns,
+                 std::span<const std::string> elements) override {
+    if (status_.ok()) {
+      status_ = writer_->writeList(key, ns, elements);
+    }
+  }
+  void writeMapEntry(int, std::string_view key, std::string_view ns, std::string_view userKey,
+                     std::string_view userValue) override {
+    if (status_.ok()) {
+      status_ = writer_->writeMapEntry(key, ns, userKey, userValue);
+    }
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  KeyedStateSnapshotWriter* writer_;
+  absl::Status status_;
+};
+
+}  // namespace
 
 absl::Status FrozenKeyedState::writeKeyGroup(int keyGroup, KeyedStateSnapshotWriter& writer) const {
   if (!range_.contains(keyGroup)) {
@@ -219,6 +235,23 @@ absl::Status FrozenKeyedState::writeKeyGroup(int keyGroup, KeyedStateSnapshotWri
   }
   for (const auto& state : states_) {
     BROOK_RETURN_IF_ERROR(state->write(keyGroup, writer));
+  }
+  for (const TableSnapshot& table : tables_) {
+    const std::vector<int>& groups = table.snapshot->keyGroups();
+    if (!std::binary_search(groups.begin(), groups.end(), keyGroup)) {
+      continue;
+    }
+    // A state whose entries in the key group all expired costs nothing: the writer writes the
+    // state's record with its first entry.
+    BROOK_RETURN_IF_ERROR(writer.beginState(table.name, table.kind));
+    WriterSink sink(&writer);
+    try {
+      table.snapshot->write(keyGroup, sink);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("snapshot of state '", table.name,
+                                              "' in key group ", keyGroup, ": ", e.what()));
+    }
+    BROOK_RETURN_IF_ERROR(sink.status());
   }
   return absl::OkStatus();
 }

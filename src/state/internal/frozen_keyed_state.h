@@ -1,8 +1,8 @@
 #pragma once
 
-/// Keyed state held as serialized entries in memory, in the runtime backends' own layout: what
-/// a snapshot's synchronous phase freezes of the heap-held tables, and what a restore keeps of
-/// the states that are not registered yet.
+/// Keyed state held as serialized entries in memory, in the runtime backends' own layout (what
+/// a restore keeps of the states that are not registered yet), and the heap-held part of a
+/// snapshot: those entries beside the heap tables' own snapshots.
 
 #include <cstdint>
 #include <memory>
@@ -100,36 +100,21 @@ class FrozenState {
   std::vector<Entry> entries_;
 };
 
-/// Collects a heap-held table's `snapshot` into a FrozenState, keeping only the key groups of
-/// `range`.
-class FrozenStateSink final : public brook::internal::KeyedStateSink {
- public:
-  FrozenStateSink(FrozenState* state, KeyGroupRange range) : state_(state), range_(range) {}
-
-  void writeValue(int keyGroup,
-                  std::string_view key,
-                  std::string_view stateNamespace,
-                  std::string_view value) override;
-  void writeList(int keyGroup,
-                 std::string_view key,
-                 std::string_view stateNamespace,
-                 std::span<const std::string> elements) override;
-  void writeMapEntry(int keyGroup,
-                     std::string_view key,
-                     std::string_view stateNamespace,
-                     std::string_view userKey,
-                     std::string_view userValue) override;
-
- private:
-  FrozenState* state_;
-  KeyGroupRange range_;
-};
-
-/// Frozen states, sorted by key group, as snapshot content limited to `range`. Shares the
-/// states (immutable from then on) with whoever else holds them; usable from any thread.
+/// The heap-held state of a snapshot as snapshot content limited to `range`: frozen states
+/// (sorted by key group; shared, immutable from then on) and heap tables' snapshots, which
+/// serialize their entries only when written. Written from any one thread.
 class FrozenKeyedState final : public KeyGroupedSnapshotContent {
  public:
-  FrozenKeyedState(KeyGroupRange range, std::vector<std::shared_ptr<const FrozenState>> states);
+  /// A heap table's snapshot and the state it is of.
+  struct TableSnapshot {
+    std::string name;
+    StateKind kind;
+    std::unique_ptr<const brook::internal::KeyedStateTableSnapshot> snapshot;
+  };
+
+  FrozenKeyedState(KeyGroupRange range,
+                   std::vector<std::shared_ptr<const FrozenState>> states,
+                   std::vector<TableSnapshot> tables = {});
 
   KeyGroupRange keyGroupRange() const { return range_; }
   std::span<const int> keyGroups() const override { return keyGroups_; }
@@ -138,6 +123,7 @@ class FrozenKeyedState final : public KeyGroupedSnapshotContent {
  private:
   KeyGroupRange range_;
   std::vector<std::shared_ptr<const FrozenState>> states_;
+  std::vector<TableSnapshot> tables_;
   std::vector<int> keyGroups_;
 };
 

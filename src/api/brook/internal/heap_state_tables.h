@@ -4,7 +4,10 @@
 /// keyed by the serialized key and namespace. A heap access is a hash lookup with no
 /// serialization; snapshots serialize the objects.
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,10 +88,15 @@ struct HeapKeyEq {
 /// Heap storage shared by the heap tables: one map per owned key group from (key, namespace)
 /// to a typed object.
 ///
+/// Snapshots are copy-on-write per key group: a snapshot's synchronous phase only shares the
+/// key groups' maps (no entry is copied or serialized); the table copies a shared map before it
+/// next changes it, so the snapshot keeps seeing the map as it was, and serializes it in the
+/// asynchronous phase. Reads never copy. A key group without entries may have no map at all.
+///
 /// The table remembers the slot of its last lookup, so that the usual read-modify-write of one
 /// key (ValueState::value() then update(), a reducing state's add) hashes and probes once. The
-/// slot is checked against the current key group and composite key before it is used, and
-/// forgotten whenever the map may move or drop it (inserts, erases, restores, `maps()`).
+/// slot is checked against the current key group's map and the composite key before it is used,
+/// and forgotten whenever the map may move or drop it (inserts, erases, copies, restores).
 template <typename V>
 class HeapTable : public KeyedStateTable {
  public:
@@ -100,9 +108,26 @@ class HeapTable : public KeyedStateTable {
 
   bool heapHeld() const final { return true; }
 
-  /// The current entry, or null.
-  V* find() {
-    Map& map = currentMap();
+  /// The current entry for reading, or null. The pointer is valid until the table changes.
+  const V* find() {
+    Map* map = currentMap().get();
+    if (map == nullptr)
+      return nullptr;
+    std::string_view key = compositeKey();
+    if (V* cached = cachedSlot(*map, key))
+      return cached;
+    auto it = map->find(asAbsl(key));
+    if (it == map->end())
+      return nullptr;
+    remember(*map, *it);
+    return &it->second;
+  }
+  /// The current entry for changing it, or null.
+  V* findWritable() {
+    std::shared_ptr<Map>& slot = currentMap();
+    if (slot == nullptr)
+      return nullptr;
+    Map& map = writable(slot);
     std::string_view key = compositeKey();
     if (V* cached = cachedSlot(map, key))
       return cached;
@@ -112,9 +137,9 @@ class HeapTable : public KeyedStateTable {
     remember(map, *it);
     return &it->second;
   }
-  /// The current entry, default-constructed when absent.
+  /// The current entry for changing it, default-constructed when absent.
   V& findOrInsert() {
-    Map& map = currentMap();
+    Map& map = writable(currentMap());
     std::string_view key = compositeKey();
     if (V* cached = cachedSlot(map, key))
       return *cached;
@@ -125,7 +150,10 @@ class HeapTable : public KeyedStateTable {
     return it->second;
   }
   void erase() {
-    Map& map = currentMap();
+    std::shared_ptr<Map>& slot = currentMap();
+    if (slot == nullptr)
+      return;
+    Map& map = writable(slot);
     auto it = map.find(asAbsl(compositeKey()));
     if (it != map.end()) {
       forget();
@@ -133,18 +161,67 @@ class HeapTable : public KeyedStateTable {
     }
   }
 
-  /// Every key group's map, by key group index (for snapshots and tests).
-  const std::vector<Map>& maps() const { return maps_; }
-  std::vector<Map>& maps() {
-    forget();  // the caller may change them
-    return maps_;
+ protected:
+  /// Writes the entries of one key group's map that are not expired at `expiredAtOrBefore`.
+  using WriteMap = void (*)(int keyGroup, const Map& map, int64_t expiredAtOrBefore,
+                            KeyedStateSink& sink);
+
+  /// The maps of the key groups in [first, last] that have entries, shared with the snapshot.
+  class Snapshot final : public KeyedStateTableSnapshot {
+   public:
+    Snapshot(WriteMap writeMap, int64_t expiredAtOrBefore)
+        : writeMap_(writeMap), expiredAtOrBefore_(expiredAtOrBefore) {}
+    void add(int keyGroup, std::shared_ptr<const Map> map) {
+      keyGroups_.push_back(keyGroup);
+      maps_.push_back(std::move(map));
+    }
+    const std::vector<int>& keyGroups() const override { return keyGroups_; }
+    void write(int keyGroup, KeyedStateSink& sink) const override {
+      auto it = std::lower_bound(keyGroups_.begin(), keyGroups_.end(), keyGroup);
+      if (it == keyGroups_.end() || *it != keyGroup)
+        return;
+      writeMap_(keyGroup, *maps_[static_cast<size_t>(it - keyGroups_.begin())],
+                expiredAtOrBefore_, sink);
+    }
+
+   private:
+    WriteMap writeMap_;
+    int64_t expiredAtOrBefore_;
+    std::vector<int> keyGroups_;
+    std::vector<std::shared_ptr<const Map>> maps_;
+  };
+
+  std::unique_ptr<KeyedStateTableSnapshot> snapshotMaps(int firstKeyGroup, int lastKeyGroup,
+                                                        WriteMap writeMap) {
+    auto snapshot = std::make_unique<Snapshot>(writeMap, expiredAtOrBefore());
+    for (size_t i = 0; i < maps_.size(); ++i) {
+      const int keyGroup = keyGroupOf(i);
+      if (keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup && maps_[i] != nullptr &&
+          !maps_[i]->empty())
+        snapshot->add(keyGroup, maps_[i]);
+    }
+    return snapshot;
   }
 
- protected:
-  Map& currentMap() {
+  std::shared_ptr<Map>& currentMap() {
     if (!backend_->hasCurrentKey()) [[unlikely]]
       failNoKey();
     return maps_[backend_->currentKeyGroupIndex()];
+  }
+  /// The map in `slot`, made this table's alone: created when absent, copied when a snapshot
+  /// shares it.
+  Map& writable(std::shared_ptr<Map>& slot) {
+    if (slot == nullptr) {
+      slot = std::make_shared<Map>();
+    } else if (slot.use_count() > 1) {
+      slot = std::make_shared<Map>(*slot);
+      forget();
+    } else {
+      // Pairs with the release of the last snapshot that shared the map: what it read
+      // happened before the changes that follow.
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    return *slot;
   }
   std::string_view compositeKey() {
     if (namespace_.empty())
@@ -159,7 +236,7 @@ class HeapTable : public KeyedStateTable {
       return nullptr;
     return &cachedSlot_->second;
   }
-  void remember(Map& map, typename Map::value_type& slot) {
+  void remember(const Map& map, typename Map::value_type& slot) {
     cachedMap_ = &map;
     cachedSlot_ = &slot;
   }
@@ -175,7 +252,7 @@ class HeapTable : public KeyedStateTable {
     out.writeVarUint(entry.key.size());
     out.writeBytes(entry.key.data(), entry.key.size());
     out.writeBytes(entry.stateNamespace.data(), entry.stateNamespace.size());
-    return {&maps_[static_cast<size_t>(index)], std::string(out.view())};
+    return {&writable(maps_[static_cast<size_t>(index)]), std::string(out.view())};
   }
   /// Entries last accessed at or before this time are expired (INT64_MIN without a TTL).
   int64_t expiredAtOrBefore() const {
@@ -187,7 +264,7 @@ class HeapTable : public KeyedStateTable {
          "timer is processed");
   }
 
-  std::vector<Map> maps_;
+  std::vector<std::shared_ptr<Map>> maps_;
   std::string scratch_;
   // The last looked-up slot and its map (null: none); see the class comment.
   const Map* cachedMap_ = nullptr;
@@ -202,25 +279,27 @@ class HeapValueTable final : public HeapTable<V> {
       : HeapTable<V>(backend, std::move(name), StateShape::kValue) {}
 
   std::optional<V> get() {
-    V* v = this->find();
+    const V* v = this->find();
     return v == nullptr ? std::nullopt : std::optional<V>(*v);
   }
   void put(V value) { this->findOrInsert() = std::move(value); }
   void remove() { this->erase(); }
 
-  void snapshot(KeyedStateSink& sink) override {
-    DataOutput out;
-    const int64_t expired = this->expiredAtOrBefore();
-    for (size_t i = 0; i < this->maps_.size(); ++i) {
-      for (const auto& [composite, value] : this->maps_[i]) {
-        if (isExpired(value, expired))
-          continue;
-        auto [key, ns] = splitHeapKey(composite);
-        out.clear();
-        brook::serialize(value, out);
-        sink.writeValue(this->keyGroupOf(i), key, ns, out.view());
-      }
-    }
+  std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
+                                                         int lastKeyGroup) override {
+    return this->snapshotMaps(firstKeyGroup, lastKeyGroup,
+                              [](int keyGroup, const typename HeapTable<V>::Map& map,
+                                 int64_t expired, KeyedStateSink& sink) {
+                                DataOutput out;
+                                for (const auto& [composite, value] : map) {
+                                  if (isExpired(value, expired))
+                                    continue;
+                                  auto [key, ns] = splitHeapKey(composite);
+                                  out.clear();
+                                  brook::serialize(value, out);
+                                  sink.writeValue(keyGroup, key, ns, out.view());
+                                }
+                              });
   }
   void restore(const RestoredEntry& entry) override {
     auto [map, composite] = this->restoredSlot(entry);
@@ -238,7 +317,7 @@ class HeapListTable final : public HeapTable<std::vector<E>> {
       : HeapTable<std::vector<E>>(backend, std::move(name), StateShape::kList) {}
 
   std::vector<E> get() {
-    auto* v = this->find();
+    const auto* v = this->find();
     return v == nullptr ? std::vector<E>{} : *v;
   }
   void add(E element) { this->findOrInsert().push_back(std::move(element)); }
@@ -259,7 +338,7 @@ class HeapListTable final : public HeapTable<std::vector<E>> {
   /// Keeps the elements for which `keep` is true; removes the list when none is left.
   template <typename Pred>
   void retain(Pred keep) {
-    auto* list = this->find();
+    auto* list = this->findWritable();
     if (list == nullptr)
       return;
     std::erase_if(*list, [&](const E& e) { return !keep(e); });
@@ -268,25 +347,28 @@ class HeapListTable final : public HeapTable<std::vector<E>> {
   }
   void remove() { this->erase(); }
 
-  void snapshot(KeyedStateSink& sink) override {
-    DataOutput out;
-    std::vector<std::string> elements;
-    const int64_t expired = this->expiredAtOrBefore();
-    for (size_t i = 0; i < this->maps_.size(); ++i) {
-      for (const auto& [composite, list] : this->maps_[i]) {
-        auto [key, ns] = splitHeapKey(composite);
-        elements.clear();
-        for (const E& e : list) {
-          if (isExpired(e, expired))
-            continue;
-          out.clear();
-          brook::serialize(e, out);
-          elements.emplace_back(out.view());
-        }
-        if (!elements.empty())
-          sink.writeList(this->keyGroupOf(i), key, ns, elements);
-      }
-    }
+  std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
+                                                         int lastKeyGroup) override {
+    return this->snapshotMaps(
+        firstKeyGroup, lastKeyGroup,
+        [](int keyGroup, const typename HeapTable<std::vector<E>>::Map& map, int64_t expired,
+           KeyedStateSink& sink) {
+          DataOutput out;
+          std::vector<std::string> elements;
+          for (const auto& [composite, list] : map) {
+            auto [key, ns] = splitHeapKey(composite);
+            elements.clear();
+            for (const E& e : list) {
+              if (isExpired(e, expired))
+                continue;
+              out.clear();
+              brook::serialize(e, out);
+              elements.emplace_back(out.view());
+            }
+            if (!elements.empty())
+              sink.writeList(keyGroup, key, ns, elements);
+          }
+        });
   }
   void restore(const RestoredEntry& entry) override {
     auto [map, composite] = this->restoredSlot(entry);
@@ -311,7 +393,7 @@ class HeapMapTable final : public HeapTable<KeyedTable<UK, UV>> {
       : HeapTable<UserMap>(backend, std::move(name), StateShape::kMap) {}
 
   std::optional<UV> get(const UK& userKey) {
-    UserMap* m = this->find();
+    const UserMap* m = this->find();
     if (m == nullptr)
       return std::nullopt;
     auto it = m->find(userKey);
@@ -319,7 +401,7 @@ class HeapMapTable final : public HeapTable<KeyedTable<UK, UV>> {
   }
   void put(UK userKey, UV value) { this->findOrInsert()[std::move(userKey)] = std::move(value); }
   void remove(const UK& userKey) {
-    UserMap* m = this->find();
+    UserMap* m = this->findWritable();
     if (m == nullptr)
       return;
     m->erase(userKey);
@@ -327,23 +409,23 @@ class HeapMapTable final : public HeapTable<KeyedTable<UK, UV>> {
       this->erase();
   }
   bool contains(const UK& userKey) {
-    UserMap* m = this->find();
+    const UserMap* m = this->find();
     return m != nullptr && m->contains(userKey);
   }
   std::vector<std::pair<UK, UV>> entries() {
-    UserMap* m = this->find();
+    const UserMap* m = this->find();
     if (m == nullptr)
       return {};
     return std::vector<std::pair<UK, UV>>(m->begin(), m->end());
   }
   bool isEmpty() {
-    UserMap* m = this->find();
+    const UserMap* m = this->find();
     return m == nullptr || m->empty();
   }
   /// Removes the user entries for which `drop` is true.
   template <typename Pred>
   void removeIf(Pred drop) {
-    UserMap* m = this->find();
+    UserMap* m = this->findWritable();
     if (m == nullptr)
       return;
     absl::erase_if(*m, [&](const auto& entry) { return drop(entry.second); });
@@ -352,24 +434,27 @@ class HeapMapTable final : public HeapTable<KeyedTable<UK, UV>> {
   }
   void clear() { this->erase(); }
 
-  void snapshot(KeyedStateSink& sink) override {
-    DataOutput userKey;
-    DataOutput userValue;
-    const int64_t expired = this->expiredAtOrBefore();
-    for (size_t i = 0; i < this->maps_.size(); ++i) {
-      for (const auto& [composite, m] : this->maps_[i]) {
-        auto [key, ns] = splitHeapKey(composite);
-        for (const auto& [k, v] : m) {
-          if (isExpired(v, expired))
-            continue;
-          userKey.clear();
-          userValue.clear();
-          brook::serialize(k, userKey);
-          brook::serialize(v, userValue);
-          sink.writeMapEntry(this->keyGroupOf(i), key, ns, userKey.view(), userValue.view());
-        }
-      }
-    }
+  std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
+                                                         int lastKeyGroup) override {
+    return this->snapshotMaps(
+        firstKeyGroup, lastKeyGroup,
+        [](int keyGroup, const typename HeapTable<UserMap>::Map& map, int64_t expired,
+           KeyedStateSink& sink) {
+          DataOutput userKey;
+          DataOutput userValue;
+          for (const auto& [composite, m] : map) {
+            auto [key, ns] = splitHeapKey(composite);
+            for (const auto& [k, v] : m) {
+              if (isExpired(v, expired))
+                continue;
+              userKey.clear();
+              userValue.clear();
+              brook::serialize(k, userKey);
+              brook::serialize(v, userValue);
+              sink.writeMapEntry(keyGroup, key, ns, userKey.view(), userValue.view());
+            }
+          }
+        });
   }
   void restore(const RestoredEntry& entry) override {
     auto [map, composite] = this->restoredSlot(entry);

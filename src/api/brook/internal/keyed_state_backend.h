@@ -55,8 +55,8 @@ struct RestoredEntry {
   std::span<const std::string_view> elements;  ///< kList
 };
 
-/// Receives heap-held state in snapshot form during a snapshot's synchronous phase. Entries of
-/// one state may come in any key group order.
+/// Receives heap-held state in snapshot form. Entries of one state may come in any key group
+/// order.
 class KeyedStateSink {
  public:
   virtual ~KeyedStateSink() = default;
@@ -192,6 +192,22 @@ bool isExpired(const V& value, int64_t expiredAtOrBefore) {
 
 class KeyedStateBackend;
 
+/// A heap-held table's snapshot after its synchronous phase: the entries as they were when it
+/// was taken, kept without serializing them (shared key group maps that the table copies before
+/// it next changes them, or a typed copy). `write` serializes them later, in the snapshot's
+/// asynchronous phase on another thread, while the task goes on changing the table; it only
+/// reads what the snapshot holds. User serializers run there too, so they must not share
+/// mutable state between calls (none of brook's do).
+class KeyedStateTableSnapshot {
+ public:
+  virtual ~KeyedStateTableSnapshot() = default;
+  /// The key groups that may have entries, ascending.
+  virtual const std::vector<int>& keyGroups() const = 0;
+  /// Writes the entries of `keyGroup` (expired ones left out). Throws what the serializers
+  /// throw.
+  virtual void write(int keyGroup, KeyedStateSink& sink) const = 0;
+};
+
 /// The type-erased face of one registered state's storage. Heap-held states (typed heap tables,
 /// and timers on either backend) write themselves into snapshots and take restored entries;
 /// store-held states live in the KeyedBytesStore, which snapshots them.
@@ -207,10 +223,25 @@ class KeyedStateTable {
   StateShape shape() const { return shape_; }
   KeyedStateBackend& backend() const { return *backend_; }
 
-  /// Whether this state lives on the heap (then the backend snapshots it through `snapshot`
-  /// and restores it through `restore`).
+  /// Whether this state lives on the heap (then the backend snapshots it through
+  /// `snapshotTable` and restores it through `restore`).
   virtual bool heapHeld() const = 0;
-  virtual void snapshot(KeyedStateSink& sink) { (void)sink; }
+  /// The synchronous phase of a snapshot of the key groups in [firstKeyGroup, lastKeyGroup]:
+  /// cheap, on the task thread. Null for tables that are not heap-held.
+  virtual std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
+                                                                 int lastKeyGroup) {
+    (void)firstKeyGroup;
+    (void)lastKeyGroup;
+    return nullptr;
+  }
+  /// Both phases at once: writes every entry of the table to `sink`.
+  void snapshot(KeyedStateSink& sink) {
+    std::unique_ptr<KeyedStateTableSnapshot> taken = snapshotTable(0, kAllKeyGroups);
+    if (taken == nullptr)
+      return;
+    for (int keyGroup : taken->keyGroups())
+      taken->write(keyGroup, sink);
+  }
   /// Adds one restored entry; throws SerializationError when its bytes do not decode.
   virtual void restore(const RestoredEntry& entry) { (void)entry; }
 
@@ -229,6 +260,8 @@ class KeyedStateTable {
   [[noreturn]] void fail(const std::string& what) const;
 
  protected:
+  static constexpr int kAllKeyGroups = 1 << 30;
+
   KeyedStateBackend* backend_;
   std::string name_;
   StateShape shape_;

@@ -5,6 +5,8 @@
 /// keyed state (on either backend), so they are snapshotted and restored per key group with
 /// the operator's other state.
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,13 +84,47 @@ class TimerQueue final : public KeyedStateTable {
   }
   size_t size() const { return heap_.size(); }
 
-  void snapshot(KeyedStateSink& sink) override {
-    char bytes[8];
+  /// A typed copy of the timers of the key groups in [firstKeyGroup, lastKeyGroup], grouped
+  /// by key group.
+  std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
+                                                         int lastKeyGroup) override {
+    auto snapshot = std::make_unique<Snapshot>();
+    // A counting sort by key group: the key groups of the taken timers span at most the
+    // operator's own.
+    int low = INT_MAX;
+    int high = INT_MIN;
     for (const auto& node : heap_) {
-      const InternalTimer& t = node->timer;
-      encodeTimestamp(t.timestamp, bytes);
-      sink.writeMapEntry(t.keyGroup, t.key, t.stateNamespace, std::string_view(bytes, 8), {});
+      const int keyGroup = node->timer.keyGroup;
+      if (keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup) {
+        low = std::min(low, keyGroup);
+        high = std::max(high, keyGroup);
+      }
     }
+    if (low > high) {
+      snapshot->starts.push_back(0);
+      return snapshot;
+    }
+    std::vector<size_t> next(static_cast<size_t>(high - low) + 2, 0);
+    for (const auto& node : heap_) {
+      const int keyGroup = node->timer.keyGroup;
+      if (keyGroup >= low && keyGroup <= high)
+        ++next[static_cast<size_t>(keyGroup - low) + 1];
+    }
+    for (size_t g = 1; g < next.size(); ++g) {
+      if (next[g] > 0) {
+        snapshot->keyGroups_.push_back(low + static_cast<int>(g) - 1);
+        snapshot->starts.push_back(next[g - 1]);
+      }
+      next[g] += next[g - 1];
+    }
+    snapshot->timers.resize(next.back());
+    for (const auto& node : heap_) {
+      const int keyGroup = node->timer.keyGroup;
+      if (keyGroup >= low && keyGroup <= high)
+        snapshot->timers[next[static_cast<size_t>(keyGroup - low)]++] = node->timer;
+    }
+    snapshot->starts.push_back(snapshot->timers.size());
+    return snapshot;
   }
   void restore(const RestoredEntry& entry) override {
     if (entry.userKey.size() != 8)
@@ -119,6 +155,26 @@ class TimerQueue final : public KeyedStateTable {
   struct Node {
     InternalTimer timer;
     size_t heapIndex = 0;
+  };
+  /// Timers in snapshot form: each as a map entry of (key, namespace) whose user key is the
+  /// encoded timestamp and whose value is empty.
+  struct Snapshot final : KeyedStateTableSnapshot {
+    const std::vector<int>& keyGroups() const override { return keyGroups_; }
+    void write(int keyGroup, KeyedStateSink& sink) const override {
+      auto it = std::lower_bound(keyGroups_.begin(), keyGroups_.end(), keyGroup);
+      if (it == keyGroups_.end() || *it != keyGroup)
+        return;
+      const size_t group = static_cast<size_t>(it - keyGroups_.begin());
+      char bytes[8];
+      for (size_t i = starts[group]; i < starts[group + 1]; ++i) {
+        const InternalTimer& t = timers[i];
+        encodeTimestamp(t.timestamp, bytes);
+        sink.writeMapEntry(keyGroup, t.key, t.stateNamespace, std::string_view(bytes, 8), {});
+      }
+    }
+    std::vector<int> keyGroups_;
+    std::vector<size_t> starts;  // of each key group's timers, then the end
+    std::vector<InternalTimer> timers;
   };
   /// A timer to look up, by views of its key and namespace.
   struct TimerRef {
