@@ -638,9 +638,8 @@ int runBenchmark(const Options& options) {
       << (longerThanInterval
               ? "Where a checkpoint takes longer than the 1 s interval, the next one is triggered "
                 "as soon as it\ncompletes (`execution.checkpointing.min-pause` defaults to 0), "
-                "so the keyed task spends nearly\nall its time writing checkpoints: that is the "
-                "collapse of those rows' throughput (and of their\nfill, which is why few "
-                "checkpoints of the full state were measured).\n\n"
+                "so the checkpoint thread writes\nnearly all the time, beside the source and the "
+                "keyed task on 2 CPUs.\n\n"
               : "");
   if (!recovery.empty()) {
     section << "Recovery: the job fills the state with 1 s checkpoints and "
