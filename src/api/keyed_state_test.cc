@@ -126,13 +126,15 @@ TEST(KeyedStateTest, SnapshotsLeaveOutExpiredEntries) {
 // The timer queue against an ordered set of (timestamp, key group, key, namespace): random adds
 // (many of them duplicates), deletions and polls must leave the same timers and fire them in the
 // same order.
-TEST(TimerQueueTest, MatchesAnOrderedSetUnderRandomOperations) {
+/// Runs random adds, removes and polls on a TimerQueue and on an ordered set side by side;
+/// `removeShare` of ten operations are removes.
+void checkTimerQueueAgainstAnOrderedSet(const std::vector<std::string>& keys, unsigned removeShare,
+                                        uint64_t seed) {
   TestBackend backend;
   auto& queue = backend.registerInternalTable<internal::TimerQueue>("_timers");
   using Entry = std::tuple<int64_t, int, std::string, std::string>;
   std::set<Entry> oracle;
-  std::mt19937_64 random(42);
-  const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g"};
+  std::mt19937_64 random(seed);
   const std::vector<std::string> namespaces = {"", "w1", "w2"};
   int64_t watermark = 0;
   for (int step = 0; step < 20000; ++step) {
@@ -142,7 +144,7 @@ TEST(TimerQueueTest, MatchesAnOrderedSetUnderRandomOperations) {
     backend.setKeyString(key);
     const Entry entry{time, backend.currentKeyGroup(), std::string(backend.currentKey()), ns};
     const unsigned op = random() % 10;
-    if (op < 6) {
+    if (op < 8 - removeShare) {
       EXPECT_EQ(queue.add(time, ns), oracle.insert(entry).second) << "step " << step;
     } else if (op < 8) {
       queue.remove(time, ns);
@@ -164,6 +166,24 @@ TEST(TimerQueueTest, MatchesAnOrderedSetUnderRandomOperations) {
       EXPECT_EQ(queue.nextTimestamp(), std::get<0>(*oracle.begin()));
     }
   }
+}
+
+TEST(TimerQueueTest, MatchesAnOrderedSetUnderRandomOperations) {
+  checkTimerQueueAgainstAnOrderedSet({"a", "b", "c", "d", "e", "f", "g"}, 2, 42);
+}
+
+TEST(TimerQueueTest, OrdersKeysThatShareTheirFirstBytes) {
+  // Serialized keys of one length that differ only after the bytes the heap compares first;
+  // 200 of them share 128 key groups, so many pairs tie on both and fall back to the keys.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 200; ++i)
+    keys.push_back("common-prefix-" + std::to_string(1000 + i));
+  checkTimerQueueAgainstAnOrderedSet(keys, 2, 7);
+}
+
+TEST(TimerQueueTest, StaysExactWhenMostOperationsAreRemoves) {
+  // Deleted timers wait in the heap until they reach its front or the heap is rebuilt.
+  checkTimerQueueAgainstAnOrderedSet({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, 5, 3);
 }
 
 TEST(KeyedStateTest, NoCurrentKey) {

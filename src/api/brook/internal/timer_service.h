@@ -40,10 +40,16 @@ struct InternalTimer {
 /// The timers of one time domain, in firing order: a binary heap ordered by (timestamp, key
 /// group, key, namespace), beside a hash index of the same timers, as Flink's
 /// HeapPriorityQueueSet, so that registering a timer that exists already (every element of a
-/// window registers its window's end) is one hash lookup without allocation, and deleting one
-/// is a lookup and a heap repair. In snapshots each timer is a map entry of (key, namespace)
-/// whose user key is the timestamp as 8 big-endian bytes with the sign bit flipped (so byte
-/// order is time order) and whose value is empty.
+/// window registers its window's end) is one hash lookup without allocation. In snapshots each
+/// timer is a map entry of (key, namespace) whose user key is the timestamp as 8 big-endian
+/// bytes with the sign bit flipped (so byte order is time order) and whose value is empty.
+///
+/// The heap's slots hold the timestamp and an order-preserving prefix of (key group, key) beside
+/// the pointer to the timer, so that sifting compares without touching the timers themselves
+/// (many timers share a timestamp: every key's window ends at the same time); only slots equal
+/// in both fall back to comparing the keys and namespaces. A deleted timer stays in the heap,
+/// marked, until it reaches the front or until deleted ones are half of the heap, which is then
+/// rebuilt without them.
 class TimerQueue final : public KeyedStateTable {
  public:
   TimerQueue(KeyedStateBackend* backend, std::string name)
@@ -62,42 +68,52 @@ class TimerQueue final : public KeyedStateTable {
   }
   void remove(int64_t timestamp, std::string_view ns) {
     requireKey();
-    auto it = index_.find(TimerRef{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns});
+    auto it =
+        index_.find(TimerRef{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns});
     if (it == index_.end())
       return;
-    const size_t position = (*it)->heapIndex;
+    (*it)->deleted = true;
     index_.erase(it);
-    (void)removeAt(position);
+    ++deleted_;
+    if (deleted_ > 64 && 2 * deleted_ > heap_.size()) {
+      rebuildWithoutDeleted();
+    } else {
+      dropDeletedFront();
+    }
   }
   std::optional<int64_t> nextTimestamp() const {
     if (heap_.empty())
       return std::nullopt;
-    return heap_.front()->timer.timestamp;
+    return heap_.front().timestamp;
   }
   /// Removes and returns the earliest timer if it is due at `time`.
   std::optional<InternalTimer> pollDue(int64_t time) {
-    if (heap_.empty() || heap_.front()->timer.timestamp > time)
+    if (heap_.empty() || heap_.front().timestamp > time)
       return std::nullopt;
-    index_.erase(heap_.front().get());
-    std::unique_ptr<Node> node = removeAt(0);
+    std::unique_ptr<Node> node = popFront();
+    index_.erase(node.get());
+    dropDeletedFront();
     return std::move(node->timer);
   }
-  size_t size() const { return heap_.size(); }
+  size_t size() const { return heap_.size() - deleted_; }
 
   /// A typed copy of the timers of the key groups in [firstKeyGroup, lastKeyGroup], grouped
   /// by key group.
   std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
                                                          int lastKeyGroup) override {
     auto snapshot = std::make_unique<Snapshot>();
+    const auto taken = [&](const Slot& slot) {
+      const int keyGroup = keyGroupOf(slot);
+      return keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup && !slot.node->deleted;
+    };
     // A counting sort by key group: the key groups of the taken timers span at most the
     // operator's own.
     int low = INT_MAX;
     int high = INT_MIN;
-    for (const auto& node : heap_) {
-      const int keyGroup = node->timer.keyGroup;
-      if (keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup) {
-        low = std::min(low, keyGroup);
-        high = std::max(high, keyGroup);
+    for (const Slot& slot : heap_) {
+      if (taken(slot)) {
+        low = std::min(low, keyGroupOf(slot));
+        high = std::max(high, keyGroupOf(slot));
       }
     }
     if (low > high) {
@@ -105,10 +121,9 @@ class TimerQueue final : public KeyedStateTable {
       return snapshot;
     }
     std::vector<size_t> next(static_cast<size_t>(high - low) + 2, 0);
-    for (const auto& node : heap_) {
-      const int keyGroup = node->timer.keyGroup;
-      if (keyGroup >= low && keyGroup <= high)
-        ++next[static_cast<size_t>(keyGroup - low) + 1];
+    for (const Slot& slot : heap_) {
+      if (taken(slot))
+        ++next[static_cast<size_t>(keyGroupOf(slot) - low) + 1];
     }
     for (size_t g = 1; g < next.size(); ++g) {
       if (next[g] > 0) {
@@ -118,10 +133,9 @@ class TimerQueue final : public KeyedStateTable {
       next[g] += next[g - 1];
     }
     snapshot->timers.resize(next.back());
-    for (const auto& node : heap_) {
-      const int keyGroup = node->timer.keyGroup;
-      if (keyGroup >= low && keyGroup <= high)
-        snapshot->timers[next[static_cast<size_t>(keyGroup - low)]++] = node->timer;
+    for (const Slot& slot : heap_) {
+      if (taken(slot))
+        snapshot->timers[next[static_cast<size_t>(keyGroupOf(slot) - low)]++] = slot.node->timer;
     }
     snapshot->starts.push_back(snapshot->timers.size());
     return snapshot;
@@ -154,7 +168,15 @@ class TimerQueue final : public KeyedStateTable {
  private:
   struct Node {
     InternalTimer timer;
-    size_t heapIndex = 0;
+    bool deleted = false;
+  };
+  /// A heap slot: the timer's timestamp and (key group, key) prefix, and the timer.
+  struct Slot {
+    int64_t timestamp;
+    /// The key group in the top 16 bits, then the key's first 6 bytes (zero-padded), so that
+    /// unequal prefixes order as (key group, key) do.
+    uint64_t keyPrefix;
+    std::unique_ptr<Node> node;
   };
   /// Timers in snapshot form: each as a map entry of (key, namespace) whose user key is the
   /// encoded timestamp and whose value is empty.
@@ -206,6 +228,15 @@ class TimerQueue final : public KeyedStateTable {
     bool operator()(const TimerRef& a, const Node* b) const { return same(a, refOf(b)); }
   };
 
+  static uint64_t keyPrefixOf(int keyGroup, std::string_view key) {
+    uint64_t prefix = static_cast<uint64_t>(static_cast<uint16_t>(keyGroup)) << 48;
+    const size_t n = std::min<size_t>(key.size(), 6);
+    for (size_t i = 0; i < n; ++i)
+      prefix |= uint64_t{static_cast<unsigned char>(key[i])} << (40 - 8 * i);
+    return prefix;
+  }
+  static int keyGroupOf(const Slot& slot) { return static_cast<int>(slot.keyPrefix >> 48); }
+
   void requireKey() const {
     if (!backend_->hasCurrentKey()) [[unlikely]]
       fail("timer used without a current key: timers are available while a keyed record or "
@@ -213,64 +244,74 @@ class TimerQueue final : public KeyedStateTable {
   }
 
   void insert(InternalTimer timer) {
-    auto node = std::make_unique<Node>(Node{std::move(timer), heap_.size()});
+    const int64_t timestamp = timer.timestamp;
+    const uint64_t prefix = keyPrefixOf(timer.keyGroup, timer.key);
+    auto node = std::make_unique<Node>(Node{std::move(timer), false});
     index_.insert(node.get());
-    heap_.push_back(std::move(node));
+    heap_.push_back(Slot{timestamp, prefix, std::move(node)});
     siftUp(heap_.size() - 1);
   }
-  /// Takes the node at heap position `i` out of the heap (not out of the index).
-  std::unique_ptr<Node> removeAt(size_t i) {
-    std::unique_ptr<Node> removed = std::move(heap_[i]);
-    const size_t last = heap_.size() - 1;
-    if (i != last) {
-      heap_[i] = std::move(heap_[last]);
-      heap_[i]->heapIndex = i;
-    }
+  /// Takes the front slot's timer out of the heap (not out of the index).
+  std::unique_ptr<Node> popFront() {
+    std::unique_ptr<Node> removed = std::move(heap_.front().node);
+    if (heap_.size() > 1)
+      heap_.front() = std::move(heap_.back());
     heap_.pop_back();
-    if (i < heap_.size()) {
-      siftDown(i);
-      siftUp(i);
-    }
+    if (!heap_.empty())
+      siftDown(0);
     return removed;
   }
-  static bool before(const Node& a, const Node& b) {
-    if (a.timer.timestamp != b.timer.timestamp)
-      return a.timer.timestamp < b.timer.timestamp;
-    return a.timer < b.timer;
+  /// Keeps the front a timer that is not deleted.
+  void dropDeletedFront() {
+    while (!heap_.empty() && heap_.front().node->deleted) {
+      (void)popFront();
+      --deleted_;
+    }
+  }
+  void rebuildWithoutDeleted() {
+    std::erase_if(heap_, [](const Slot& slot) { return slot.node->deleted; });
+    deleted_ = 0;
+    for (size_t i = heap_.size() / 2; i-- > 0;)
+      siftDown(i);
+  }
+  static bool before(const Slot& a, const Slot& b) {
+    if (a.timestamp != b.timestamp)
+      return a.timestamp < b.timestamp;
+    if (a.keyPrefix != b.keyPrefix)
+      return a.keyPrefix < b.keyPrefix;
+    return a.node->timer < b.node->timer;
   }
   void siftUp(size_t i) {
+    Slot moving = std::move(heap_[i]);
     while (i > 0) {
       const size_t parent = (i - 1) / 2;
-      if (!before(*heap_[i], *heap_[parent]))
+      if (!before(moving, heap_[parent]))
         break;
-      swapNodes(i, parent);
+      heap_[i] = std::move(heap_[parent]);
       i = parent;
     }
+    heap_[i] = std::move(moving);
   }
   void siftDown(size_t i) {
     const size_t n = heap_.size();
+    Slot moving = std::move(heap_[i]);
     for (;;) {
-      size_t smallest = i;
       const size_t left = 2 * i + 1;
+      if (left >= n)
+        break;
       const size_t right = left + 1;
-      if (left < n && before(*heap_[left], *heap_[smallest]))
-        smallest = left;
-      if (right < n && before(*heap_[right], *heap_[smallest]))
-        smallest = right;
-      if (smallest == i)
-        return;
-      swapNodes(i, smallest);
-      i = smallest;
+      const size_t child = right < n && before(heap_[right], heap_[left]) ? right : left;
+      if (!before(heap_[child], moving))
+        break;
+      heap_[i] = std::move(heap_[child]);
+      i = child;
     }
-  }
-  void swapNodes(size_t a, size_t b) {
-    std::swap(heap_[a], heap_[b]);
-    heap_[a]->heapIndex = a;
-    heap_[b]->heapIndex = b;
+    heap_[i] = std::move(moving);
   }
 
-  std::vector<std::unique_ptr<Node>> heap_;
+  std::vector<Slot> heap_;
   absl::flat_hash_set<Node*, RefHash, RefEq> index_;
+  size_t deleted_ = 0;  // marked timers still in heap_
 };
 
 /// The timer service of one keyed operator: event-time timers fire as the watermark passes
