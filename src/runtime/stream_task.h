@@ -39,6 +39,11 @@ const char* taskStateName(TaskState state);
 /// was cancelled; registrations after that are dropped. Each keyed operator (`isKeyed`) gets its
 /// own keyed state backend for the subtask's key groups before `open`; it is destroyed, with its
 /// local files, when the task ends, after the operators were closed.
+///
+/// A checkpoint's synchronous part runs on the task thread (operator state, the barrier, the
+/// keyed backends' `snapshot()`); its files are written and the checkpoint acknowledged on the
+/// task's checkpoint thread, which the task drains (finished) or cancels (cancelled, failed)
+/// before it destroys its state backends.
 class StreamTask final : public ProcessingTimeService {
  public:
   struct Environment {
