@@ -146,7 +146,7 @@ TEST(StateFileTest, AtomicWriteReplacesTheWholeFile) {
 TEST(StateFileStreamTest, StreamsAFileLargerThanItsBufferWithSizeAndChecksum) {
   testing::TempDir tmp;
   std::string content;
-  for (int i = 0; content.size() < 3'500'000; ++i)
+  for (int64_t i = 0; content.size() < 3'500'000; ++i)
     content += std::to_string(i * 7919) + ",";
   absl::StatusOr<std::unique_ptr<StateFileStream>> file =
       StateFileStream::create(tmp.path(), "op/keyed-0");
