@@ -111,31 +111,12 @@ class HeapTable : public KeyedStateTable {
   /// The current entry for reading, or null. The pointer is valid until the table changes.
   const V* find() {
     Map* map = currentMap().get();
-    if (map == nullptr)
-      return nullptr;
-    std::string_view key = compositeKey();
-    if (V* cached = cachedSlot(*map, key))
-      return cached;
-    auto it = map->find(asAbsl(key));
-    if (it == map->end())
-      return nullptr;
-    remember(*map, *it);
-    return &it->second;
+    return map == nullptr ? nullptr : lookup(*map);
   }
   /// The current entry for changing it, or null.
   V* findWritable() {
     std::shared_ptr<Map>& slot = currentMap();
-    if (slot == nullptr)
-      return nullptr;
-    Map& map = writable(slot);
-    std::string_view key = compositeKey();
-    if (V* cached = cachedSlot(map, key))
-      return cached;
-    auto it = map.find(asAbsl(key));
-    if (it == map.end())
-      return nullptr;
-    remember(map, *it);
-    return &it->second;
+    return slot == nullptr ? nullptr : lookup(writable(slot));
   }
   /// The current entry for changing it, default-constructed when absent.
   V& findOrInsert() {
@@ -229,6 +210,17 @@ class HeapTable : public KeyedStateTable {
     scratch_.assign(backend_->currentKeyPrefix());
     scratch_.append(namespace_);
     return scratch_;
+  }
+  /// The current (key, namespace)'s entry in `map`, or null; remembers its slot.
+  V* lookup(Map& map) {
+    std::string_view key = compositeKey();
+    if (V* cached = cachedSlot(map, key))
+      return cached;
+    auto it = map.find(asAbsl(key));
+    if (it == map.end())
+      return nullptr;
+    remember(map, *it);
+    return &it->second;
   }
   /// The remembered slot's value if it is `key`'s in `map`, else null.
   V* cachedSlot(const Map& map, std::string_view key) const {
