@@ -42,7 +42,8 @@ InputStatus SequenceSourceReader::pollNext(SourceOutput<int64_t>& output) {
   if (current_ == ranges_.size())
     return InputStatus::kEndOfInput;
   Range& r = ranges_[current_];
-  const int64_t stop = std::min(r.end, r.next + 4096);
+  // A few buffers' worth per call: a backpressured task takes its checkpoints between calls.
+  const int64_t stop = std::min(r.end, r.next + 512);
   for (; r.next < stop; ++r.next)
     output.collect(int64_t{r.next});
   return InputStatus::kMoreAvailable;
@@ -208,7 +209,7 @@ bool TextFileSourceReader::fillBuffer() {
 InputStatus TextFileSourceReader::pollNext(SourceOutput<std::string>& output) {
   if (fd_ < 0 && !openNextSplit())
     return InputStatus::kEndOfInput;
-  for (int emitted = 0; emitted < 4096;) {
+  for (int emitted = 0; emitted < 512;) {
     // A line belongs to this split if it starts before the split's end.
     int64_t lineStart = position_ + static_cast<int64_t>(bufferPos_);
     if (lineStart >= splitEnd_ || (bufferPos_ == bufferLen_ && !fillBuffer())) {

@@ -83,6 +83,23 @@ std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onBarr
   return decisions;
 }
 
+std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onUnalignedBarrier(
+    int64_t checkpointId) {
+  std::vector<Decision> decisions;
+  if (checkpointId <= latest_)
+    return decisions;
+  latest_ = checkpointId;
+  for (const InFlight& f : inFlight_) {
+    decisions.push_back(Decision{Action::kAbortCheckpoint, f.id, f.timestampMillis,
+                                 absl::StrCat("an unaligned barrier of checkpoint ", checkpointId,
+                                              " arrived while checkpoint ", f.id,
+                                              " was being aligned")});
+  }
+  inFlight_.clear();
+  release();
+  return decisions;
+}
+
 std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onEndOfPartition(
     int channel) {
   const auto c = static_cast<size_t>(channel);

@@ -45,6 +45,11 @@ class CheckpointBarrierAligner {
   /// alignment it overtakes, then the trigger when it completes one.
   std::vector<Decision> onBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
 
+  /// The barrier of unaligned checkpoint `checkpointId`, newer than every barrier seen so far,
+  /// arrived (the task takes that checkpoint at once): an alignment in progress is aborted, and
+  /// older barriers that come later are ignored.
+  std::vector<Decision> onUnalignedBarrier(int64_t checkpointId);
+
   /// `channel` delivered its end of partition.
   std::vector<Decision> onEndOfPartition(int channel);
 

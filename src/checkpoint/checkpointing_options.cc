@@ -94,10 +94,6 @@ absl::StatusOr<CheckpointingOptions> checkpointingOptionsFrom(const Configuratio
   }
   // Accepted keys whose features this version does not have refuse to be turned on, rather
   // than be silently ignored.
-  if (o.unaligned) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        keys::kCheckpointingUnaligned, ": unaligned checkpoints are not supported by this version"));
-  }
   if (o.alignedCheckpointTimeoutMillis > 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(keys::kAlignedCheckpointTimeout,

@@ -51,14 +51,19 @@ TEST(CheckpointingOptionsTest, ReadsEveryKey) {
   EXPECT_FALSE(o->incremental);
 }
 
+TEST(CheckpointingOptionsTest, UnalignedCheckpointsAreTurnedOnByFlinksKey) {
+  Configuration c;
+  c.set("execution.checkpointing.unaligned.enabled", "true");
+  absl::StatusOr<CheckpointingOptions> o = checkpointingOptionsFrom(c);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->unaligned);
+}
+
 TEST(CheckpointingOptionsTest, FeaturesThisVersionLacksRefuseToBeTurnedOn) {
-  for (const char* key : {"execution.checkpointing.unaligned.enabled", "state.backend.incremental"}) {
-    Configuration c;
-    c.set(key, "true");
-    EXPECT_THAT(checkpointingOptionsFrom(c).status().message(),
-                HasSubstr("not supported by this version"))
-        << key;
-  }
+  Configuration incremental;
+  incremental.set("state.backend.incremental", "true");
+  EXPECT_THAT(checkpointingOptionsFrom(incremental).status().message(),
+              HasSubstr("not supported by this version"));
   Configuration timeout;
   timeout.set("execution.checkpointing.aligned-checkpoint-timeout", "1s");
   EXPECT_THAT(checkpointingOptionsFrom(timeout).status().message(),

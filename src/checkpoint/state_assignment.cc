@@ -40,6 +40,14 @@ absl::Status checkStateAssignment(const RestoreSource& source,
   for (const OperatorDescription& op : operators)
     byUid[op.uid] = &op;
   std::vector<std::string> unmatched;
+  // In-flight data of an unaligned checkpoint belongs to the channels between subtasks: it is
+  // restored only where every operator has the parallelism it had.
+  const bool hasChannelState = std::any_of(
+      source.metadata.operators.begin(), source.metadata.operators.end(),
+      [](const OperatorStateMetadata& state) {
+        return std::any_of(state.subtasks.begin(), state.subtasks.end(),
+                           [](const SubtaskStateMetadata& s) { return !s.channelState.empty(); });
+      });
   for (const OperatorStateMetadata& state : source.metadata.operators) {
     auto it = byUid.find(state.operatorUid);
     if (it == byUid.end()) {
@@ -60,6 +68,13 @@ absl::Status checkStateAssignment(const RestoreSource& source,
           ", but its state in ", source.directory.string(), " was written with max parallelism ",
           state.maxParallelism, ": keyed state moves between max parallelisms only by key group, "
           "so the max parallelism must stay the same"));
+    }
+    if (hasChannelState && op.parallelism != state.parallelism) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          source.directory.string(), " is an unaligned checkpoint with in-flight data, which is "
+          "restored only at the parallelism it was taken with: operator '", op.name, "' (uid '",
+          op.uid, "') had parallelism ", state.parallelism, " and now has ", op.parallelism,
+          ". Take a savepoint (always aligned) to change the parallelism"));
     }
   }
   if (unmatched.empty())

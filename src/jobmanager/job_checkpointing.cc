@@ -90,6 +90,9 @@ absl::StatusOr<std::unique_ptr<JobCheckpointing>> JobCheckpointing::create(
             request.set_checkpoint_id(id);
             request.set_timestamp_millis(timestamp);
             request.set_is_savepoint(isSavepoint);
+            // Savepoints are always aligned (their state alone restores a job, at any
+            // parallelism).
+            request.set_unaligned(raw->options_.unaligned && !isSavepoint);
             v1::TriggerCheckpointResponse response;
             grpc::ClientContext context;
             context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);

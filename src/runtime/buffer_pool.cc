@@ -26,6 +26,7 @@ Buffer* BufferPool::request(const std::atomic<bool>& cancelled) {
   Buffer* b = free_.back();
   free_.pop_back();
   b->size = 0;
+  b->priority = false;
   return b;
 }
 
@@ -36,6 +37,7 @@ Buffer* BufferPool::tryRequest() {
   Buffer* b = free_.back();
   free_.pop_back();
   b->size = 0;
+  b->priority = false;
   return b;
 }
 
@@ -48,6 +50,18 @@ void BufferPool::recycle(Buffer* buffer) {
   // The buffer is free before the listener hears of it, so a credit it grants is always backed.
   if (listener_ != nullptr)
     listener_->onBufferRecycled();
+}
+
+Buffer* allocateUnpooledBuffer(uint32_t capacity) {
+  auto* buffer = new Buffer;
+  buffer->data = new char[capacity];
+  buffer->capacity = capacity;
+  return buffer;
+}
+
+void freeUnpooledBuffer(Buffer* buffer) {
+  delete[] buffer->data;
+  delete buffer;
 }
 
 int BufferPool::availableBuffers() const {

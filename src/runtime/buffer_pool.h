@@ -23,12 +23,16 @@ class BufferRecycleListener {
 };
 
 /// A fixed-size memory segment that carries serialized stream elements. A buffer belongs to
-/// one pool and returns to it when its consumer is done with it.
+/// one pool and returns to it when its consumer is done with it; an unpooled buffer (pool null)
+/// is freed instead.
 struct Buffer {
   char* data = nullptr;
   uint32_t capacity = 0;
   uint32_t size = 0;
   BufferPool* pool = nullptr;
+  /// Holds one priority event (an unaligned checkpoint barrier) out of band: it overtook the
+  /// data buffers queued before it, so its bytes do not continue the channel's element stream.
+  bool priority = false;
 
   uint32_t free() const { return capacity - size; }
 };
@@ -63,9 +67,18 @@ class BufferPool {
   BufferRecycleListener* listener_ = nullptr;
 };
 
-/// Returns a buffer to its pool.
+/// A buffer of `capacity` bytes that belongs to no pool (events that must not wait for a free
+/// buffer, data replayed from a checkpoint); recycleBuffer frees it.
+Buffer* allocateUnpooledBuffer(uint32_t capacity);
+void freeUnpooledBuffer(Buffer* buffer);
+
+/// Returns a buffer to its pool, or frees an unpooled one.
 inline void recycleBuffer(Buffer* buffer) {
-  buffer->pool->recycle(buffer);
+  if (buffer->pool != nullptr) [[likely]] {
+    buffer->pool->recycle(buffer);
+  } else {
+    freeUnpooledBuffer(buffer);
+  }
 }
 
 }  // namespace brook::runtime

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,127 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
 INSTANTIATE_TEST_SUITE_P(BufferSizes,
                          ElementDeserializerTest,
                          ::testing::Values(7, 16, 64, 1000, 32 * 1024));
+
+// An unaligned barrier overtakes the queued buffers, whatever element the consumer is in the
+// middle of: the consumer's unconsumed bytes, then the overtaken bytes (sent again by the
+// restored producer), then what the producer writes after the restore, decode to the elements
+// the consumer had not read, in order.
+TEST_P(ElementDeserializerTest, AStreamSplitByAnUnalignedBarrierReassemblesAfterARestore) {
+  const int bufferSize = GetParam();
+  std::atomic<bool> cancelled{false};
+  ChannelRecordWriter::Options options;
+  options.partitioner = PartitionerKind::kForward;
+  auto payloadOf = [](int i) {
+    return std::string(static_cast<size_t>(i * 13 % 101), static_cast<char>('a' + i % 26));
+  };
+  for (int consumedBuffers : {0, 1, 3, 7}) {
+    SCOPED_TRACE("consumed buffers " + std::to_string(consumedBuffers));
+    ResultPartition before(1, 4096, bufferSize);
+    ChannelRecordWriter writer(&before, &cancelled, options);
+    for (int i = 0; i < 60; ++i)
+      writer.emit(payloadOf(i), i % 2 == 0 ? kNoTimestamp : 100 + i);
+    writer.broadcastWatermark(5000);
+    writer.flushAll();
+    writer.emit(payloadOf(60), kNoTimestamp);  // left in the writer's partly filled buffer
+
+    std::vector<std::string> decoded;
+    ElementDeserializer consumer("test channel");
+    auto decodeAll = [&decoded](ElementDeserializer& d) {
+      StreamElement e;
+      while (d.next(e)) {
+        decoded.push_back(e.kind == ElementKind::kWatermark ? "wm" + std::to_string(e.timestamp)
+                                                            : std::string(e.payload));
+      }
+    };
+    for (int b = 0; b < consumedBuffers; ++b) {
+      bool more = false;
+      Buffer* buffer = before.subpartition(0).poll(more);
+      if (buffer == nullptr)
+        break;  // large buffers: all of it was consumed
+      consumer.setBuffer(buffer);
+      decodeAll(consumer);
+    }
+
+    std::vector<std::string> overtaken = writer.broadcastPriorityBarrier(9, 1234);
+    ASSERT_EQ(overtaken.size(), 1u);
+    bool more = false;
+    Buffer* barrier = before.subpartition(0).poll(more);
+    ASSERT_NE(barrier, nullptr);
+    EXPECT_TRUE(barrier->priority);
+    ASSERT_EQ(barrier->size, kBarrierElementSize);
+    EXPECT_EQ(barrier->data[0], static_cast<char>(ElementKind::kBarrier));
+    int64_t id = 0;
+    std::memcpy(&id, barrier->data + 1, 8);
+    EXPECT_EQ(id, 9);
+    recycleBuffer(barrier);
+    const std::string unconsumed = consumer.unconsumedBytes();
+
+    // The restore: the consumer's recovered input, then the producer's recovered output and
+    // new elements.
+    ResultPartition after(1, 4096, bufferSize);
+    ChannelRecordWriter restored(&after, &cancelled, options);
+    restored.writeRecoveredOutput(0, overtaken[0]);
+    for (int i = 61; i < 70; ++i)
+      restored.emit(payloadOf(i), kNoTimestamp);
+    restored.flushAll();
+    ElementDeserializer recovered("recovered channel");
+    Buffer* input = allocateUnpooledBuffer(static_cast<uint32_t>(unconsumed.size()));
+    std::memcpy(input->data, unconsumed.data(), unconsumed.size());
+    input->size = static_cast<uint32_t>(unconsumed.size());
+    recovered.setBuffer(input);
+    decodeAll(recovered);
+    while (Buffer* buffer = after.subpartition(0).poll(more)) {
+      recovered.setBuffer(buffer);
+      decodeAll(recovered);
+    }
+    EXPECT_TRUE(recovered.isEmpty());
+
+    std::vector<std::string> expected;
+    for (int i = 0; i < 60; ++i)
+      expected.push_back(payloadOf(i));
+    expected.push_back("wm5000");
+    for (int i = 60; i < 70; ++i)
+      expected.push_back(payloadOf(i));
+    EXPECT_EQ(decoded, expected);
+    before.releaseAll();
+  }
+}
+
+TEST(ResultSubpartitionTest, PriorityBuffersGoAheadOfDataAndBehindEarlierPriorityBuffers) {
+  BufferPool pool(8, 16);
+  std::atomic<bool> cancelled{false};
+  ResultSubpartition subpartition;
+  auto data = [&](char c) {
+    Buffer* b = pool.request(cancelled);
+    b->data[0] = c;
+    b->size = 1;
+    return b;
+  };
+  auto priority = [&](char c) {
+    Buffer* b = allocateUnpooledBuffer(1);
+    b->data[0] = c;
+    b->size = 1;
+    b->priority = true;
+    return b;
+  };
+  subpartition.add(data('a'));
+  subpartition.add(data('b'));
+  std::string overtaken;
+  subpartition.addPriority(priority('X'), overtaken);
+  EXPECT_EQ(overtaken, "ab");
+  subpartition.add(data('c'));
+  std::string second;
+  subpartition.addPriority(priority('Y'), second);
+  EXPECT_EQ(second, "abc");
+  std::string order;
+  bool more = true;
+  while (Buffer* b = subpartition.poll(more)) {
+    order.push_back(b->data[0]);
+    recycleBuffer(b);
+  }
+  EXPECT_EQ(order, "XYabc");
+  EXPECT_EQ(pool.availableBuffers(), 8);
+}
 
 TEST(ElementDeserializerTest, RecordLargerThanManyBuffers) {
   ResultPartition partition(1, 64, 1024);

@@ -28,6 +28,19 @@ void ResultSubpartition::add(Buffer* buffer) {
     listener_->notifyDataAvailable(channelIndex_);
 }
 
+void ResultSubpartition::addPriority(Buffer* buffer, std::string& overtaken) {
+  std::lock_guard lock(mutex_);
+  bool wasEmpty = queue_.empty();
+  auto position = queue_.begin();
+  while (position != queue_.end() && (*position)->priority)
+    ++position;
+  for (auto it = position; it != queue_.end(); ++it)
+    overtaken.append((*it)->data, (*it)->size);
+  queue_.insert(position, buffer);
+  if (wasEmpty && listener_ != nullptr)
+    listener_->notifyDataAvailable(channelIndex_);
+}
+
 Buffer* ResultSubpartition::poll(bool& moreAvailable) {
   std::lock_guard lock(mutex_);
   if (queue_.empty()) {
@@ -70,6 +83,23 @@ void ElementDeserializer::setBuffer(Buffer* buffer) {
   releaseBuffer();
   buffer_ = buffer;
   pos_ = 0;
+}
+
+std::string ElementDeserializer::unconsumedBytes() const {
+  std::string bytes;
+  if (stage_ != Stage::kKind) {
+    // The element's header fields already decoded, re-encoded as they came, then the bytes of
+    // the field being read.
+    bytes.push_back(static_cast<char>(kind_));
+    if (kind_ == ElementKind::kTimedRecord && (stage_ == Stage::kLength || stage_ == Stage::kPayload))
+      bytes.append(reinterpret_cast<const char*>(&timestamp_), 8);
+    if (stage_ == Stage::kPayload)
+      bytes.append(reinterpret_cast<const char*>(&length_), 4);
+    bytes.append(spill_);
+  }
+  if (buffer_ != nullptr && pos_ < buffer_->size)
+    bytes.append(buffer_->data + pos_, buffer_->size - pos_);
+  return bytes;
 }
 
 bool ElementDeserializer::read(size_t n, const char*& out) {

@@ -52,6 +52,10 @@ class ElementDeserializer {
   }
   /// True when no element is half-read.
   bool isEmpty() const { return stage_ == Stage::kKind && spill_.empty(); }
+  /// The bytes this channel delivered that are not processed yet, as they were on the wire: the
+  /// part of an element whose rest is still to come, then what is left of the current buffer.
+  /// An unaligned checkpoint stores them with the channel's in-flight data.
+  std::string unconsumedBytes() const;
 
  private:
   enum class Stage { kKind, kTimestamp, kLength, kPayload, kWatermark, kBarrier, kWatermarkStatus };

@@ -179,7 +179,7 @@ void ChannelRecordWriter::broadcastWatermarkStatus(bool idle) {
 }
 
 void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timestamp) {
-  char element[17];
+  char element[kBarrierElementSize];
   element[0] = static_cast<char>(ElementKind::kBarrier);
   std::memcpy(element + 1, &checkpointId, 8);
   std::memcpy(element + 9, &timestamp, 8);
@@ -187,6 +187,27 @@ void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timesta
     write(c, element, sizeof(element));
     finishBuffer(c);  // a barrier is never held back by the buffer timeout
   }
+}
+
+std::vector<std::string> ChannelRecordWriter::broadcastPriorityBarrier(int64_t checkpointId,
+                                                                      int64_t timestamp) {
+  std::vector<std::string> overtaken(static_cast<size_t>(numberOfChannels_));
+  for (int c = 0; c < numberOfChannels_; ++c) {
+    finishBuffer(c);  // what was written before the barrier is in flight too
+    Buffer* barrier = allocateUnpooledBuffer(kBarrierElementSize);
+    barrier->data[0] = static_cast<char>(ElementKind::kBarrier);
+    std::memcpy(barrier->data + 1, &checkpointId, 8);
+    std::memcpy(barrier->data + 9, &timestamp, 8);
+    barrier->size = kBarrierElementSize;
+    barrier->priority = true;
+    partition_->subpartition(c).addPriority(barrier, overtaken[static_cast<size_t>(c)]);
+  }
+  return overtaken;
+}
+
+void ChannelRecordWriter::writeRecoveredOutput(int channel, std::string_view bytes) {
+  write(channel, bytes.data(), bytes.size());
+  finishBuffer(channel);
 }
 
 void ChannelRecordWriter::flushAll() {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,12 +51,23 @@ class ChannelRecordWriter final : public RecordWriter {
 
   /// Sends a checkpoint barrier on every channel, behind the records written before it.
   void broadcastBarrier(int64_t checkpointId, int64_t timestamp);
+  /// Sends an unaligned checkpoint's barrier on every channel as a priority buffer ahead of the
+  /// buffers still queued, and returns per channel the bytes it overtook (all written before
+  /// it, partly filled buffers included): the channel's in-flight data for the checkpoint. Never
+  /// waits for a free buffer.
+  std::vector<std::string> broadcastPriorityBarrier(int64_t checkpointId, int64_t timestamp);
+  /// Writes `bytes` (elements as on the wire, possibly starting or ending inside one) to
+  /// `channel` and sends them: the in-flight data of a restored unaligned checkpoint, before
+  /// anything else the task writes.
+  void writeRecoveredOutput(int channel, std::string_view bytes);
   /// Sends every partly filled buffer.
   void flushAll();
   /// Sends end-of-partition on every channel and flushes.
   void endOfPartition();
 
   int64_t recordsOut() const { return recordsOut_; }
+  /// Whether a free buffer is at hand, so that writing does not wait for the consumers.
+  bool isAvailable() const { return partition_->pool().availableBuffers() > 0; }
 
  private:
   void writeRecord(int channel, std::string_view record, int64_t timestamp);

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <memory>
 #include <stdexcept>
@@ -24,6 +23,7 @@
 
 #include "common/testing/files.h"
 #include "runtime/local_executor.h"
+#include "runtime/testing/count_and_sum.h"
 #include "runtime/testing/scripted_source.h"
 
 namespace brook::runtime {
@@ -104,24 +104,10 @@ class CountAndSumAtEnd final : public KeyedProcessFunction<int64_t, int64_t, std
 };
 
 std::vector<std::string> expectedLines() {
-  std::map<int64_t, std::pair<int64_t, int64_t>> totals;
-  for (int64_t x = 0; x < kNumbers; ++x) {
-    auto& [count, sum] = totals[x % kKeys];
-    ++count;
-    sum += x;
-  }
-  std::vector<std::string> lines;
-  for (const auto& [key, t] : totals)
-    lines.push_back(std::to_string(key) + "," + std::to_string(t.first) + "," +
-                    std::to_string(t.second));
-  std::sort(lines.begin(), lines.end());
-  return lines;
+  return testing::countAndSumLines(kNumbers, kKeys);
 }
 
-std::vector<std::string> sorted(std::vector<std::string> lines) {
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
+using testing::sorted;
 
 struct Job {
   StreamExecutionEnvironment env;

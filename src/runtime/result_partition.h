@@ -3,6 +3,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "runtime/buffer_pool.h"
@@ -30,6 +31,10 @@ class ResultSubpartition {
   /// detaches the current one; once this returns, the old listener is never called again.
   void setConsumer(SubpartitionListener* listener, int channelIndex);
   void add(Buffer* buffer);
+  /// Queues a priority buffer ahead of every data buffer (behind earlier priority buffers) and
+  /// appends the bytes of the data buffers it overtook to `overtaken`: the in-flight data of an
+  /// unaligned checkpoint, which the consumer now reads after the barrier.
+  void addPriority(Buffer* buffer, std::string& overtaken);
   /// Returns the next buffer or null; `moreAvailable` says whether others remain.
   Buffer* poll(bool& moreAvailable);
   /// Appends up to `max` buffers to `out`, oldest first, under one lock, and returns the

@@ -9,6 +9,9 @@
 ///   barrier:         [5][i64 checkpoint id][i64 timestamp]
 ///   watermark status:[6][u8 idle (1) or active (0)]
 /// All integers little-endian.
+///
+/// An unaligned checkpoint's barrier travels alone in a priority buffer (Buffer::priority),
+/// ahead of data written before it; it is read out of band, not as part of the element stream.
 
 #include <cstdint>
 #include <string_view>
@@ -35,6 +38,9 @@ struct StreamElement {
   bool idle = false;  ///< watermark status: whether the channel is idle
   std::string_view payload;
 };
+
+/// The size of a barrier element.
+inline constexpr uint32_t kBarrierElementSize = 17;
 
 /// The largest record accepted from the network; larger lengths mean corrupt input.
 inline constexpr uint32_t kMaxRecordBytes = 1u << 30;

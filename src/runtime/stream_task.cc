@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
 
 #include <absl/strings/str_cat.h>
 
+#include "checkpoint/channel_state.h"
 #include "checkpoint/checkpoint_storage.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -326,8 +328,11 @@ void StreamTask::setUp() {
       channelDeserializers_.push_back(std::make_unique<ElementDeserializer>(
           absl::StrCat("channel ", ch, " of ", description_)));
       channelRecordDeserializer_.push_back(edgeDeserializers_.back().get());
+      channelIndexInEdge_.push_back(static_cast<int>(j));
     }
   }
+  if (env_.restore != nullptr)
+    loadRecoveredChannelState();
   channelWatermark_.assign(static_cast<size_t>(gate_.numberOfChannels()), kNoTimestamp);
   channelEnded_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
   channelIdle_.assign(static_cast<size_t>(gate_.numberOfChannels()), false);
@@ -338,12 +343,12 @@ void StreamTask::setUp() {
   }
 }
 
-bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis) {
+bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool unaligned) {
   std::lock_guard lock(checkpointMutex_);
   if (!acceptsCheckpoints_ || env_.checkpointResponder == nullptr)
     return false;
-  mailbox_.put([this, checkpointId, timestampMillis] {
-    performCheckpoint(checkpointId, timestampMillis);
+  mailbox_.put([this, checkpointId, timestampMillis, unaligned] {
+    performCheckpoint(checkpointId, timestampMillis, unaligned);
   });
   return true;
 }
@@ -366,16 +371,28 @@ void StreamTask::notifyCheckpointAborted(int64_t checkpointId) {
   });
 }
 
-namespace {
+/// A checkpoint between its synchronous phase and the writing of its files: per operator what
+/// the synchronous phase pinned or copied, and the task's in-flight data (unaligned only; the
+/// input channels are still being recorded while `recordingChannels` > 0).
+struct StreamTask::PendingCheckpoint {
+  struct OperatorSnapshot {
+    std::string uid;
+    std::string filePrefix;
+    checkpoint::SubtaskStateMetadata state;
+    std::unique_ptr<state::KeyedStateSnapshot> keyed;  // null: no keyed state
+    internal::OperatorStateSnapshotData operatorState;
+  };
 
-/// The synchronous part of one operator's snapshot, written by the asynchronous part.
-struct OperatorSnapshot {
-  std::string uid;
-  std::string filePrefix;
-  checkpoint::SubtaskStateMetadata state;
-  std::unique_ptr<state::KeyedStateSnapshot> keyed;  // null: no keyed state
-  internal::OperatorStateSnapshotData operatorState;
+  int64_t id = 0;
+  int64_t timestampMillis = 0;
+  std::vector<OperatorSnapshot> operators;
+  checkpoint::ChannelStateSnapshot channels;
+  std::vector<std::string> inputs;  // per input channel
+  std::vector<char> recording;      // per input channel
+  int recordingChannels = 0;
 };
+
+namespace {
 
 /// Writes `snapshot` to `directory`/`name` and returns its handle; the stream's own failure
 /// (a write error naming the file, a cancellation) is preferred to the writer's.
@@ -401,7 +418,10 @@ absl::StatusOr<checkpoint::StateFile> writeKeyedStateFile(const std::filesystem:
 
 }  // namespace
 
-void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis) {
+void StreamTask::performCheckpoint(int64_t checkpointId,
+                                   int64_t timestampMillis,
+                                   bool unaligned,
+                                   int barrierChannel) {
   CheckpointResponder* responder = env_.checkpointResponder;
   const checkpoint::SubtaskId self{env_.vertexId, env_.subtaskIndex};
   if (!opened_ || inputEnded_) {
@@ -409,21 +429,36 @@ void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis
                        absl::StrCat("task '", description_, "' is no longer running"));
     return;
   }
+  auto pending = std::make_unique<PendingCheckpoint>();
+  pending->id = checkpointId;
+  pending->timestampMillis = timestampMillis;
   // Operators bring their operator state up to date (a source records its position); the
   // barrier then goes downstream, where alignment starts while this task snapshots its state.
+  // An unaligned barrier overtakes the queued output, which becomes in-flight data.
   for (auto& op : operators_)
     op->snapshotState(checkpointId);
-  for (auto& w : writers_)
-    w->broadcastBarrier(checkpointId, timestampMillis);
+  for (size_t w = 0; w < writers_.size(); ++w) {
+    if (!unaligned) {
+      writers_[w]->broadcastBarrier(checkpointId, timestampMillis);
+      continue;
+    }
+    std::vector<std::string> overtaken =
+        writers_[w]->broadcastPriorityBarrier(checkpointId, timestampMillis);
+    for (size_t c = 0; c < overtaken.size(); ++c) {
+      if (!overtaken[c].empty()) {
+        pending->channels.outputs.push_back(
+            {static_cast<int>(w), static_cast<int>(c), std::move(overtaken[c])});
+      }
+    }
+  }
 
   // The synchronous phase: what later records must not change is pinned or copied here.
   const JobGraph& jg = *env_.jobGraph;
   const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
-  auto snapshots = std::make_shared<std::vector<OperatorSnapshot>>();
-  snapshots->reserve(operators_.size());
+  pending->operators.reserve(operators_.size());
   for (size_t i = 0; i < operators_.size(); ++i) {
     const int nodeId = v.chainedNodes[i];
-    OperatorSnapshot& snapshot = snapshots->emplace_back();
+    PendingCheckpoint::OperatorSnapshot& snapshot = pending->operators.emplace_back();
     snapshot.uid = jg.operatorIds[static_cast<size_t>(nodeId)];
     snapshot.filePrefix =
         absl::StrCat(operatorDirectoryName(snapshot.uid, nodeId), "_", env_.subtaskIndex);
@@ -445,17 +480,55 @@ void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis
     snapshot.operatorState = operatorStateStores_[i]->snapshot();
   }
 
+  if (unaligned && gate_.numberOfChannels() > 0) {
+    // Per input channel, what it delivered that the task has not processed; the channels whose
+    // barrier is still to come are recorded until it comes.
+    const auto channels = static_cast<size_t>(gate_.numberOfChannels());
+    pending->inputs.resize(channels);
+    pending->recording.assign(channels, 0);
+    for (size_t c = 0; c < channels; ++c) {
+      if (channelEnded_[c])
+        continue;
+      pending->inputs[c] = channelDeserializers_[c]->unconsumedBytes();
+      if (static_cast<int>(c) != barrierChannel) {
+        pending->recording[c] = 1;
+        ++pending->recordingChannels;
+      }
+    }
+    if (pending->recordingChannels > 0) {
+      unaligned_ = std::move(pending);
+      return;
+    }
+  }
+  submitCheckpoint(std::move(pending));
+}
+
+void StreamTask::submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending) {
+  for (size_t c = 0; c < pending->inputs.size(); ++c) {
+    if (pending->inputs[c].empty())
+      continue;
+    pending->channels.inputs.push_back({gate_.channel(static_cast<int>(c)).inputEdge,
+                                        channelIndexInEdge_[c], std::move(pending->inputs[c])});
+  }
+  pending->inputs.clear();
+
   // The asynchronous phase: the files are written and the checkpoint acknowledged on the
   // checkpoint thread while this thread goes on with records.
+  const JobVertex& v = env_.jobGraph->vertices[static_cast<size_t>(env_.vertexId)];
+  const int64_t checkpointId = pending->id;
+  const checkpoint::SubtaskId self{env_.vertexId, env_.subtaskIndex};
+  CheckpointResponder* responder = env_.checkpointResponder;
   const std::filesystem::path directory =
       std::filesystem::path(env_.checkpointDirectory) / absl::StrCat("chk-", checkpointId);
-  asyncCheckpoints_.submit([snapshots, directory, checkpointId, self, responder,
+  std::shared_ptr<PendingCheckpoint> shared = std::move(pending);
+  asyncCheckpoints_.submit([shared, directory, checkpointId, self, responder,
                             jobId = env_.jobId, description = description_,
                             maxParallelism = v.maxParallelism](
                                const std::atomic<bool>& cancelled) {
     checkpoint::TaskAcknowledgement ack{self, {}};
     absl::Status status = absl::OkStatus();
-    for (OperatorSnapshot& snapshot : *snapshots) {
+    for (size_t i = 0; i < shared->operators.size() && status.ok(); ++i) {
+      PendingCheckpoint::OperatorSnapshot& snapshot = shared->operators[i];
       if (snapshot.keyed != nullptr) {
         absl::StatusOr<checkpoint::StateFile> file =
             writeKeyedStateFile(directory, snapshot.filePrefix + ".keyed", *snapshot.keyed,
@@ -477,9 +550,21 @@ void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis
         }
         snapshot.state.operatorState.push_back(*std::move(file));
       }
+      if (i == 0 && !shared->channels.empty()) {
+        // The task's in-flight data goes with its head operator.
+        absl::StatusOr<checkpoint::StateFile> file = checkpoint::writeStateFile(
+            directory, snapshot.filePrefix + ".channel",
+            checkpoint::encodeChannelState(shared->channels));
+        if (!file.ok()) {
+          status = file.status();
+          break;
+        }
+        snapshot.state.channelState.push_back(*std::move(file));
+      }
       ack.operators.emplace_back(snapshot.uid, std::move(snapshot.state));
     }
-    snapshots->clear();
+    shared->operators.clear();
+    shared->channels = {};
     if (status.ok()) {
       responder->acknowledge(checkpointId, ack);
       return;
@@ -503,6 +588,127 @@ void StreamTask::performCheckpoint(int64_t checkpointId, int64_t timestampMillis
   });
 }
 
+void StreamTask::processPriorityEvent(int channel, Buffer* buffer) {
+  int64_t checkpointId = 0;
+  int64_t timestampMillis = 0;
+  const bool barrier = buffer->size == kBarrierElementSize &&
+                       buffer->data[0] == static_cast<char>(ElementKind::kBarrier);
+  if (barrier) {
+    std::memcpy(&checkpointId, buffer->data + 1, 8);
+    std::memcpy(&timestampMillis, buffer->data + 9, 8);
+  }
+  const uint32_t size = buffer->size;
+  recycleBuffer(buffer);
+  if (!barrier) {
+    throw std::runtime_error(absl::StrCat("corrupt network data on channel ", channel, " of ",
+                                          description_, ": a priority buffer of ", size,
+                                          " bytes that is not a checkpoint barrier"));
+  }
+  if (aligner_ != nullptr)
+    processUnalignedBarrier(channel, checkpointId, timestampMillis);
+}
+
+void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
+                                         int64_t timestampMillis) {
+  if (unaligned_ != nullptr && unaligned_->id == checkpointId) {
+    if (unaligned_->recording[static_cast<size_t>(channel)])
+      stopRecording(channel);
+    return;
+  }
+  if (checkpointId <= aligner_->latestCheckpointId())
+    return;  // a barrier of a checkpoint already taken, aborted or overtaken
+  // A newer checkpoint: it ends an alignment or a recording of an older one.
+  if (unaligned_ != nullptr) {
+    abortUnalignedCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
+                                          " arrived while checkpoint ", unaligned_->id,
+                                          " was recording its in-flight data"));
+  }
+  applyBarrierDecisions(aligner_->onUnalignedBarrier(checkpointId));
+  performCheckpoint(checkpointId, timestampMillis, /*unaligned=*/true, channel);
+}
+
+void StreamTask::stopRecording(int channel) {
+  PendingCheckpoint& pending = *unaligned_;
+  pending.recording[static_cast<size_t>(channel)] = 0;
+  if (--pending.recordingChannels == 0)
+    submitCheckpoint(std::move(unaligned_));
+}
+
+void StreamTask::abortUnalignedCheckpoint(const std::string& reason) {
+  std::unique_ptr<PendingCheckpoint> pending = std::move(unaligned_);
+  env_.checkpointResponder->decline(pending->id, {env_.vertexId, env_.subtaskIndex},
+                                    checkpoint::DeclineReason::kSubsumed, reason);
+}
+
+void StreamTask::loadRecoveredChannelState() {
+  const JobGraph& jg = *env_.jobGraph;
+  const JobVertex& v = jg.vertices[static_cast<size_t>(env_.vertexId)];
+  const checkpoint::OperatorStateMetadata* state =
+      env_.restore->find(jg.operatorIds[static_cast<size_t>(v.chainedNodes.front())]);
+  if (state == nullptr)
+    return;
+  for (const checkpoint::SubtaskStateMetadata& subtask : state->subtasks) {
+    if (subtask.channelState.empty())
+      continue;
+    auto fail = [&](const std::string& message) {
+      throw std::runtime_error(absl::StrCat("cannot restore the in-flight data of task '",
+                                            description_, "' from ",
+                                            env_.restore->directory.string(), ": ", message));
+    };
+    if (subtask.subtaskIndex != env_.subtaskIndex)
+      continue;
+    if (state->parallelism != v.parallelism) {
+      fail(absl::StrCat("it was taken at parallelism ", state->parallelism,
+                        ", and in-flight data is restored only at the same parallelism"));
+    }
+    for (const checkpoint::StateFile& file : subtask.channelState) {
+      absl::StatusOr<std::string> bytes = checkpoint::readStateFile(env_.restore->directory, file);
+      if (!bytes.ok())
+        fail(std::string(bytes.status().message()));
+      absl::StatusOr<checkpoint::ChannelStateSnapshot> channels =
+          checkpoint::decodeChannelState(*bytes, file.path);
+      if (!channels.ok())
+        fail(std::string(channels.status().message()));
+      for (checkpoint::ChannelStateSnapshot::Channel& c : channels->inputs) {
+        const auto gate = static_cast<size_t>(c.gate);
+        if (gate >= env_.inputs.size() || static_cast<size_t>(c.channel) >= env_.inputs[gate].size()) {
+          fail(absl::StrCat("it holds data of input channel ", c.channel, " of input ", c.gate,
+                            ", which the task does not have"));
+        }
+        int channel = 0;
+        for (size_t g = 0; g < gate; ++g)
+          channel += static_cast<int>(env_.inputs[g].size());
+        recoveredInputs_.emplace_back(channel + c.channel, std::move(c.bytes));
+      }
+      for (checkpoint::ChannelStateSnapshot::Channel& c : channels->outputs) {
+        const auto gate = static_cast<size_t>(c.gate);
+        if (gate >= writers_.size() || c.channel >= writers_[gate]->numberOfChannels()) {
+          fail(absl::StrCat("it holds data of output channel ", c.channel, " of output ", c.gate,
+                            ", which the task does not have"));
+        }
+        recoveredOutputs_.emplace_back(c.gate, c.channel, std::move(c.bytes));
+      }
+    }
+  }
+}
+
+void StreamTask::replayRecoveredChannelState() {
+  // The output first: it was written before anything the recovered input produces.
+  for (auto& [writer, channel, bytes] : recoveredOutputs_)
+    writers_[static_cast<size_t>(writer)]->writeRecoveredOutput(channel, bytes);
+  recoveredOutputs_.clear();
+  replayingChannelState_ = true;
+  for (auto& [channel, bytes] : recoveredInputs_) {
+    Buffer* buffer = allocateUnpooledBuffer(static_cast<uint32_t>(bytes.size()));
+    std::memcpy(buffer->data, bytes.data(), bytes.size());
+    buffer->size = static_cast<uint32_t>(bytes.size());
+    processBuffer(channel, buffer);
+    std::string().swap(bytes);
+  }
+  replayingChannelState_ = false;
+  recoveredInputs_.clear();
+}
+
 void StreamTask::run() {
   auto log = getLogger("runtime");
   state_ = TaskState::kRunning;
@@ -516,6 +722,7 @@ void StreamTask::run() {
       operators_[i]->open(*contexts_[i]);
     opened_ = true;
     nextFlush_ = std::chrono::steady_clock::now() + bufferTimeout_;
+    replayRecoveredChannelState();
     if (env_.jobGraph->vertices[static_cast<size_t>(env_.vertexId)].isSource) {
       runSource();
     } else {
@@ -568,6 +775,7 @@ void StreamTask::run() {
   }
   // Release everything the task holds before reporting: the operators before the state they
   // used, whose destruction removes its local files.
+  unaligned_.reset();  // before the backends whose snapshots it may hold
   writers_.clear();
   channelDeserializers_.clear();
   operators_.clear();
@@ -613,6 +821,19 @@ void StreamTask::runSource() {
     if (cancelled_.load(std::memory_order_relaxed))
       return;
     runDueTimers();
+    if (!outputAvailable()) {
+      // Backpressured: the source waits for a free buffer here, between two calls of its
+      // reader, where it can take a checkpoint, rather than inside the next call.
+      maybeFlush();
+      const auto start = std::chrono::steady_clock::now();
+      mailbox_.waitUntil(nextWakeUp(start + std::chrono::milliseconds(1)));
+      backPressuredNanos_.fetch_add(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+              .count(),
+          std::memory_order_relaxed);
+      continue;
+    }
     InputStatus status = source->emitNext();
     if (status == InputStatus::kEndOfInput)
       break;
@@ -624,6 +845,14 @@ void StreamTask::runSource() {
   }
   // A bounded source ends event time: every window and timer downstream fires.
   source->output()->emitWatermark(kMaxWatermark);
+}
+
+bool StreamTask::outputAvailable() const {
+  for (const auto& w : writers_) {
+    if (!w->isAvailable())
+      return false;
+  }
+  return true;
 }
 
 void StreamTask::runInputs() {
@@ -671,6 +900,14 @@ void StreamTask::checkRemoteChannels() {
 }
 
 void StreamTask::processBuffer(int channel, Buffer* buffer) {
+  if (buffer->priority) [[unlikely]] {
+    processPriorityEvent(channel, buffer);
+    return;
+  }
+  if (unaligned_ != nullptr && unaligned_->recording[static_cast<size_t>(channel)]) [[unlikely]] {
+    // Data before the channel's barrier, after the snapshot: in-flight data of the checkpoint.
+    unaligned_->inputs[static_cast<size_t>(channel)].append(buffer->data, buffer->size);
+  }
   channelDeserializers_[static_cast<size_t>(channel)]->setBuffer(buffer);
   drainChannel(channel);
 }
@@ -718,10 +955,12 @@ void StreamTask::drainChannel(int channel) {
           }
           if (aligner_ != nullptr && channelsEnded_ < gate_.numberOfChannels())
             applyBarrierDecisions(aligner_->onEndOfPartition(channel));
+          if (unaligned_ != nullptr && unaligned_->recording[c])
+            stopRecording(channel);
         }
         break;
       case ElementKind::kBarrier:
-        if (aligner_ != nullptr) {
+        if (aligner_ != nullptr && !replayingChannelState_) {
           processBarrier(channel, e.checkpointId, e.timestamp);
           if (gate_.isBlocked(channel)) {
             // The rest of this buffer waits until the alignment ends.
@@ -735,6 +974,11 @@ void StreamTask::drainChannel(int channel) {
 }
 
 void StreamTask::processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis) {
+  if (unaligned_ != nullptr && checkpointId > unaligned_->id) {
+    abortUnalignedCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
+                                          " arrived while checkpoint ", unaligned_->id,
+                                          " was recording its in-flight data"));
+  }
   std::vector<checkpoint::CheckpointBarrierAligner::Decision> decisions =
       aligner_->onBarrier(channel, checkpointId, timestampMillis);
   if (aligner_->isBlocked(channel))

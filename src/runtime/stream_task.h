@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <brook/functions.h>
@@ -44,6 +45,14 @@ const char* taskStateName(TaskState state);
 /// keyed backends' `snapshot()`); its files are written and the checkpoint acknowledged on the
 /// task's checkpoint thread, which the task drains (finished) or cancels (cancelled, failed)
 /// before it destroys its state backends.
+///
+/// Unaligned checkpoints: the sources send their barrier as a priority buffer ahead of their
+/// queued output, and every task takes its snapshot at the first barrier it reads, sending its
+/// own barrier ahead of its queued output too. What the barriers overtook is the checkpoint's
+/// in-flight data (channel state): the output bytes each barrier overtook, and per input
+/// channel the bytes that reached the task before that channel's barrier and after the
+/// snapshot (they are processed as usual, and also recorded). A task restored from such a
+/// checkpoint first sends its recovered output and processes its recovered input.
 class StreamTask final : public ProcessingTimeService {
  public:
   struct Environment {
@@ -90,9 +99,10 @@ class StreamTask final : public ProcessingTimeService {
   void cancel();
 
   /// Source tasks: takes checkpoint `checkpointId` as soon as the task thread gets to it, then
-  /// sends its barrier downstream. False when the task is not running (it has not started or has
-  /// ended), so that the checkpoint cannot complete. Any thread.
-  bool triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis);
+  /// sends its barrier downstream (`unaligned`: as a priority buffer ahead of the queued output).
+  /// False when the task is not running (it has not started or has ended), so that the
+  /// checkpoint cannot complete. Any thread.
+  bool triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool unaligned = false);
   /// Tells the operators that checkpoint `checkpointId` completed / was aborted. Any thread.
   void notifyCheckpointComplete(int64_t checkpointId);
   void notifyCheckpointAborted(int64_t checkpointId);
@@ -120,12 +130,33 @@ class StreamTask final : public ProcessingTimeService {
   /// is blocked by barrier alignment.
   void drainChannel(int channel);
   void processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
+  /// A priority buffer arrived on `channel`: an unaligned checkpoint's barrier.
+  void processPriorityEvent(int channel, Buffer* buffer);
+  /// The barrier of unaligned checkpoint `checkpointId` arrived on `channel`.
+  void processUnalignedBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
+  /// `channel` delivered what the unaligned checkpoint in progress waited for from it (its
+  /// barrier, or its end); the checkpoint is written once no channel is left.
+  void stopRecording(int channel);
+  /// Gives up the unaligned checkpoint in progress, declining it with `reason`.
+  void abortUnalignedCheckpoint(const std::string& reason);
+  /// Reads the channel state of the checkpoint the task restores from (head operator's share).
+  void loadRecoveredChannelState();
+  /// Sends the recovered output and processes the recovered input, before anything else.
+  void replayRecoveredChannelState();
   /// Acts on the aligner's decisions; releases blocked channels when an alignment ends.
   void applyBarrierDecisions(
       const std::vector<checkpoint::CheckpointBarrierAligner::Decision>& decisions);
   /// Snapshots every operator's state into the checkpoint's folder, forwards the barrier and
-  /// acknowledges (or declines, when the snapshot fails).
-  void performCheckpoint(int64_t checkpointId, int64_t timestampMillis);
+  /// acknowledges (or declines, when the snapshot fails). `unaligned`: the barrier overtakes
+  /// the queued output, and the input channels other than `barrierChannel` are recorded until
+  /// their barriers arrive.
+  void performCheckpoint(int64_t checkpointId,
+                         int64_t timestampMillis,
+                         bool unaligned = false,
+                         int barrierChannel = -1);
+  struct PendingCheckpoint;
+  /// Writes a checkpoint's files on the checkpoint thread, then acknowledges or declines.
+  void submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending);
   /// Marks an input channel idle or active; an idle channel does not hold back the watermark.
   /// `target` is the operator port that receives the resulting watermark and status.
   void setChannelIdle(int channel, bool idle, OutputBase* target);
@@ -134,6 +165,8 @@ class StreamTask final : public ProcessingTimeService {
   /// Emits the task's watermark status if it changed: idle when all open channels are idle.
   void updateWatermarkStatus(OutputBase* target);
   void maybeFlush();
+  /// Whether every output has a free buffer.
+  bool outputAvailable() const;
   /// Throws when a remote input channel failed (its producer or the connection is gone).
   void checkRemoteChannels();
   void finishOperators();
@@ -222,6 +255,15 @@ class StreamTask final : public ProcessingTimeService {
   bool acceptsCheckpoints_ = true;  // guarded by checkpointMutex_
   // Channels blocked with elements left in their deserializer's buffer.
   std::vector<int> heldChannels_;
+  // Per input channel: its index within its job edge (the upstream subtask).
+  std::vector<int> channelIndexInEdge_;
+  // The unaligned checkpoint whose input channels are being recorded, or null.
+  std::unique_ptr<PendingCheckpoint> unaligned_;
+  // Recovered channel state, until replayed: per channel / per (writer, channel).
+  std::vector<std::pair<int, std::string>> recoveredInputs_;
+  std::vector<std::tuple<int, int, std::string>> recoveredOutputs_;
+  // Recovered input is being processed: barriers in it are stale and skipped.
+  bool replayingChannelState_ = false;
   int64_t currentWatermark_ = kNoTimestamp;
   bool idle_ = false;  // the watermark status sent downstream
 

@@ -42,7 +42,8 @@ grpc::Status TaskExecutorService::TriggerCheckpoint(grpc::ServerContext* /*conte
     return toGrpcStatus(s);
   }
   return toGrpcStatus(executor_->triggerCheckpoint(request->job_id(), request->checkpoint_id(),
-                                                   request->timestamp_millis()));
+                                                   request->timestamp_millis(),
+                                                   request->unaligned()));
 }
 
 grpc::Status TaskExecutorService::NotifyCheckpointComplete(

@@ -329,9 +329,10 @@ void Connection::writeLoop() {
       iov.push_back({credits.data(), credits.size()});
     for (size_t i = 0; i < buffers.size(); ++i) {
       char* header = &headers[i * kFrameHeaderSize];
-      encodeFrameHeader(FrameHeader{FrameKind::kBuffer, bufferFrames[i].channelId, buffers[i]->size,
-                                    bufferFrames[i].backlog},
-                        header);
+      encodeFrameHeader(
+          FrameHeader{buffers[i]->priority ? FrameKind::kPriorityBuffer : FrameKind::kBuffer,
+                      bufferFrames[i].channelId, buffers[i]->size, bufferFrames[i].backlog},
+          header);
       iov.push_back({header, kFrameHeaderSize});
       iov.push_back({buffers[i]->data, buffers[i]->size});
     }
@@ -381,8 +382,8 @@ void Connection::readLoop() {
       } else {
         stageBegin_ += kFrameHeaderSize;
         bytesReceived_.fetch_add(kFrameHeaderSize, std::memory_order_relaxed);
-        status = decoded->kind == FrameKind::kBuffer ? receiveBuffer(*decoded)
-                                                     : receiveControl(*decoded);
+        status = isBufferFrame(decoded->kind) ? receiveBuffer(*decoded)
+                                              : receiveControl(*decoded);
       }
     }
     if (!status.ok()) {
@@ -475,6 +476,7 @@ absl::Status Connection::receiveBuffer(const FrameHeader& header) {
     return status;
   }
   buffer->size = bodyLength;
+  buffer->priority = header.kind == FrameKind::kPriorityBuffer;
   bytesReceived_.fetch_add(bodyLength, std::memory_order_relaxed);
   buffersReceived_.fetch_add(1, std::memory_order_relaxed);
   channel->deliver(buffer, header.backlog);
@@ -564,6 +566,7 @@ absl::Status Connection::receiveControl(const FrameHeader& header) {
       return absl::OkStatus();
     }
     case FrameKind::kBuffer:
+    case FrameKind::kPriorityBuffer:
       break;
   }
   return absl::InternalError("unexpected frame kind");

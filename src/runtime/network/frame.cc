@@ -25,7 +25,7 @@ void storeU32(char* p, uint32_t v) {
 
 bool isKnownKind(uint8_t kind) {
   return kind >= static_cast<uint8_t>(FrameKind::kHello) &&
-         kind <= static_cast<uint8_t>(FrameKind::kError);
+         kind <= static_cast<uint8_t>(FrameKind::kPriorityBuffer);
 }
 
 }  // namespace
@@ -46,6 +46,8 @@ const char* frameKindName(FrameKind kind) {
       return "CLOSE";
     case FrameKind::kError:
       return "ERROR";
+    case FrameKind::kPriorityBuffer:
+      return "PRIORITY_BUFFER";
   }
   return "UNKNOWN";
 }
@@ -54,7 +56,7 @@ void encodeFrameHeader(const FrameHeader& header, char* out) {
   storeU32(out, kFrameMagic);
   out[4] = static_cast<char>(kProtocolVersion);
   out[5] = static_cast<char>(header.kind);
-  uint16_t flags = header.kind == FrameKind::kBuffer ? header.backlog : 0;
+  uint16_t flags = isBufferFrame(header.kind) ? header.backlog : 0;
   std::memcpy(out + 6, &flags, 2);
   storeU32(out + 8, header.channelId);
   storeU32(out + 12, header.bodyLength);
@@ -76,7 +78,8 @@ absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t m
   if (!isKnownKind(kind))
     return absl::InvalidArgumentError(absl::StrCat("unknown frame kind ", kind));
   uint16_t flags = loadU16(p + 6);
-  if (flags != 0 && kind != static_cast<uint8_t>(FrameKind::kBuffer))
+  if (flags != 0 && kind != static_cast<uint8_t>(FrameKind::kBuffer) &&
+      kind != static_cast<uint8_t>(FrameKind::kPriorityBuffer))
     return absl::InvalidArgumentError("non-zero frame flags");
   FrameHeader header;
   header.kind = static_cast<FrameKind>(kind);
@@ -92,7 +95,7 @@ absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t m
   if (channelLevel && header.channelId == 0)
     return absl::InvalidArgumentError(
         absl::StrCat(frameKindName(header.kind), " frame on channel 0"));
-  uint32_t limit = header.kind == FrameKind::kBuffer ? maxBufferBytes : kMaxControlBodyBytes;
+  uint32_t limit = isBufferFrame(header.kind) ? maxBufferBytes : kMaxControlBodyBytes;
   if (header.bodyLength > limit) {
     return absl::InvalidArgumentError(absl::StrCat(frameKindName(header.kind), " frame of ",
                                                    header.bodyLength, " bytes exceeds ", limit));
@@ -127,6 +130,7 @@ absl::Status validateFrameBody(FrameKind kind, std::string_view body) {
       }
       return absl::OkStatus();
     case FrameKind::kBuffer:
+    case FrameKind::kPriorityBuffer:
     case FrameKind::kError:
       return absl::OkStatus();
   }

@@ -10,6 +10,9 @@
 ///   PARTITION_REQUEST  the consumer's new channel id; u32 initial credit, then the id under
 ///                      which the producer registered the subpartition
 ///   BUFFER             the receiver's channel id; the bytes of one network buffer
+///   PRIORITY_BUFFER    as BUFFER (it takes a credit too), for a buffer holding one priority
+///                      event (an unaligned checkpoint barrier) that the consumer reads out
+///                      of band
 ///   ADD_CREDIT         the receiver's channel id at the producer; u32 credit (> 0)
 ///   CANCEL             the consumer's channel id; empty: the consumer releases the channel
 ///   CLOSE              channel 0; empty: the peer closes the connection in an orderly way
@@ -28,7 +31,7 @@ namespace brook::runtime::network {
 
 /// The bytes "BRKF" read as a little-endian u32.
 inline constexpr uint32_t kFrameMagic = 0x464B5242;
-inline constexpr uint8_t kProtocolVersion = 1;
+inline constexpr uint8_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderSize = 16;
 /// The largest body of any frame but BUFFER (addresses, subpartition ids, error messages).
 inline constexpr uint32_t kMaxControlBodyBytes = 64 * 1024;
@@ -43,7 +46,13 @@ enum class FrameKind : uint8_t {
   kCancel = 5,
   kClose = 6,
   kError = 7,
+  kPriorityBuffer = 8,
 };
+
+/// Whether frames of `kind` carry a network buffer (BUFFER, PRIORITY_BUFFER).
+constexpr bool isBufferFrame(FrameKind kind) {
+  return kind == FrameKind::kBuffer || kind == FrameKind::kPriorityBuffer;
+}
 
 /// Returns the protocol's name of a frame kind ("BUFFER"), or "UNKNOWN".
 const char* frameKindName(FrameKind kind);
@@ -53,7 +62,7 @@ struct FrameHeader {
   FrameKind kind = FrameKind::kClose;
   uint32_t channelId = 0;
   uint32_t bodyLength = 0;
-  uint16_t backlog = 0;  ///< BUFFER only: the buffers queued behind this one at the sender
+  uint16_t backlog = 0;  ///< buffer frames only: the buffers queued behind this one at the sender
 };
 
 /// The largest backlog a BUFFER frame can carry; larger backlogs are sent as this.
@@ -64,17 +73,16 @@ struct Frame {
   FrameKind kind = FrameKind::kClose;
   uint32_t channelId = 0;
   std::string_view body;
-  uint16_t backlog = 0;  ///< BUFFER only
+  uint16_t backlog = 0;  ///< buffer frames only
 };
 
 /// Writes `header` into `out`, which has room for kFrameHeaderSize bytes.
 void encodeFrameHeader(const FrameHeader& header, char* out);
 
 /// Decodes the first kFrameHeaderSize bytes of `bytes`. Returns InvalidArgument for a short
-/// input, a bad magic number, another protocol version, non-zero flags on a frame other than
-/// BUFFER, an unknown kind, a
-/// channel id that the kind does not allow, or a body longer than `maxBufferBytes` (BUFFER)
-/// or kMaxControlBodyBytes (other kinds).
+/// input, a bad magic number, another protocol version, non-zero flags on a frame that carries
+/// no buffer, an unknown kind, a channel id that the kind does not allow, or a body longer than
+/// `maxBufferBytes` (buffer frames) or kMaxControlBodyBytes (other kinds).
 absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t maxBufferBytes);
 
 /// Checks the body of a frame against its kind's layout; InvalidArgument if it does not fit.

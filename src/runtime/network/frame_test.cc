@@ -49,6 +49,16 @@ TEST(FrameTest, RoundTripsEveryKind) {
   EXPECT_EQ(b.channelId, 9u);
   EXPECT_EQ(b.body, payload);
 
+  std::string priorityFrame(kFrameHeaderSize, '\0');
+  encodeFrameHeader(FrameHeader{FrameKind::kPriorityBuffer, 9, 17, 12}, priorityFrame.data());
+  absl::StatusOr<DecodedFrame> priority =
+      decodeFrame(priorityFrame + std::string(17, '\5'), kMaxBuffer);
+  ASSERT_TRUE(priority.ok()) << priority.status();
+  EXPECT_EQ(priority->frame.kind, FrameKind::kPriorityBuffer);
+  EXPECT_EQ(priority->frame.backlog, 12);
+  EXPECT_EQ(priority->frame.body, std::string(17, '\5'));
+  EXPECT_STREQ(frameKindName(FrameKind::kPriorityBuffer), "PRIORITY_BUFFER");
+
   OwnedFrame credit = decodeWhole(encodeAddCredit(3, 5));
   EXPECT_EQ(credit.kind, FrameKind::kAddCredit);
   EXPECT_EQ(parseAddCredit(credit.body), 5u);
@@ -109,11 +119,11 @@ TEST(FrameTest, RefusesMalformedHeaders) {
   expectRefused(badMagic, "magic");
 
   std::string badVersion = encodeCancel(1);
-  badVersion[4] = 2;
+  badVersion[4] = static_cast<char>(kProtocolVersion + 1);
   expectRefused(badVersion, "version");
 
   expectRefused(header(0, 1, 0), "unknown frame kind");
-  expectRefused(header(8, 1, 0), "unknown frame kind");
+  expectRefused(header(9, 1, 0), "unknown frame kind");
   expectRefused(header(200, 1, 0), "unknown frame kind");
 
   std::string flags = encodeCancel(1);

@@ -262,6 +262,69 @@ TEST_F(NetworkEnvironmentTest, FloatingBuffersFollowTheProducersBacklog) {
   EXPECT_EQ(floating->availableBuffers(), floating->numberOfBuffers());
 }
 
+// An unaligned checkpoint's barrier crosses the connection as a PRIORITY_BUFFER ahead of the
+// data it overtook at the producer, and arrives marked as a priority buffer.
+TEST_F(NetworkEnvironmentTest, APriorityBufferCrossesAheadOfTheDataItOvertook) {
+  ResultPartition& partition = newPartition(1, 16);
+  std::atomic<bool> cancelled{false};
+  ChannelRecordWriter::Options options;
+  options.partitioner = PartitionerKind::kForward;
+  ChannelRecordWriter writer(&partition, &cancelled, options);
+  for (int64_t i = 0; i < 10; ++i)
+    writer.emit(std::string_view(reinterpret_cast<const char*>(&i), sizeof(i)), kNoTimestamp);
+  std::vector<std::string> overtaken = writer.broadcastPriorityBarrier(5, 77);
+  ASSERT_EQ(overtaken.size(), 1u);
+  EXPECT_EQ(overtaken[0].size(), 10u * (5 + 8));
+  writer.endOfPartition();
+  ASSERT_TRUE(producerEnv_.registerSubpartition("priority", &partition.subpartition(0)).ok());
+  auto channel = consumerEnv_.createInputChannel("127.0.0.1", producerEnv_.port(), "priority");
+  ASSERT_TRUE(channel.ok()) << channel.status();
+
+  Mailbox mailbox;
+  InputGate gate(&mailbox);
+  gate.addChannel((*channel)->subpartition(), 0);
+  auto next = [&]() -> Buffer* {
+    auto deadline = Clock::now() + 10000ms;
+    while (Clock::now() < deadline) {
+      int index = -1;
+      if (Buffer* b = gate.pollNext(index))
+        return b;
+      mailbox.waitUntil(Clock::now() + 20ms);
+    }
+    return nullptr;
+  };
+  Buffer* first = next();
+  ASSERT_NE(first, nullptr);
+  EXPECT_TRUE(first->priority);
+  ASSERT_EQ(first->size, kBarrierElementSize);
+  int64_t id = 0;
+  std::memcpy(&id, first->data + 1, 8);
+  EXPECT_EQ(id, 5);
+  recycleBuffer(first);
+
+  ElementDeserializer deserializer("test");
+  std::vector<int64_t> values;
+  bool ended = false;
+  while (!ended) {
+    Buffer* b = next();
+    ASSERT_NE(b, nullptr);
+    EXPECT_FALSE(b->priority);
+    deserializer.setBuffer(b);
+    StreamElement e;
+    while (deserializer.next(e)) {
+      if (e.kind == ElementKind::kEndOfPartition) {
+        ended = true;
+        continue;
+      }
+      int64_t value;
+      std::memcpy(&value, e.payload.data(), sizeof(value));
+      values.push_back(value);
+    }
+  }
+  deserializer.setBuffer(nullptr);
+  EXPECT_EQ(values, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
 TEST_F(NetworkEnvironmentTest, UnknownSubpartitionFailsOnlyThatChannel) {
   ResultPartition& partition = newPartition(1, 4);
   ASSERT_TRUE(producerEnv_.registerSubpartition("known", &partition.subpartition(0)).ok());
