@@ -100,6 +100,15 @@ std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onUnal
   return decisions;
 }
 
+std::vector<char> CheckpointBarrierAligner::switchToUnaligned() {
+  std::vector<char> seen(open_.size(), 0);
+  if (aligning_ && !inFlight_.empty())
+    seen = inFlight_.front().seen;
+  inFlight_.clear();
+  release();
+  return seen;
+}
+
 std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onEndOfPartition(
     int channel) {
   const auto c = static_cast<size_t>(channel);

@@ -61,6 +61,14 @@ class CheckpointBarrierAligner {
   /// aligned). Always false in AT_LEAST_ONCE mode.
   bool isBlocked(int channel) const { return blocked_[static_cast<size_t>(channel)] != 0; }
   bool isAligning() const { return aligning_; }
+  /// The checkpoint being aligned (EXACTLY_ONCE), or 0.
+  int64_t aligningCheckpointId() const {
+    return aligning_ && !inFlight_.empty() ? inFlight_.front().id : 0;
+  }
+  /// Ends the alignment in progress without aborting its checkpoint, which the task takes
+  /// unaligned from here (its alignment timed out). Returns per channel whether it delivered
+  /// the checkpoint's barrier; every channel is released.
+  std::vector<char> switchToUnaligned();
   /// The newest checkpoint whose barrier this task has seen.
   int64_t latestCheckpointId() const { return latest_; }
 

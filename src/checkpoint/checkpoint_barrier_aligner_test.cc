@@ -74,6 +74,29 @@ TEST(BarrierAlignerTest, EndedChannelsNoLongerHoldBackAlignment) {
   EXPECT_THAT(text(a.onBarrier(0, 2, 0)), ElementsAre("trigger 2"));
 }
 
+TEST(BarrierAlignerTest, SwitchingToUnalignedReleasesTheChannelsAndTellsWhichDelivered) {
+  CheckpointBarrierAligner a(3, CheckpointingMode::kExactlyOnce);
+  a.onBarrier(1, 6, 0);
+  EXPECT_EQ(a.aligningCheckpointId(), 6);
+  EXPECT_THAT(a.switchToUnaligned(), ElementsAre(0, 1, 0));
+  EXPECT_FALSE(a.isAligning());
+  EXPECT_FALSE(a.isBlocked(1));
+  EXPECT_EQ(a.aligningCheckpointId(), 0);
+  EXPECT_THAT(text(a.onBarrier(0, 6, 0)), IsEmpty());  // 6 goes on unaligned at the task
+  EXPECT_THAT(text(a.onBarrier(0, 7, 0)), IsEmpty());
+  EXPECT_TRUE(a.isBlocked(0));
+}
+
+TEST(BarrierAlignerTest, AnUnalignedBarrierAbortsAnOlderAlignment) {
+  CheckpointBarrierAligner a(2, CheckpointingMode::kExactlyOnce);
+  a.onBarrier(0, 2, 0);
+  EXPECT_THAT(text(a.onUnalignedBarrier(3)), ElementsAre("abort 2"));
+  EXPECT_FALSE(a.isBlocked(0));
+  EXPECT_EQ(a.latestCheckpointId(), 3);
+  EXPECT_THAT(text(a.onBarrier(1, 2, 0)), IsEmpty());  // older barriers are ignored
+  EXPECT_THAT(text(a.onUnalignedBarrier(3)), IsEmpty());
+}
+
 TEST(BarrierAlignerTest, AbortAlignmentReleasesEveryChannel) {
   CheckpointBarrierAligner a(2, CheckpointingMode::kExactlyOnce);
   a.onBarrier(0, 4, 0);

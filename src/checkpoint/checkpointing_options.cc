@@ -94,10 +94,10 @@ absl::StatusOr<CheckpointingOptions> checkpointingOptionsFrom(const Configuratio
   }
   // Accepted keys whose features this version does not have refuse to be turned on, rather
   // than be silently ignored.
-  if (o.alignedCheckpointTimeoutMillis > 0) {
+  if (o.alignedCheckpointTimeoutMillis > 0 && !o.unaligned) {
     return absl::InvalidArgumentError(
-        absl::StrCat(keys::kAlignedCheckpointTimeout,
-                     ": switching to unaligned checkpoints is not supported by this version"));
+        absl::StrCat(keys::kAlignedCheckpointTimeout, ": switching to unaligned checkpoints needs ",
+                     keys::kCheckpointingUnaligned, " true"));
   }
   if (o.incremental) {
     return absl::InvalidArgumentError(absl::StrCat(

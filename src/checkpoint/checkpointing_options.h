@@ -9,7 +9,10 @@
 ///   execution.checkpointing.max-concurrent-checkpoints   1
 ///   execution.checkpointing.tolerable-failed-checkpoints 0
 ///   execution.checkpointing.unaligned.enabled            false
-///   execution.checkpointing.aligned-checkpoint-timeout   0 (aligned checkpoints stay aligned)
+///   execution.checkpointing.aligned-checkpoint-timeout   0: unaligned checkpoints are unaligned
+///                                                        from the start; > 0: they start
+///                                                        aligned, and turn unaligned once
+///                                                        that old (needs unaligned.enabled)
 ///   state.checkpoints.dir                                required when checkpointing is on
 ///   state.checkpoints.num-retained                       1
 ///   state.backend.incremental                            false
@@ -37,7 +40,8 @@ struct CheckpointingOptions {
   /// Failed checkpoints in a row the job survives; one more fails it.
   int tolerableFailedCheckpoints = 0;
   bool unaligned = false;
-  /// An aligned checkpoint whose alignment takes longer switches to unaligned; 0 never.
+  /// With `unaligned`: a checkpoint starts aligned and switches to unaligned once this old;
+  /// 0: unaligned from the start.
   int64_t alignedCheckpointTimeoutMillis = 0;
   /// Where checkpoints are stored (a file:// URI or a path).
   std::string directory;

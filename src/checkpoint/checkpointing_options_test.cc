@@ -64,10 +64,18 @@ TEST(CheckpointingOptionsTest, FeaturesThisVersionLacksRefuseToBeTurnedOn) {
   incremental.set("state.backend.incremental", "true");
   EXPECT_THAT(checkpointingOptionsFrom(incremental).status().message(),
               HasSubstr("not supported by this version"));
+}
+
+TEST(CheckpointingOptionsTest, AnAlignedCheckpointTimeoutNeedsUnalignedCheckpoints) {
   Configuration timeout;
   timeout.set("execution.checkpointing.aligned-checkpoint-timeout", "1s");
   EXPECT_THAT(checkpointingOptionsFrom(timeout).status().message(),
-              HasSubstr("aligned-checkpoint-timeout"));
+              HasSubstr("aligned-checkpoint-timeout: switching to unaligned checkpoints needs "
+                        "execution.checkpointing.unaligned.enabled true"));
+  timeout.set("execution.checkpointing.unaligned.enabled", "true");
+  absl::StatusOr<CheckpointingOptions> o = checkpointingOptionsFrom(timeout);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->alignedCheckpointTimeoutMillis, 1000);
 }
 
 TEST(CheckpointingOptionsTest, BadValuesNameTheKey) {

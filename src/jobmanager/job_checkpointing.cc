@@ -89,9 +89,8 @@ absl::StatusOr<std::unique_ptr<JobCheckpointing>> JobCheckpointing::create(
             request.set_job_id(raw->jobId_);
             request.set_checkpoint_id(id);
             request.set_timestamp_millis(timestamp);
+            // The sources choose the barriers from the job's options; savepoints are aligned.
             request.set_is_savepoint(isSavepoint);
-            // Savepoints are always aligned (their state alone restores a job, at any
-            // parallelism).
             request.set_unaligned(raw->options_.unaligned && !isSavepoint);
             v1::TriggerCheckpointResponse response;
             grpc::ClientContext context;

@@ -27,6 +27,7 @@ Buffer* BufferPool::request(const std::atomic<bool>& cancelled) {
   free_.pop_back();
   b->size = 0;
   b->priority = false;
+  b->timeoutable = false;
   return b;
 }
 
@@ -38,6 +39,7 @@ Buffer* BufferPool::tryRequest() {
   free_.pop_back();
   b->size = 0;
   b->priority = false;
+  b->timeoutable = false;
   return b;
 }
 

@@ -33,6 +33,9 @@ struct Buffer {
   /// Holds one priority event (an unaligned checkpoint barrier) out of band: it overtook the
   /// data buffers queued before it, so its bytes do not continue the channel's element stream.
   bool priority = false;
+  /// Holds one barrier that may turn unaligned: it waits in line, and overtakes the data queued
+  /// before it (becoming a priority buffer) if it waits too long.
+  bool timeoutable = false;
 
   uint32_t free() const { return capacity - size; }
 };

@@ -217,6 +217,51 @@ TEST(ResultSubpartitionTest, PriorityBuffersGoAheadOfDataAndBehindEarlierPriorit
   EXPECT_EQ(pool.availableBuffers(), 8);
 }
 
+TEST(ResultSubpartitionTest, ATimeoutableBarrierWaitsInLineUntilConvertedAheadOfTheDataBeforeIt) {
+  ResultPartition partition(1, 16, 64);
+  std::atomic<bool> cancelled{false};
+  ChannelRecordWriter::Options options;
+  options.partitioner = PartitionerKind::kForward;
+  ChannelRecordWriter writer(&partition, &cancelled, options);
+  writer.emit("before", kNoTimestamp);
+  writer.broadcastTimeoutableBarrier(4, 99);
+  writer.emit("after", kNoTimestamp);
+  writer.flushAll();
+  ResultSubpartition& queue = partition.subpartition(0);
+  std::string overtaken;
+  EXPECT_EQ(queue.timeoutableBarrier(4, false, overtaken), ResultSubpartition::BarrierState::kQueued);
+  EXPECT_EQ(queue.timeoutableBarrier(3, true, overtaken), ResultSubpartition::BarrierState::kConsumed);
+  EXPECT_TRUE(overtaken.empty());
+  EXPECT_EQ(queue.timeoutableBarrier(4, true, overtaken),
+            ResultSubpartition::BarrierState::kConverted);
+  // Only "before" (its 5-byte header and 6 bytes) was overtaken; "after" stays behind.
+  EXPECT_EQ(overtaken.size(), 11u);
+  EXPECT_EQ(overtaken.substr(5), "before");
+  bool more = false;
+  Buffer* barrier = queue.poll(more);
+  ASSERT_NE(barrier, nullptr);
+  EXPECT_TRUE(barrier->priority);
+  EXPECT_EQ(barrier->data[0], static_cast<char>(ElementKind::kBarrier));
+  recycleBuffer(barrier);
+  EXPECT_EQ(queue.timeoutableBarrier(4, true, overtaken), ResultSubpartition::BarrierState::kConsumed);
+
+  // Unconverted, it is read in line as a barrier that may turn unaligned.
+  writer.broadcastTimeoutableBarrier(5, 123);
+  std::vector<StreamElement> elements;
+  ElementDeserializer deserializer("test channel");
+  while (Buffer* b = queue.poll(more)) {
+    deserializer.setBuffer(b);
+    StreamElement e;
+    while (deserializer.next(e))
+      elements.push_back(e);
+  }
+  ASSERT_EQ(elements.size(), 3u);  // before, after, the barrier
+  EXPECT_EQ(elements[2].kind, ElementKind::kBarrier);
+  EXPECT_TRUE(elements[2].timeoutable);
+  EXPECT_EQ(elements[2].checkpointId, 5);
+  EXPECT_EQ(elements[2].timestamp, 123);
+}
+
 TEST(ElementDeserializerTest, RecordLargerThanManyBuffers) {
   ResultPartition partition(1, 64, 1024);
   std::atomic<bool> cancelled{false};

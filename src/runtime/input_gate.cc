@@ -41,6 +41,38 @@ void ResultSubpartition::addPriority(Buffer* buffer, std::string& overtaken) {
     listener_->notifyDataAvailable(channelIndex_);
 }
 
+ResultSubpartition::BarrierState ResultSubpartition::timeoutableBarrier(int64_t checkpointId,
+                                                                       bool convert,
+                                                                       std::string& overtaken) {
+  std::lock_guard lock(mutex_);
+  auto isBarrier = [checkpointId](const Buffer* b) {
+    if (!b->timeoutable || b->size != kBarrierElementSize)
+      return false;
+    int64_t id = 0;
+    std::memcpy(&id, b->data + 1, 8);
+    return id == checkpointId;
+  };
+  auto barrier = std::find_if(queue_.begin(), queue_.end(), isBarrier);
+  if (barrier == queue_.end())
+    return BarrierState::kConsumed;
+  if (!convert)
+    return BarrierState::kQueued;
+  // The data buffers between the priority buffers at the front and the barrier are overtaken.
+  auto first = queue_.begin();
+  while (first != barrier && (*first)->priority)
+    ++first;
+  for (auto it = first; it != barrier; ++it)
+    overtaken.append((*it)->data, (*it)->size);
+  Buffer* buffer = *barrier;
+  buffer->timeoutable = false;
+  buffer->priority = true;
+  buffer->data[0] = static_cast<char>(ElementKind::kBarrier);
+  const auto firstIndex = first - queue_.begin();  // erasing invalidates the iterators
+  queue_.erase(barrier);
+  queue_.insert(queue_.begin() + firstIndex, buffer);
+  return BarrierState::kConverted;
+}
+
 Buffer* ResultSubpartition::poll(bool& moreAvailable) {
   std::lock_guard lock(mutex_);
   if (queue_.empty()) {
@@ -132,7 +164,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
           break;
         auto kind = static_cast<uint8_t>(*p);
         spill_.clear();
-        if (kind < 1 || kind > 6) {
+        if (kind < 1 || kind > 7) {
           throw std::runtime_error("corrupt network data on " + channel_ +
                                    ": unknown element kind " + std::to_string(kind));
         }
@@ -149,6 +181,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
             stage_ = Stage::kWatermark;
             continue;
           case ElementKind::kBarrier:
+          case ElementKind::kTimeoutableBarrier:
             stage_ = Stage::kBarrier;
             continue;
           case ElementKind::kWatermarkStatus:
@@ -199,6 +232,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
         if (!read(16, p))
           break;
         element.kind = ElementKind::kBarrier;
+        element.timeoutable = kind_ == ElementKind::kTimeoutableBarrier;
         std::memcpy(&element.checkpointId, p, 8);
         std::memcpy(&element.timestamp, p + 8, 8);
         element.payload = {};

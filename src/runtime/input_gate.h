@@ -56,6 +56,8 @@ class ElementDeserializer {
   /// part of an element whose rest is still to come, then what is left of the current buffer.
   /// An unaligned checkpoint stores them with the channel's in-flight data.
   std::string unconsumedBytes() const;
+  /// The bytes of the current buffer not read yet.
+  size_t remainingInBuffer() const { return buffer_ == nullptr ? 0 : buffer_->size - pos_; }
 
  private:
   enum class Stage { kKind, kTimestamp, kLength, kPayload, kWatermark, kBarrier, kWatermarkStatus };

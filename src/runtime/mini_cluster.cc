@@ -282,12 +282,10 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
     checkpoint::CheckpointCoordinator::Callbacks callbacks;
     callbacks.triggerSources = [&run](int64_t id, int64_t timestamp, bool isSavepoint,
                                       const std::filesystem::path&) -> absl::Status {
-      // Savepoints are always aligned (their state alone restores a job, at any parallelism).
-      const bool unaligned = run.graph.checkpointing.unaligned && !isSavepoint;
       for (auto& task : run.current->tasks) {
         if (!run.graph.vertices[static_cast<size_t>(task->vertexId())].isSource)
           continue;
-        if (!task->triggerCheckpoint(id, timestamp, unaligned)) {
+        if (!task->triggerCheckpoint(id, timestamp, isSavepoint)) {
           return absl::FailedPreconditionError(
               absl::StrFormat("task '%s' is not running", task->description()));
         }

@@ -205,6 +205,19 @@ std::vector<std::string> ChannelRecordWriter::broadcastPriorityBarrier(int64_t c
   return overtaken;
 }
 
+void ChannelRecordWriter::broadcastTimeoutableBarrier(int64_t checkpointId, int64_t timestamp) {
+  for (int c = 0; c < numberOfChannels_; ++c) {
+    finishBuffer(c);
+    Buffer* barrier = allocateUnpooledBuffer(kBarrierElementSize);
+    barrier->data[0] = static_cast<char>(ElementKind::kTimeoutableBarrier);
+    std::memcpy(barrier->data + 1, &checkpointId, 8);
+    std::memcpy(barrier->data + 9, &timestamp, 8);
+    barrier->size = kBarrierElementSize;
+    barrier->timeoutable = true;
+    partition_->subpartition(c).add(barrier);
+  }
+}
+
 void ChannelRecordWriter::writeRecoveredOutput(int channel, std::string_view bytes) {
   write(channel, bytes.data(), bytes.size());
   finishBuffer(channel);

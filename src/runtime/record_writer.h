@@ -56,6 +56,17 @@ class ChannelRecordWriter final : public RecordWriter {
   /// it, partly filled buffers included): the channel's in-flight data for the checkpoint. Never
   /// waits for a free buffer.
   std::vector<std::string> broadcastPriorityBarrier(int64_t checkpointId, int64_t timestamp);
+  /// Sends a barrier that may turn unaligned on every channel: alone in a buffer, behind the
+  /// records written before it (see ResultSubpartition::timeoutableBarrier).
+  void broadcastTimeoutableBarrier(int64_t checkpointId, int64_t timestamp);
+  /// Where the timeoutable barrier of `checkpointId` is on `channel`; `convert` turns it into a
+  /// priority buffer ahead of the data queued before it, whose bytes go to `overtaken`.
+  ResultSubpartition::BarrierState timeoutableBarrier(int channel,
+                                                      int64_t checkpointId,
+                                                      bool convert,
+                                                      std::string& overtaken) {
+    return partition_->subpartition(channel).timeoutableBarrier(checkpointId, convert, overtaken);
+  }
   /// Writes `bytes` (elements as on the wire, possibly starting or ending inside one) to
   /// `channel` and sends them: the in-flight data of a restored unaligned checkpoint, before
   /// anything else the task writes.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,12 @@ class ResultSubpartition {
   /// appends the bytes of the data buffers it overtook to `overtaken`: the in-flight data of an
   /// unaligned checkpoint, which the consumer now reads after the barrier.
   void addPriority(Buffer* buffer, std::string& overtaken);
+  /// Where the timeoutable barrier of a checkpoint is (see timeoutableBarrier).
+  enum class BarrierState { kConsumed, kQueued, kConverted };
+  /// Looks for the timeoutable barrier buffer of checkpoint `checkpointId`: kConsumed when it is
+  /// no longer queued, kQueued when it still is, kConverted when `convert` moved it ahead of the
+  /// data buffers queued before it as a priority buffer, their bytes appended to `overtaken`.
+  BarrierState timeoutableBarrier(int64_t checkpointId, bool convert, std::string& overtaken);
   /// Returns the next buffer or null; `moreAvailable` says whether others remain.
   Buffer* poll(bool& moreAvailable);
   /// Appends up to `max` buffers to `out`, oldest first, under one lock, and returns the

@@ -8,6 +8,8 @@
 ///   end of partition:[4]
 ///   barrier:         [5][i64 checkpoint id][i64 timestamp]
 ///   watermark status:[6][u8 idle (1) or active (0)]
+///   barrier that may turn unaligned (aligned-checkpoint-timeout): [7][i64 checkpoint id]
+///                    [i64 timestamp], alone in its buffer
 /// All integers little-endian.
 ///
 /// An unaligned checkpoint's barrier travels alone in a priority buffer (Buffer::priority),
@@ -27,6 +29,9 @@ enum class ElementKind : uint8_t {
   /// The producer's watermark status: an idle channel does not hold back the consumer's
   /// watermark until it is active again.
   kWatermarkStatus = 6,
+  /// A checkpoint barrier that starts aligned and turns unaligned once the checkpoint is older
+  /// than the aligned-checkpoint-timeout. Decoded as kBarrier with `timeoutable` set.
+  kTimeoutableBarrier = 7,
 };
 
 /// One decoded element. `payload` points into a network buffer or the deserializer's spill
@@ -36,6 +41,7 @@ struct StreamElement {
   int64_t timestamp = 0;  ///< records: their timestamp or kNoTimestamp; watermarks: the value
   int64_t checkpointId = 0;
   bool idle = false;  ///< watermark status: whether the channel is idle
+  bool timeoutable = false;  ///< barrier: it may turn unaligned (kTimeoutableBarrier)
   std::string_view payload;
 };
 

@@ -343,14 +343,25 @@ void StreamTask::setUp() {
   }
 }
 
-bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool unaligned) {
+bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool isSavepoint) {
   std::lock_guard lock(checkpointMutex_);
   if (!acceptsCheckpoints_ || env_.checkpointResponder == nullptr)
     return false;
-  mailbox_.put([this, checkpointId, timestampMillis, unaligned] {
-    performCheckpoint(checkpointId, timestampMillis, unaligned);
+  const BarrierKind kind = barrierKindFor(isSavepoint, /*timeoutable=*/true);
+  mailbox_.put([this, checkpointId, timestampMillis, kind] {
+    performCheckpoint(checkpointId, timestampMillis, kind);
   });
   return true;
+}
+
+StreamTask::BarrierKind StreamTask::barrierKindFor(bool isSavepoint, bool timeoutable) const {
+  // Savepoints are always aligned: their state alone restores a job, at any parallelism.
+  const checkpoint::CheckpointingOptions& o = env_.jobGraph->checkpointing;
+  if (isSavepoint || !o.unaligned)
+    return BarrierKind::kAligned;
+  if (o.alignedCheckpointTimeoutMillis > 0)
+    return timeoutable ? BarrierKind::kTimeoutable : BarrierKind::kAligned;
+  return BarrierKind::kUnaligned;
 }
 
 void StreamTask::notifyCheckpointComplete(int64_t checkpointId) {
@@ -390,6 +401,9 @@ struct StreamTask::PendingCheckpoint {
   std::vector<std::string> inputs;  // per input channel
   std::vector<char> recording;      // per input channel
   int recordingChannels = 0;
+  // Timeoutable barriers still queued, as (writer, channel), and when they turn unaligned.
+  std::vector<std::pair<int, int>> pendingOutputs;
+  int64_t outputDeadlineMillis = 0;
 };
 
 namespace {
@@ -420,14 +434,18 @@ absl::StatusOr<checkpoint::StateFile> writeKeyedStateFile(const std::filesystem:
 
 void StreamTask::performCheckpoint(int64_t checkpointId,
                                    int64_t timestampMillis,
-                                   bool unaligned,
-                                   int barrierChannel) {
+                                   BarrierKind kind,
+                                   const std::vector<ChannelAtSnapshot>* channels) {
   CheckpointResponder* responder = env_.checkpointResponder;
   const checkpoint::SubtaskId self{env_.vertexId, env_.subtaskIndex};
   if (!opened_ || inputEnded_) {
     responder->decline(checkpointId, self, checkpoint::DeclineReason::kTaskNotRunning,
                        absl::StrCat("task '", description_, "' is no longer running"));
     return;
+  }
+  if (unaligned_ != nullptr) {
+    abortUnalignedCheckpoint(absl::StrCat("checkpoint ", checkpointId, " started while checkpoint ",
+                                          unaligned_->id, " was collecting its in-flight data"));
   }
   auto pending = std::make_unique<PendingCheckpoint>();
   pending->id = checkpointId;
@@ -438,8 +456,18 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
   for (auto& op : operators_)
     op->snapshotState(checkpointId);
   for (size_t w = 0; w < writers_.size(); ++w) {
-    if (!unaligned) {
+    if (kind == BarrierKind::kAligned) {
       writers_[w]->broadcastBarrier(checkpointId, timestampMillis);
+      continue;
+    }
+    if (kind == BarrierKind::kTimeoutable) {
+      // In line for now; the output data a barrier overtakes if it turns unaligned is part of
+      // this checkpoint, which completes once every barrier left its queue.
+      writers_[w]->broadcastTimeoutableBarrier(checkpointId, timestampMillis);
+      for (int c = 0; c < writers_[w]->numberOfChannels(); ++c)
+        pending->pendingOutputs.emplace_back(static_cast<int>(w), c);
+      pending->outputDeadlineMillis =
+          timestampMillis + env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis;
       continue;
     }
     std::vector<std::string> overtaken =
@@ -480,27 +508,93 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
     snapshot.operatorState = operatorStateStores_[i]->snapshot();
   }
 
-  if (unaligned && gate_.numberOfChannels() > 0) {
+  if (kind == BarrierKind::kUnaligned && gate_.numberOfChannels() > 0) {
     // Per input channel, what it delivered that the task has not processed; the channels whose
     // barrier is still to come are recorded until it comes.
-    const auto channels = static_cast<size_t>(gate_.numberOfChannels());
-    pending->inputs.resize(channels);
-    pending->recording.assign(channels, 0);
-    for (size_t c = 0; c < channels; ++c) {
-      if (channelEnded_[c])
+    const auto count = static_cast<size_t>(gate_.numberOfChannels());
+    pending->inputs.resize(count);
+    pending->recording.assign(count, 0);
+    for (size_t c = 0; c < count; ++c) {
+      const ChannelAtSnapshot at = channels == nullptr ? ChannelAtSnapshot::kRecord : (*channels)[c];
+      if (channelEnded_[c] || at == ChannelAtSnapshot::kBarrierInBand)
         continue;
       pending->inputs[c] = channelDeserializers_[c]->unconsumedBytes();
-      if (static_cast<int>(c) != barrierChannel) {
+      if (at == ChannelAtSnapshot::kRecord) {
         pending->recording[c] = 1;
         ++pending->recordingChannels;
       }
     }
-    if (pending->recordingChannels > 0) {
-      unaligned_ = std::move(pending);
-      return;
-    }
   }
-  submitCheckpoint(std::move(pending));
+  unaligned_ = std::move(pending);
+  if (unaligned_->pendingOutputs.empty()) {
+    maybeSubmitCollected();
+  } else {
+    checkCheckpointTimeouts();
+  }
+}
+
+void StreamTask::maybeSubmitCollected() {
+  if (unaligned_ != nullptr && unaligned_->recordingChannels == 0 &&
+      unaligned_->pendingOutputs.empty()) {
+    submitCheckpoint(std::move(unaligned_));
+  }
+}
+
+void StreamTask::checkCheckpointTimeouts() {
+  if (aligner_ != nullptr && alignmentTimeoutable_ && aligner_->isAligning() &&
+      currentProcessingTime() >=
+          alignmentTimestampMillis_ + env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis) {
+    switchAlignmentToUnaligned();
+  }
+  if (unaligned_ == nullptr || unaligned_->pendingOutputs.empty())
+    return;
+  PendingCheckpoint& pending = *unaligned_;
+  const bool convert = currentProcessingTime() >= pending.outputDeadlineMillis;
+  for (size_t i = 0; i < pending.pendingOutputs.size();) {
+    const auto [w, c] = pending.pendingOutputs[i];
+    std::string overtaken;
+    const ResultSubpartition::BarrierState state =
+        writers_[static_cast<size_t>(w)]->timeoutableBarrier(c, pending.id, convert, overtaken);
+    if (state == ResultSubpartition::BarrierState::kQueued) {
+      ++i;
+      continue;
+    }
+    if (!overtaken.empty())
+      pending.channels.outputs.push_back({w, c, std::move(overtaken)});
+    pending.pendingOutputs[i] = pending.pendingOutputs.back();
+    pending.pendingOutputs.pop_back();
+  }
+  maybeSubmitCollected();
+}
+
+void StreamTask::switchAlignmentToUnaligned(int outOfBandChannel) {
+  const int64_t checkpointId = aligner_->aligningCheckpointId();
+  const std::vector<char> delivered = aligner_->switchToUnaligned();
+  alignmentTimeoutable_ = false;
+  std::vector<ChannelAtSnapshot> channels(delivered.size(), ChannelAtSnapshot::kRecord);
+  for (size_t c = 0; c < delivered.size(); ++c) {
+    if (delivered[c])
+      channels[c] = ChannelAtSnapshot::kBarrierInBand;
+  }
+  if (outOfBandChannel >= 0)
+    channels[static_cast<size_t>(outOfBandChannel)] = ChannelAtSnapshot::kBarrierOutOfBand;
+  getLogger("runtime")->debug("[{}] {}: checkpoint {} continues unaligned", env_.jobId,
+                              description_, checkpointId);
+  performCheckpoint(checkpointId, alignmentTimestampMillis_, BarrierKind::kUnaligned, &channels);
+  // The channels that delivered the barrier flow again: what they hold follows the checkpoint.
+  releaseBlockedChannels();
+}
+
+void StreamTask::releaseBlockedChannels() {
+  gate_.unblockAll();
+  std::vector<int> held;
+  held.swap(heldChannels_);
+  for (int channel : held) {
+    if (!gate_.isBlocked(channel))
+      drainChannel(channel);
+    else
+      heldChannels_.push_back(channel);
+  }
 }
 
 void StreamTask::submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending) {
@@ -611,8 +705,14 @@ void StreamTask::processPriorityEvent(int channel, Buffer* buffer) {
 void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
                                          int64_t timestampMillis) {
   if (unaligned_ != nullptr && unaligned_->id == checkpointId) {
-    if (unaligned_->recording[static_cast<size_t>(channel)])
+    if (!unaligned_->recording.empty() && unaligned_->recording[static_cast<size_t>(channel)])
       stopRecording(channel);
+    return;
+  }
+  if (aligner_->isAligning() && aligner_->aligningCheckpointId() == checkpointId) {
+    // An upstream task's barrier of the checkpoint being aligned turned unaligned: so does
+    // this task's.
+    switchAlignmentToUnaligned(channel);
     return;
   }
   if (checkpointId <= aligner_->latestCheckpointId())
@@ -624,14 +724,17 @@ void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
                                           " was recording its in-flight data"));
   }
   applyBarrierDecisions(aligner_->onUnalignedBarrier(checkpointId));
-  performCheckpoint(checkpointId, timestampMillis, /*unaligned=*/true, channel);
+  std::vector<ChannelAtSnapshot> channels(static_cast<size_t>(gate_.numberOfChannels()),
+                                          ChannelAtSnapshot::kRecord);
+  channels[static_cast<size_t>(channel)] = ChannelAtSnapshot::kBarrierOutOfBand;
+  performCheckpoint(checkpointId, timestampMillis, BarrierKind::kUnaligned, &channels);
 }
 
 void StreamTask::stopRecording(int channel) {
   PendingCheckpoint& pending = *unaligned_;
   pending.recording[static_cast<size_t>(channel)] = 0;
-  if (--pending.recordingChannels == 0)
-    submitCheckpoint(std::move(unaligned_));
+  --pending.recordingChannels;
+  maybeSubmitCollected();
 }
 
 void StreamTask::abortUnalignedCheckpoint(const std::string& reason) {
@@ -821,6 +924,7 @@ void StreamTask::runSource() {
     if (cancelled_.load(std::memory_order_relaxed))
       return;
     runDueTimers();
+    maybeCheckCheckpointTimeouts();
     if (!outputAvailable()) {
       // Backpressured: the source waits for a free buffer here, between two calls of its
       // reader, where it can take a checkpoint, rather than inside the next call.
@@ -847,6 +951,21 @@ void StreamTask::runSource() {
   source->output()->emitWatermark(kMaxWatermark);
 }
 
+bool StreamTask::awaitingCheckpointTimeouts() const {
+  return (unaligned_ != nullptr && !unaligned_->pendingOutputs.empty()) ||
+         (alignmentTimeoutable_ && aligner_ != nullptr && aligner_->isAligning());
+}
+
+void StreamTask::maybeCheckCheckpointTimeouts() {
+  if (!awaitingCheckpointTimeouts())
+    return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < nextTimeoutCheck_)
+    return;
+  nextTimeoutCheck_ = now + std::chrono::milliseconds(1);
+  checkCheckpointTimeouts();
+}
+
 bool StreamTask::outputAvailable() const {
   for (const auto& w : writers_) {
     if (!w->isAvailable())
@@ -864,6 +983,7 @@ void StreamTask::runInputs() {
     if (cancelled_.load(std::memory_order_relaxed))
       return;
     runDueTimers();
+    maybeCheckCheckpointTimeouts();
     int channel = -1;
     Buffer* buffer = gate_.pollNext(channel);
     if (buffer != nullptr) {
@@ -875,9 +995,11 @@ void StreamTask::runInputs() {
     maybeFlush();
     checkRemoteChannels();
     // Idle: wake for the next flush or timer, and at least every 100 ms to check the remote
-    // channels.
-    mailbox_.waitUntil(nextWakeUp(
-        std::min(nextFlush_, std::chrono::steady_clock::now() + std::chrono::milliseconds(100))));
+    // channels (every 2 ms while a checkpoint may time out into an unaligned one).
+    const auto idleLimit = awaitingCheckpointTimeouts() ? std::chrono::milliseconds(2)
+                                                        : std::chrono::milliseconds(100);
+    mailbox_.waitUntil(
+        nextWakeUp(std::min(nextFlush_, std::chrono::steady_clock::now() + idleLimit)));
   }
 }
 
@@ -904,7 +1026,8 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
     processPriorityEvent(channel, buffer);
     return;
   }
-  if (unaligned_ != nullptr && unaligned_->recording[static_cast<size_t>(channel)]) [[unlikely]] {
+  if (unaligned_ != nullptr && unaligned_->recordingChannels > 0 &&
+      unaligned_->recording[static_cast<size_t>(channel)]) [[unlikely]] {
     // Data before the channel's barrier, after the snapshot: in-flight data of the checkpoint.
     unaligned_->inputs[static_cast<size_t>(channel)].append(buffer->data, buffer->size);
   }
@@ -955,13 +1078,17 @@ void StreamTask::drainChannel(int channel) {
           }
           if (aligner_ != nullptr && channelsEnded_ < gate_.numberOfChannels())
             applyBarrierDecisions(aligner_->onEndOfPartition(channel));
-          if (unaligned_ != nullptr && unaligned_->recording[c])
+          if (unaligned_ != nullptr && unaligned_->recordingChannels > 0 &&
+              unaligned_->recording[c]) {
             stopRecording(channel);
+          }
         }
         break;
       case ElementKind::kBarrier:
+      case ElementKind::kTimeoutableBarrier:  // decoded as kBarrier with `timeoutable`
         if (aligner_ != nullptr && !replayingChannelState_) {
-          processBarrier(channel, e.checkpointId, e.timestamp);
+          processBarrier(channel, e.checkpointId, e.timestamp, e.timeoutable,
+                         deserializer.remainingInBuffer());
           if (gate_.isBlocked(channel)) {
             // The rest of this buffer waits until the alignment ends.
             heldChannels_.push_back(channel);
@@ -973,11 +1100,43 @@ void StreamTask::drainChannel(int channel) {
   }
 }
 
-void StreamTask::processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis) {
+void StreamTask::processBarrier(int channel,
+                                int64_t checkpointId,
+                                int64_t timestampMillis,
+                                bool timeoutable,
+                                size_t remainingInBuffer) {
+  const auto c = static_cast<size_t>(channel);
+  if (unaligned_ != nullptr && unaligned_->id == checkpointId) {
+    // The checkpoint turned unaligned here before this channel's barrier came: what the channel
+    // delivered up to the barrier is in-flight data, what follows it in the buffer is not.
+    if (unaligned_->recordingChannels > 0 && unaligned_->recording[c]) {
+      std::string& recorded = unaligned_->inputs[c];
+      recorded.resize(recorded.size() - std::min(recorded.size(),
+                                                 remainingInBuffer + kBarrierElementSize));
+      stopRecording(channel);
+    }
+    return;
+  }
   if (unaligned_ != nullptr && checkpointId > unaligned_->id) {
     abortUnalignedCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
                                           " arrived while checkpoint ", unaligned_->id,
                                           " was recording its in-flight data"));
+  }
+  const int64_t timeout = env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis;
+  if (timeoutable && !aligner_->isAligning() && checkpointId > aligner_->latestCheckpointId() &&
+      currentProcessingTime() - timestampMillis >= timeout) {
+    // The first barrier of a checkpoint already older than the timeout: unaligned at once.
+    applyBarrierDecisions(aligner_->onUnalignedBarrier(checkpointId));
+    std::vector<ChannelAtSnapshot> channels(static_cast<size_t>(gate_.numberOfChannels()),
+                                            ChannelAtSnapshot::kRecord);
+    channels[c] = ChannelAtSnapshot::kBarrierInBand;
+    performCheckpoint(checkpointId, timestampMillis, BarrierKind::kUnaligned, &channels);
+    return;
+  }
+  if (checkpointId > aligner_->latestCheckpointId()) {
+    // A new checkpoint: its barriers tell how the task forwards it once aligned.
+    alignmentTimeoutable_ = timeoutable;
+    alignmentTimestampMillis_ = timestampMillis;
   }
   std::vector<checkpoint::CheckpointBarrierAligner::Decision> decisions =
       aligner_->onBarrier(channel, checkpointId, timestampMillis);
@@ -991,7 +1150,8 @@ void StreamTask::applyBarrierDecisions(
   using Action = checkpoint::CheckpointBarrierAligner::Decision::Action;
   for (const auto& d : decisions) {
     if (d.action == Action::kTriggerCheckpoint) {
-      performCheckpoint(d.checkpointId, d.timestampMillis);
+      performCheckpoint(d.checkpointId, d.timestampMillis,
+                        alignmentTimeoutable_ ? BarrierKind::kTimeoutable : BarrierKind::kAligned);
     } else if (d.action == Action::kAbortCheckpoint) {
       env_.checkpointResponder->decline(d.checkpointId, {env_.vertexId, env_.subtaskIndex},
                                         checkpoint::DeclineReason::kSubsumed, d.reason);
@@ -1000,15 +1160,7 @@ void StreamTask::applyBarrierDecisions(
   if (aligner_->isAligning())
     return;
   // The alignment is over: blocked channels flow again, first what their buffers still hold.
-  gate_.unblockAll();
-  std::vector<int> held;
-  held.swap(heldChannels_);
-  for (int channel : held) {
-    if (!gate_.isBlocked(channel))
-      drainChannel(channel);
-    else
-      heldChannels_.push_back(channel);
-  }
+  releaseBlockedChannels();
 }
 
 void StreamTask::setChannelIdle(int channel, bool idle, OutputBase* target) {

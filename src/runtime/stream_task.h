@@ -99,10 +99,12 @@ class StreamTask final : public ProcessingTimeService {
   void cancel();
 
   /// Source tasks: takes checkpoint `checkpointId` as soon as the task thread gets to it, then
-  /// sends its barrier downstream (`unaligned`: as a priority buffer ahead of the queued output).
-  /// False when the task is not running (it has not started or has ended), so that the
-  /// checkpoint cannot complete. Any thread.
-  bool triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool unaligned = false);
+  /// sends its barrier downstream: aligned for savepoints; else as the job's checkpointing
+  /// options say (unaligned: a priority buffer ahead of the queued output; with an
+  /// aligned-checkpoint-timeout: aligned until the checkpoint is that old). False when the task
+  /// is not running (it has not started or has ended), so that the checkpoint cannot complete.
+  /// Any thread.
+  bool triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool isSavepoint = false);
   /// Tells the operators that checkpoint `checkpointId` completed / was aborted. Any thread.
   void notifyCheckpointComplete(int64_t checkpointId);
   void notifyCheckpointAborted(int64_t checkpointId);
@@ -129,31 +131,63 @@ class StreamTask final : public ProcessingTimeService {
   /// Processes the elements of `channel`'s current buffer until it is used up or the channel
   /// is blocked by barrier alignment.
   void drainChannel(int channel);
-  void processBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
+  /// An in-line barrier; `remainingInBuffer` bytes of its buffer follow it.
+  void processBarrier(int channel,
+                      int64_t checkpointId,
+                      int64_t timestampMillis,
+                      bool timeoutable,
+                      size_t remainingInBuffer);
   /// A priority buffer arrived on `channel`: an unaligned checkpoint's barrier.
   void processPriorityEvent(int channel, Buffer* buffer);
   /// The barrier of unaligned checkpoint `checkpointId` arrived on `channel`.
   void processUnalignedBarrier(int channel, int64_t checkpointId, int64_t timestampMillis);
   /// `channel` delivered what the unaligned checkpoint in progress waited for from it (its
-  /// barrier, or its end); the checkpoint is written once no channel is left.
+  /// barrier, or its end); the checkpoint is written once nothing more is awaited.
   void stopRecording(int channel);
-  /// Gives up the unaligned checkpoint in progress, declining it with `reason`.
+  /// Gives up the checkpoint being collected, declining it with `reason`.
   void abortUnalignedCheckpoint(const std::string& reason);
   /// Reads the channel state of the checkpoint the task restores from (head operator's share).
   void loadRecoveredChannelState();
   /// Sends the recovered output and processes the recovered input, before anything else.
   void replayRecoveredChannelState();
+  /// Unblocks every channel and processes what the held ones still have in their buffers.
+  void releaseBlockedChannels();
   /// Acts on the aligner's decisions; releases blocked channels when an alignment ends.
   void applyBarrierDecisions(
       const std::vector<checkpoint::CheckpointBarrierAligner::Decision>& decisions);
+  /// How a task sends the barrier of a checkpoint downstream.
+  enum class BarrierKind {
+    kAligned,      ///< in line with the records
+    kTimeoutable,  ///< in line, turning into a priority buffer once the checkpoint is too old
+    kUnaligned,    ///< as a priority buffer ahead of the queued output
+  };
+  /// What an unaligned checkpoint does with an input channel when it takes its snapshot.
+  enum class ChannelAtSnapshot {
+    kRecord,             ///< its barrier is still to come: record it until then
+    kBarrierOutOfBand,   ///< its barrier came as a priority buffer: keep its half-read element
+    kBarrierInBand,      ///< its barrier came in line: what follows is after the checkpoint
+  };
   /// Snapshots every operator's state into the checkpoint's folder, forwards the barrier and
-  /// acknowledges (or declines, when the snapshot fails). `unaligned`: the barrier overtakes
-  /// the queued output, and the input channels other than `barrierChannel` are recorded until
-  /// their barriers arrive.
+  /// acknowledges (or declines, when the snapshot fails). kUnaligned: `channels` (null: record
+  /// them all) says which input channels are recorded until their barriers arrive.
   void performCheckpoint(int64_t checkpointId,
                          int64_t timestampMillis,
-                         bool unaligned = false,
-                         int barrierChannel = -1);
+                         BarrierKind kind = BarrierKind::kAligned,
+                         const std::vector<ChannelAtSnapshot>* channels = nullptr);
+  /// The barrier kind of a checkpoint this task starts (sources) or completes aligned.
+  BarrierKind barrierKindFor(bool isSavepoint, bool timeoutable) const;
+  /// Turns the checkpoint being aligned into an unaligned one (its alignment timed out, or an
+  /// unaligned barrier of it arrived on `outOfBandChannel`).
+  void switchAlignmentToUnaligned(int outOfBandChannel = -1);
+  /// Converts this task's timeoutable barriers that waited too long, and writes the collected
+  /// checkpoint once all its barriers left; turns a too-long alignment unaligned.
+  void checkCheckpointTimeouts();
+  /// Writes the checkpoint being collected once nothing more is awaited.
+  void maybeSubmitCollected();
+  /// Whether a timeoutable barrier waits in an output queue or a timeoutable alignment runs.
+  bool awaitingCheckpointTimeouts() const;
+  /// checkCheckpointTimeouts, at most every millisecond, when something may time out.
+  void maybeCheckCheckpointTimeouts();
   struct PendingCheckpoint;
   /// Writes a checkpoint's files on the checkpoint thread, then acknowledges or declines.
   void submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending);
@@ -257,8 +291,13 @@ class StreamTask final : public ProcessingTimeService {
   std::vector<int> heldChannels_;
   // Per input channel: its index within its job edge (the upstream subtask).
   std::vector<int> channelIndexInEdge_;
-  // The unaligned checkpoint whose input channels are being recorded, or null.
+  // The checkpoint still collecting in-flight data (input channels being recorded, timeoutable
+  // barriers waiting in the output queues), or null.
   std::unique_ptr<PendingCheckpoint> unaligned_;
+  // The checkpoint being aligned: whether its barriers are timeoutable, and its timestamp.
+  bool alignmentTimeoutable_ = false;
+  int64_t alignmentTimestampMillis_ = 0;
+  std::chrono::steady_clock::time_point nextTimeoutCheck_;
   // Recovered channel state, until replayed: per channel / per (writer, channel).
   std::vector<std::pair<int, std::string>> recoveredInputs_;
   std::vector<std::tuple<int, int, std::string>> recoveredOutputs_;

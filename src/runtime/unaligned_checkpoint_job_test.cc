@@ -232,6 +232,39 @@ TEST_P(UnalignedCheckpointJobTest, ARetainedCheckpointWithInFlightDataRestoresEx
   EXPECT_THAT(refused->failure, HasSubstr("parallelism 2"));
 }
 
+// With an aligned-checkpoint-timeout, barriers start in line and those that wait longer in the
+// queues turn into priority buffers: the checkpoints hold in-flight data and restore exactly.
+TEST_P(UnalignedCheckpointJobTest, BarriersThatWaitLongerThanTheAlignedTimeoutTurnUnaligned) {
+  constexpr int64_t kNumbers = 40'000;
+  std::string checkpoint;
+  {
+    probe_.failAfterCheckpoints = 8;
+    Job job(kNumbers);
+    Configuration c = unaligned(tmp_, GetParam(), 2);
+    c.set("execution.checkpointing.aligned-checkpoint-timeout", "30ms");
+    c.set("restart-strategy.type", "none");
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->status, JobStatus::kFailed);
+    ASSERT_THAT(result->failure, HasSubstr("injected failure"));
+    ASSERT_FALSE(result->latestCheckpoint.empty());
+    checkpoint = result->latestCheckpoint;
+  }
+  // The sources' barriers waited behind their full queues beyond 30 ms and overtook them.
+  EXPECT_GT(inFlightData(checkpoint).outputs, 0);
+
+  probe_.failAfterCheckpoints = 0;
+  probe_.restoredPositions = 0;
+  Job job(kNumbers);
+  Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
+  c.set("execution.savepoint.path", checkpoint);
+  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
+  EXPECT_EQ(probe_.restoredPositions.load(), 2);
+  EXPECT_EQ(sorted(job.sink.values()), expectedLines(kNumbers));
+}
+
 TEST_P(UnalignedCheckpointJobTest, RestartsAfterAFailureWithExactlyTheSameResults) {
   constexpr int64_t kNumbers = 30'000;
   probe_.failAfterCheckpoints = 6;
@@ -253,9 +286,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, UnalignedCheckpointJobTest, ::testing::Values
 // The same slow job with deep queues (32 buffers of small records per source subtask, about
 // 1.6 s of the counter's work) and an 800 ms checkpoint timeout: an aligned barrier waits behind
 // the queue and times out, an unaligned one overtakes it and completes in about the time of
-// one buffer.
+// one buffer, and so does one that starts aligned with a 200 ms aligned-checkpoint-timeout.
 TEST(UnalignedCheckpointBackpressureTest, UnderBackpressureUnalignedCheckpointsCompleteWhereAlignedOnesTimeOut) {
-  auto run = [](bool unalignedCheckpoints) {
+  auto run = [](bool unalignedCheckpoints, const char* alignedTimeout) {
     Probe p;
     p.perRecord = std::chrono::microseconds(200);
     probe = &p;
@@ -266,6 +299,7 @@ TEST(UnalignedCheckpointBackpressureTest, UnderBackpressureUnalignedCheckpointsC
     c.set("execution.checkpointing.timeout", "800ms");
     c.set("execution.checkpointing.tolerable-failed-checkpoints", "1000");
     c.set("execution.checkpointing.unaligned.enabled", unalignedCheckpoints ? "true" : "false");
+    c.set("execution.checkpointing.aligned-checkpoint-timeout", alignedTimeout);
     c.set("state.checkpoints.dir", "file://" + (tmp.path() / "checkpoints").string());
     c.set("taskmanager.network.memory.buffers-per-channel", "8");
     c.set("taskmanager.network.memory.floating-buffers-per-gate", "16");
@@ -278,12 +312,15 @@ TEST(UnalignedCheckpointBackpressureTest, UnderBackpressureUnalignedCheckpointsC
     EXPECT_EQ(sorted(job.sink.values()), expectedLines(30'000));
     return result->completedCheckpoints;
   };
-  const int64_t aligned = run(false);
-  const int64_t unalignedCompleted = run(true);
+  const int64_t aligned = run(false, "0");
+  const int64_t unalignedCompleted = run(true, "0");
+  const int64_t switched = run(true, "200ms");
   RecordProperty("aligned_completed", std::to_string(aligned));
   RecordProperty("unaligned_completed", std::to_string(unalignedCompleted));
+  RecordProperty("aligned_timeout_completed", std::to_string(switched));
   EXPECT_LE(aligned, 1);
   EXPECT_GE(unalignedCompleted, 3);
+  EXPECT_GE(switched, 3);
 }
 
 }  // namespace

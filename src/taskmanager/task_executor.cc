@@ -398,7 +398,7 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
 }
 
 absl::Status TaskExecutor::triggerCheckpoint(const std::string& jobId, int64_t checkpointId,
-                                             int64_t timestampMillis, bool unaligned) {
+                                             int64_t timestampMillis, bool isSavepoint) {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(jobId);
   if (it == jobs_.end()) {
@@ -409,7 +409,7 @@ absl::Status TaskExecutor::triggerCheckpoint(const std::string& jobId, int64_t c
   for (const auto& task : it->second->tasks) {
     if (!jg.vertices[static_cast<size_t>(task->vertexId)].isSource)
       continue;
-    if (!task->streamTask->triggerCheckpoint(checkpointId, timestampMillis, unaligned)) {
+    if (!task->streamTask->triggerCheckpoint(checkpointId, timestampMillis, isSavepoint)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "task '", task->streamTask->description(), "' is not running"));
     }

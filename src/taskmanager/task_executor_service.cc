@@ -43,7 +43,7 @@ grpc::Status TaskExecutorService::TriggerCheckpoint(grpc::ServerContext* /*conte
   }
   return toGrpcStatus(executor_->triggerCheckpoint(request->job_id(), request->checkpoint_id(),
                                                    request->timestamp_millis(),
-                                                   request->unaligned()));
+                                                   request->is_savepoint()));
 }
 
 grpc::Status TaskExecutorService::NotifyCheckpointComplete(

@@ -477,6 +477,7 @@ absl::Status Connection::receiveBuffer(const FrameHeader& header) {
   }
   buffer->size = bodyLength;
   buffer->priority = header.kind == FrameKind::kPriorityBuffer;
+  buffer->timeoutable = false;
   bytesReceived_.fetch_add(bodyLength, std::memory_order_relaxed);
   buffersReceived_.fetch_add(1, std::memory_order_relaxed);
   channel->deliver(buffer, header.backlog);

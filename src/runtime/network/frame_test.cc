@@ -51,8 +51,8 @@ TEST(FrameTest, RoundTripsEveryKind) {
 
   std::string priorityFrame(kFrameHeaderSize, '\0');
   encodeFrameHeader(FrameHeader{FrameKind::kPriorityBuffer, 9, 17, 12}, priorityFrame.data());
-  absl::StatusOr<DecodedFrame> priority =
-      decodeFrame(priorityFrame + std::string(17, '\5'), kMaxBuffer);
+  const std::string priorityBytes = priorityFrame + std::string(17, '\5');
+  absl::StatusOr<DecodedFrame> priority = decodeFrame(priorityBytes, kMaxBuffer);
   ASSERT_TRUE(priority.ok()) << priority.status();
   EXPECT_EQ(priority->frame.kind, FrameKind::kPriorityBuffer);
   EXPECT_EQ(priority->frame.backlog, 12);
