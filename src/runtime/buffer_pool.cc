@@ -43,6 +43,11 @@ Buffer* BufferPool::tryRequest() {
   return b;
 }
 
+bool BufferPool::waitUntilAvailable(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return available_.wait_for(lock, timeout, [this] { return !free_.empty(); });
+}
+
 void BufferPool::recycle(Buffer* buffer) {
   {
     std::lock_guard lock(mutex_);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,8 @@ class BufferPool {
   Buffer* request(const std::atomic<bool>& cancelled);
   /// Returns a free buffer, or null at once when none is free.
   Buffer* tryRequest();
+  /// Waits until a buffer is free or `timeout` passed; returns whether one is free.
+  bool waitUntilAvailable(std::chrono::milliseconds timeout);
   /// Returns a buffer to the pool, wakes a waiting producer and tells the recycle listener.
   void recycle(Buffer* buffer);
   /// Sets the listener told of every recycle; call before the pool's buffers are in use.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -79,6 +80,10 @@ class ChannelRecordWriter final : public RecordWriter {
   int64_t recordsOut() const { return recordsOut_; }
   /// Whether a free buffer is at hand, so that writing does not wait for the consumers.
   bool isAvailable() const { return partition_->pool().availableBuffers() > 0; }
+  /// Waits until a buffer is free or `timeout` passed.
+  void waitUntilAvailable(std::chrono::milliseconds timeout) {
+    partition_->pool().waitUntilAvailable(timeout);
+  }
 
  private:
   void writeRecord(int channel, std::string_view record, int64_t timestamp);

@@ -925,12 +925,13 @@ void StreamTask::runSource() {
       return;
     runDueTimers();
     maybeCheckCheckpointTimeouts();
-    if (!outputAvailable()) {
+    if (ChannelRecordWriter* full = unavailableOutput()) {
       // Backpressured: the source waits for a free buffer here, between two calls of its
-      // reader, where it can take a checkpoint, rather than inside the next call.
+      // reader, where it can take a checkpoint, rather than inside the next call. It looks at
+      // its mail (a checkpoint trigger) every millisecond meanwhile.
       maybeFlush();
       const auto start = std::chrono::steady_clock::now();
-      mailbox_.waitUntil(nextWakeUp(start + std::chrono::milliseconds(1)));
+      full->waitUntilAvailable(std::chrono::milliseconds(1));
       backPressuredNanos_.fetch_add(
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                start)
@@ -966,12 +967,12 @@ void StreamTask::maybeCheckCheckpointTimeouts() {
   checkCheckpointTimeouts();
 }
 
-bool StreamTask::outputAvailable() const {
+ChannelRecordWriter* StreamTask::unavailableOutput() const {
   for (const auto& w : writers_) {
     if (!w->isAvailable())
-      return false;
+      return w.get();
   }
-  return true;
+  return nullptr;
 }
 
 void StreamTask::runInputs() {

@@ -199,8 +199,8 @@ class StreamTask final : public ProcessingTimeService {
   /// Emits the task's watermark status if it changed: idle when all open channels are idle.
   void updateWatermarkStatus(OutputBase* target);
   void maybeFlush();
-  /// Whether every output has a free buffer.
-  bool outputAvailable() const;
+  /// An output without a free buffer, or null when every output has one.
+  ChannelRecordWriter* unavailableOutput() const;
   /// Throws when a remote input channel failed (its producer or the connection is gone).
   void checkRemoteChannels();
   void finishOperators();
