@@ -540,7 +540,7 @@ void StreamTask::maybeSubmitCollected() {
   }
 }
 
-void StreamTask::checkCheckpointTimeouts() {
+void StreamTask::checkCheckpointTimeouts(bool convertNow) {
   if (aligner_ != nullptr && alignmentTimeoutable_ && aligner_->isAligning() &&
       currentProcessingTime() >=
           alignmentTimestampMillis_ + env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis) {
@@ -549,7 +549,7 @@ void StreamTask::checkCheckpointTimeouts() {
   if (unaligned_ == nullptr || unaligned_->pendingOutputs.empty())
     return;
   PendingCheckpoint& pending = *unaligned_;
-  const bool convert = currentProcessingTime() >= pending.outputDeadlineMillis;
+  const bool convert = convertNow || currentProcessingTime() >= pending.outputDeadlineMillis;
   for (size_t i = 0; i < pending.pendingOutputs.size();) {
     const auto [w, c] = pending.pendingOutputs[i];
     std::string overtaken;
@@ -834,8 +834,11 @@ void StreamTask::run() {
     stopTimers();
     if (cancelled_.load())
       throw TaskCancelledError{};
-    // From here on the task takes no checkpoints: its input is over.
+    // From here on the task takes no checkpoints: its input is over. Its barriers still waiting
+    // in line overtake what is queued now, so that the checkpoint they belong to completes
+    // before what the task writes at its end.
     inputEnded_ = true;
+    checkCheckpointTimeouts(/*convertNow=*/true);
     finishOperators();
     for (auto& w : writers_)
       w->endOfPartition();

@@ -179,9 +179,10 @@ class StreamTask final : public ProcessingTimeService {
   /// Turns the checkpoint being aligned into an unaligned one (its alignment timed out, or an
   /// unaligned barrier of it arrived on `outOfBandChannel`).
   void switchAlignmentToUnaligned(int outOfBandChannel = -1);
-  /// Converts this task's timeoutable barriers that waited too long, and writes the collected
-  /// checkpoint once all its barriers left; turns a too-long alignment unaligned.
-  void checkCheckpointTimeouts();
+  /// Converts this task's timeoutable barriers that waited too long (all of them with
+  /// `convertNow`), and writes the collected checkpoint once all its barriers left; turns a
+  /// too-long alignment unaligned.
+  void checkCheckpointTimeouts(bool convertNow = false);
   /// Writes the checkpoint being collected once nothing more is awaited.
   void maybeSubmitCollected();
   /// Whether a timeoutable barrier waits in an output queue or a timeoutable alignment runs.
