@@ -299,7 +299,8 @@ void generateText(const fs::path& path, uint64_t bytes) {
 std::vector<std::string> sortedOutputLines(const fs::path& dir) {
   std::vector<std::string> lines;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file())
+    // Committed part files only: hidden ones are in progress (or left by an aborted attempt).
+    if (!entry.is_regular_file() || entry.path().filename().string().starts_with('.'))
       continue;
     std::ifstream in(entry.path(), std::ios::binary);
     for (std::string line; std::getline(in, line);)
@@ -307,6 +308,15 @@ std::vector<std::string> sortedOutputLines(const fs::path& dir) {
   }
   std::sort(lines.begin(), lines.end());
   return lines;
+}
+
+// The job id after "submitted with JobID " in `text`, or nullopt.
+std::optional<std::string> jobIdIn(const std::string& text) {
+  const std::string prefix = "submitted with JobID ";
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos || text.size() < at + prefix.size() + 32)
+    return std::nullopt;
+  return text.substr(at + prefix.size(), 32);
 }
 
 // The sum of the counts of `word,count` lines.
@@ -537,11 +547,10 @@ class LocalCluster {
     auto start = Clock::now();
     std::vector<std::string> jobManagerArgv{binaries.jobManager, "--host", "127.0.0.1", "--port",
                                             "0"};
-    jobManagerArgv.insert(jobManagerArgv.end(), jobManagerOptions.begin(),
-                          jobManagerOptions.end());
-    jobManager_ = std::make_unique<ChildProcess>("brook-jobmanager", jobManagerArgv,
-                                                 logs_ / "jobmanager.out",
-                                                 logs_ / "jobmanager.log", environment_);
+    jobManagerArgv.insert(jobManagerArgv.end(), jobManagerOptions.begin(), jobManagerOptions.end());
+    jobManager_ =
+        std::make_unique<ChildProcess>("brook-jobmanager", jobManagerArgv, logs_ / "jobmanager.out",
+                                       logs_ / "jobmanager.log", environment_);
     const std::string prefix = "JobManager listening on ";
     waitUntil("the JobManager to listen", [&] {
       std::string out = readFile(jobManager_->stdoutPath());
@@ -727,6 +736,18 @@ struct JobRun {
   fs::path output;
 };
 
+// The job runtime that an ended, attached `brook run` printed ("Job Runtime: N ms"), in
+// seconds.
+double printedJobRuntimeSeconds(const ChildProcess& cli) {
+  std::vector<std::string> lines = logLinesWith(cli.stderrPath(), {"Job Runtime: "});
+  long long millis = -1;
+  if (lines.empty() || std::sscanf(lines.back().c_str(), "Job Runtime: %lld ms", &millis) != 1) {
+    throw std::runtime_error(
+        cli.name() + " printed no job runtime; its stderr ends:" + tailOf(cli.stderrPath()));
+  }
+  return static_cast<double>(millis) / 1000.0;
+}
+
 JobRun runWordCount(const Options& options,
                     LocalCluster& cluster,
                     bool onCluster,
@@ -742,13 +763,7 @@ JobRun runWordCount(const Options& options,
   cli.checkSuccess();
   run.cpuSeconds = cli.cpuSeconds() + (onCluster ? cluster.cpuSeconds() - clusterCpuBefore : 0);
   run.output = output;
-  std::vector<std::string> lines = logLinesWith(cli.stderrPath(), {"Job Runtime: "});
-  long long millis = -1;
-  if (lines.empty() || std::sscanf(lines.back().c_str(), "Job Runtime: %lld ms", &millis) != 1) {
-    throw std::runtime_error(
-        what + " printed no job runtime; its stderr ends:" + tailOf(cli.stderrPath()));
-  }
-  run.runtimeSeconds = static_cast<double>(millis) / 1000.0;
+  run.runtimeSeconds = printedJobRuntimeSeconds(cli);
   return run;
 }
 
@@ -782,13 +797,11 @@ Submission submitDetached(const Options& options,
   Submission s;
   s.clientMillis = cli.wait(std::chrono::seconds(options.runTimeoutSeconds)) * 1000.0;
   cli.checkSuccess();
-  const std::string prefix = "submitted with JobID ";
-  std::string out = readFile(cli.stdoutPath());
-  size_t at = out.find(prefix);
-  if (at == std::string::npos)
+  const std::string out = readFile(cli.stdoutPath());
+  const std::optional<std::string> id = jobIdIn(out);
+  if (!id)
     throw std::runtime_error(what + " printed no job id: " + out);
-  std::string jobId = out.substr(at + prefix.size());
-  jobId = jobId.substr(0, jobId.find_first_of(" \r\n"));
+  const std::string jobId = *id;
   const std::string tag = "[" + jobId + "] ";
 
   // Wait for the job to end, so that every submission finds an idle cluster.
@@ -1129,6 +1142,7 @@ RecoveryRun runRecovery(const Options& options,
                         int& nextTaskManager) {
   const fs::path checkpoints = work / (what + "-checkpoints");
   const fs::path output = work / (what + "-out");
+  // clang-format off
   std::vector<std::string> argv = {
       options.binaries.cli, "run", "-m", cluster.address(),
       "-p", std::to_string(kRecoveryParallelism),
@@ -1141,19 +1155,15 @@ RecoveryRun runRecovery(const Options& options,
       options.binaries.exactlyOnceCheckJob, "--",
       "--keys=" + std::to_string(kRecoveryKeys), "--events=" + std::to_string(kRecoveryEvents),
       "--rate=" + std::to_string(kRecoveryRate), "--output=" + output.string()};
+  // clang-format on
   ChildProcess cli(what, argv, cluster.logs() / (what + ".out"), cluster.logs() / (what + ".log"),
                    cluster.environment());
   RecoveryRun run;
   if (killOne) {
     std::string jobId;
     pollUntil(cluster, "the job id of " + what, [&] {
-      const std::string prefix = "submitted with JobID ";
-      const std::string err = readFile(cli.stderrPath());
-      const size_t at = err.find(prefix);
-      if (at == std::string::npos || err.size() < at + prefix.size() + 32)
-        return false;
-      jobId = err.substr(at + prefix.size(), 32);
-      return true;
+      jobId = jobIdIn(readFile(cli.stderrPath())).value_or("");
+      return !jobId.empty();
     });
     const std::string tag = "[" + jobId + "] ";
     const fs::path jobCheckpoints = checkpoints / jobId;
@@ -1209,21 +1219,9 @@ RecoveryRun runRecovery(const Options& options,
   }
   cli.wait(std::chrono::seconds(options.runTimeoutSeconds));
   cli.checkSuccess();
-  std::vector<std::string> lines = logLinesWith(cli.stderrPath(), {"Job Runtime: "});
-  long long millis = -1;
-  if (lines.empty() || std::sscanf(lines.back().c_str(), "Job Runtime: %lld ms", &millis) != 1)
-    throw std::runtime_error(what + " printed no job runtime:" + tailOf(cli.stderrPath()));
-  run.runtimeSeconds = static_cast<double>(millis) / 1000.0;
-  // The job's own audit: every record exactly once (in the committed files, not the hidden
-  // in-progress ones of aborted attempts).
-  std::vector<std::string> verdict;
-  for (const auto& entry : fs::directory_iterator(output)) {
-    if (!entry.is_regular_file() || entry.path().filename().string().rfind('.', 0) == 0)
-      continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    for (std::string line; std::getline(in, line);)
-      verdict.push_back(std::move(line));
-  }
+  run.runtimeSeconds = printedJobRuntimeSeconds(cli);
+  // The job's own audit: every record exactly once.
+  const std::vector<std::string> verdict = sortedOutputLines(output);
   const std::string ok = "exactly-once check: OK: " + std::to_string(kRecoveryKeys) + " keys, " +
                          std::to_string(kRecoveryEvents) + " records, 0 gaps";
   if (verdict.size() != 1 || verdict.front().rfind(ok, 0) != 0) {
@@ -1234,9 +1232,8 @@ RecoveryRun runRecovery(const Options& options,
 }
 
 int runRecoveryBenchmark(const Options& options) {
-  for (const std::string& binary :
-       {options.binaries.jobManager, options.binaries.taskManager, options.binaries.cli,
-        options.binaries.exactlyOnceCheckJob}) {
+  for (const std::string& binary : {options.binaries.jobManager, options.binaries.taskManager,
+                                    options.binaries.cli, options.binaries.exactlyOnceCheckJob}) {
     if (binary.empty() || !fs::exists(binary))
       throw std::runtime_error("missing '" + binary + "': build the cluster and the examples");
   }
@@ -1252,10 +1249,9 @@ int runRecoveryBenchmark(const Options& options) {
   std::vector<double> allRunning;
   for (const std::string& backend : {std::string("heap"), std::string("rocksdb")}) {
     const fs::path folder = work.path() / backend;
-    LocalCluster cluster(
-        options.binaries, folder, kRecoveryTaskManagers,
-        {"-D", "heartbeat.interval=" + std::to_string(kHeartbeatIntervalMillis),
-         "-D", "heartbeat.timeout=" + std::to_string(kHeartbeatTimeoutMillis)});
+    LocalCluster cluster(options.binaries, folder, kRecoveryTaskManagers,
+                         {"-D", "heartbeat.interval=" + std::to_string(kHeartbeatIntervalMillis),
+                          "-D", "heartbeat.timeout=" + std::to_string(kHeartbeatTimeoutMillis)});
     int nextTaskManager = kRecoveryTaskManagers + 1;
     RecoveryRun baseline =
         runRecovery(options, cluster, backend, "baseline", folder, false, nextTaskManager);
@@ -1275,8 +1271,7 @@ int runRecoveryBenchmark(const Options& options) {
       tables << "| " << backend << " | kill " << r << " | " << formatFixed(run.detectedSeconds, 2)
              << " s | " << formatFixed(run.runningSeconds, 2) << " s | "
              << formatFixed(run.checkpointSeconds, 2) << " s | "
-             << formatFixed(run.runtimeSeconds, 2) << " s | +" << formatFixed(delay, 2)
-             << " s |\n";
+             << formatFixed(run.runtimeSeconds, 2) << " s | +" << formatFixed(delay, 2) << " s |\n";
     }
   }
   const double worst = maximum(allRunning);
@@ -1293,7 +1288,8 @@ int runRecoveryBenchmark(const Options& options) {
         << " TaskManagers with one slot each, real processes on 127.0.0.1, and runs\nthe "
            "`exactly_once_check` example job on it at parallelism "
         << kRecoveryParallelism << " (" << withThousands(kRecoveryEvents) << " records over "
-        << kRecoveryKeys << " keys,\n" << withThousands(kRecoveryRate)
+        << kRecoveryKeys << " keys,\n"
+        << withThousands(kRecoveryRate)
         << " records per second and source subtask, 1 s checkpoints, fixed-delay restarts after "
         << kRestartDelayMillis << " ms).\nOnce two checkpoints completed, and "
         << kKillAfterCheckpoint.count()

@@ -49,7 +49,8 @@ class Reader {
   }
 
   absl::Status error(std::string_view message) const {
-    return absl::DataLossError(absl::StrCat("channel state file ", std::string(source_), ": ", std::string(message)));
+    return absl::DataLossError(
+        absl::StrCat("channel state file ", std::string(source_), ": ", std::string(message)));
   }
 
   bool done() const { return bytes_.empty(); }
@@ -66,7 +67,8 @@ class Reader {
 absl::Status readChannels(Reader& in,
                           std::string_view kind,
                           std::vector<ChannelStateSnapshot::Channel>& out) {
-  absl::StatusOr<uint32_t> count = in.read<uint32_t>(absl::StrCat("the number of ", std::string(kind)));
+  absl::StatusOr<uint32_t> count =
+      in.read<uint32_t>(absl::StrCat("the number of ", std::string(kind)));
   if (!count.ok())
     return count.status();
   for (uint32_t i = 0; i < *count; ++i) {
@@ -112,8 +114,7 @@ absl::StatusOr<ChannelStateSnapshot> decodeChannelState(std::string_view bytes,
   if (!version.ok())
     return version.status();
   if (*version != kVersion) {
-    return in.error(
-        absl::StrCat("format version ", *version, ", this version reads ", kVersion));
+    return in.error(absl::StrCat("format version ", *version, ", this version reads ", kVersion));
   }
   ChannelStateSnapshot snapshot;
   if (absl::Status s = readChannels(in, "input channel", snapshot.inputs); !s.ok())

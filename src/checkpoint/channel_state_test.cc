@@ -14,7 +14,10 @@ using ::testing::HasSubstr;
 
 ChannelStateSnapshot sample() {
   ChannelStateSnapshot s;
-  s.inputs.push_back({0, 3, std::string("\x01\x02\x00\x00\x00" "ab", 7)});
+  s.inputs.push_back({0, 3,
+                      std::string("\x01\x02\x00\x00\x00"
+                                  "ab",
+                                  7)});
   s.inputs.push_back({1, 0, std::string(100000, 'x')});
   s.outputs.push_back({2, 7, std::string("\x05", 1)});
   return s;

@@ -90,10 +90,10 @@ std::vector<CheckpointBarrierAligner::Decision> CheckpointBarrierAligner::onUnal
     return decisions;
   latest_ = checkpointId;
   for (const InFlight& f : inFlight_) {
-    decisions.push_back(Decision{Action::kAbortCheckpoint, f.id, f.timestampMillis,
-                                 absl::StrCat("an unaligned barrier of checkpoint ", checkpointId,
-                                              " arrived while checkpoint ", f.id,
-                                              " was being aligned")});
+    decisions.push_back(
+        Decision{Action::kAbortCheckpoint, f.id, f.timestampMillis,
+                 absl::StrCat("an unaligned barrier of checkpoint ", checkpointId,
+                              " arrived while checkpoint ", f.id, " was being aligned")});
   }
   inFlight_.clear();
   release();

@@ -95,9 +95,9 @@ absl::StatusOr<CheckpointingOptions> checkpointingOptionsFrom(const Configuratio
   // Accepted keys whose features this version does not have refuse to be turned on, rather
   // than be silently ignored.
   if (o.alignedCheckpointTimeoutMillis > 0 && !o.unaligned) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(keys::kAlignedCheckpointTimeout, ": switching to unaligned checkpoints needs ",
-                     keys::kCheckpointingUnaligned, " true"));
+    return absl::InvalidArgumentError(absl::StrCat(keys::kAlignedCheckpointTimeout,
+                                                   ": switching to unaligned checkpoints needs ",
+                                                   keys::kCheckpointingUnaligned, " true"));
   }
   if (o.incremental) {
     return absl::InvalidArgumentError(absl::StrCat(

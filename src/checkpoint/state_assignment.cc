@@ -71,10 +71,11 @@ absl::Status checkStateAssignment(const RestoreSource& source,
     }
     if (hasChannelState && op.parallelism != state.parallelism) {
       return absl::FailedPreconditionError(absl::StrCat(
-          source.directory.string(), " is an unaligned checkpoint with in-flight data, which is "
-          "restored only at the parallelism it was taken with: operator '", op.name, "' (uid '",
-          op.uid, "') had parallelism ", state.parallelism, " and now has ", op.parallelism,
-          ". Take a savepoint (always aligned) to change the parallelism"));
+          source.directory.string(),
+          " is an unaligned checkpoint with in-flight data, which is "
+          "restored only at the parallelism it was taken with: operator '",
+          op.name, "' (uid '", op.uid, "') had parallelism ", state.parallelism, " and now has ",
+          op.parallelism, ". Take a savepoint (always aligned) to change the parallelism"));
     }
   }
   if (unmatched.empty())

@@ -229,8 +229,10 @@ TEST(ResultSubpartitionTest, ATimeoutableBarrierWaitsInLineUntilConvertedAheadOf
   writer.flushAll();
   ResultSubpartition& queue = partition.subpartition(0);
   std::string overtaken;
-  EXPECT_EQ(queue.timeoutableBarrier(4, false, overtaken), ResultSubpartition::BarrierState::kQueued);
-  EXPECT_EQ(queue.timeoutableBarrier(3, true, overtaken), ResultSubpartition::BarrierState::kConsumed);
+  EXPECT_EQ(queue.timeoutableBarrier(4, false, overtaken),
+            ResultSubpartition::BarrierState::kQueued);
+  EXPECT_EQ(queue.timeoutableBarrier(3, true, overtaken),
+            ResultSubpartition::BarrierState::kConsumed);
   EXPECT_TRUE(overtaken.empty());
   EXPECT_EQ(queue.timeoutableBarrier(4, true, overtaken),
             ResultSubpartition::BarrierState::kConverted);
@@ -243,7 +245,8 @@ TEST(ResultSubpartitionTest, ATimeoutableBarrierWaitsInLineUntilConvertedAheadOf
   EXPECT_TRUE(barrier->priority);
   EXPECT_EQ(barrier->data[0], static_cast<char>(ElementKind::kBarrier));
   recycleBuffer(barrier);
-  EXPECT_EQ(queue.timeoutableBarrier(4, true, overtaken), ResultSubpartition::BarrierState::kConsumed);
+  EXPECT_EQ(queue.timeoutableBarrier(4, true, overtaken),
+            ResultSubpartition::BarrierState::kConsumed);
 
   // Unconverted, it is read in line as a barrier that may turn unaligned.
   writer.broadcastTimeoutableBarrier(5, 123);

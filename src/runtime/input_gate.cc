@@ -28,22 +28,26 @@ void ResultSubpartition::add(Buffer* buffer) {
     listener_->notifyDataAvailable(channelIndex_);
 }
 
+void ResultSubpartition::insertAheadOfData(Buffer* buffer, size_t end, std::string& overtaken) {
+  size_t first = 0;
+  while (first < end && queue_[first]->priority)
+    ++first;
+  for (size_t i = first; i < end; ++i)
+    overtaken.append(queue_[i]->data, queue_[i]->size);
+  queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(first), buffer);
+}
+
 void ResultSubpartition::addPriority(Buffer* buffer, std::string& overtaken) {
   std::lock_guard lock(mutex_);
   bool wasEmpty = queue_.empty();
-  auto position = queue_.begin();
-  while (position != queue_.end() && (*position)->priority)
-    ++position;
-  for (auto it = position; it != queue_.end(); ++it)
-    overtaken.append((*it)->data, (*it)->size);
-  queue_.insert(position, buffer);
+  insertAheadOfData(buffer, queue_.size(), overtaken);
   if (wasEmpty && listener_ != nullptr)
     listener_->notifyDataAvailable(channelIndex_);
 }
 
 ResultSubpartition::BarrierState ResultSubpartition::timeoutableBarrier(int64_t checkpointId,
-                                                                       bool convert,
-                                                                       std::string& overtaken) {
+                                                                        bool convert,
+                                                                        std::string& overtaken) {
   std::lock_guard lock(mutex_);
   auto isBarrier = [checkpointId](const Buffer* b) {
     if (!b->timeoutable || b->size != kBarrierElementSize)
@@ -57,19 +61,14 @@ ResultSubpartition::BarrierState ResultSubpartition::timeoutableBarrier(int64_t 
     return BarrierState::kConsumed;
   if (!convert)
     return BarrierState::kQueued;
-  // The data buffers between the priority buffers at the front and the barrier are overtaken.
-  auto first = queue_.begin();
-  while (first != barrier && (*first)->priority)
-    ++first;
-  for (auto it = first; it != barrier; ++it)
-    overtaken.append((*it)->data, (*it)->size);
+  // It overtakes the data buffers queued before it.
   Buffer* buffer = *barrier;
   buffer->timeoutable = false;
   buffer->priority = true;
   buffer->data[0] = static_cast<char>(ElementKind::kBarrier);
-  const auto firstIndex = first - queue_.begin();  // erasing invalidates the iterators
+  const auto at = static_cast<size_t>(barrier - queue_.begin());
   queue_.erase(barrier);
-  queue_.insert(queue_.begin() + firstIndex, buffer);
+  insertAheadOfData(buffer, at, overtaken);
   return BarrierState::kConverted;
 }
 
@@ -123,7 +122,8 @@ std::string ElementDeserializer::unconsumedBytes() const {
     // The element's header fields already decoded, re-encoded as they came, then the bytes of
     // the field being read.
     bytes.push_back(static_cast<char>(kind_));
-    if (kind_ == ElementKind::kTimedRecord && (stage_ == Stage::kLength || stage_ == Stage::kPayload))
+    if (kind_ == ElementKind::kTimedRecord &&
+        (stage_ == Stage::kLength || stage_ == Stage::kPayload))
       bytes.append(reinterpret_cast<const char*>(&timestamp_), 8);
     if (stage_ == Stage::kPayload)
       bytes.append(reinterpret_cast<const char*>(&length_), 4);

@@ -189,16 +189,27 @@ void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timesta
   }
 }
 
+namespace {
+
+/// A buffer of its own holding one barrier element of `kind`; it belongs to no pool, so that
+/// sending it never waits for a free buffer.
+Buffer* barrierBuffer(ElementKind kind, int64_t checkpointId, int64_t timestamp) {
+  Buffer* barrier = allocateUnpooledBuffer(kBarrierElementSize);
+  barrier->data[0] = static_cast<char>(kind);
+  std::memcpy(barrier->data + 1, &checkpointId, 8);
+  std::memcpy(barrier->data + 9, &timestamp, 8);
+  barrier->size = kBarrierElementSize;
+  return barrier;
+}
+
+}  // namespace
+
 std::vector<std::string> ChannelRecordWriter::broadcastPriorityBarrier(int64_t checkpointId,
-                                                                      int64_t timestamp) {
+                                                                       int64_t timestamp) {
   std::vector<std::string> overtaken(static_cast<size_t>(numberOfChannels_));
   for (int c = 0; c < numberOfChannels_; ++c) {
     finishBuffer(c);  // what was written before the barrier is in flight too
-    Buffer* barrier = allocateUnpooledBuffer(kBarrierElementSize);
-    barrier->data[0] = static_cast<char>(ElementKind::kBarrier);
-    std::memcpy(barrier->data + 1, &checkpointId, 8);
-    std::memcpy(barrier->data + 9, &timestamp, 8);
-    barrier->size = kBarrierElementSize;
+    Buffer* barrier = barrierBuffer(ElementKind::kBarrier, checkpointId, timestamp);
     barrier->priority = true;
     partition_->subpartition(c).addPriority(barrier, overtaken[static_cast<size_t>(c)]);
   }
@@ -208,11 +219,7 @@ std::vector<std::string> ChannelRecordWriter::broadcastPriorityBarrier(int64_t c
 void ChannelRecordWriter::broadcastTimeoutableBarrier(int64_t checkpointId, int64_t timestamp) {
   for (int c = 0; c < numberOfChannels_; ++c) {
     finishBuffer(c);
-    Buffer* barrier = allocateUnpooledBuffer(kBarrierElementSize);
-    barrier->data[0] = static_cast<char>(ElementKind::kTimeoutableBarrier);
-    std::memcpy(barrier->data + 1, &checkpointId, 8);
-    std::memcpy(barrier->data + 9, &timestamp, 8);
-    barrier->size = kBarrierElementSize;
+    Buffer* barrier = barrierBuffer(ElementKind::kTimeoutableBarrier, checkpointId, timestamp);
     barrier->timeoutable = true;
     partition_->subpartition(c).add(barrier);
   }

@@ -4,13 +4,13 @@
 // parallelism and on the other state backend; state without a matching operator is refused
 // unless allowed. Results are compared with counts computed by a plain loop.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <algorithm>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -51,6 +52,10 @@ class ResultSubpartition {
   void releaseAll();
 
  private:
+  /// Inserts `buffer` ahead of the data buffers among the first `end` queued (behind the
+  /// priority buffers at the front) and appends their bytes to `overtaken`. Lock held.
+  void insertAheadOfData(Buffer* buffer, size_t end, std::string& overtaken);
+
   std::mutex mutex_;
   std::deque<Buffer*> queue_;
   SubpartitionListener* listener_ = nullptr;

@@ -343,25 +343,25 @@ void StreamTask::setUp() {
   }
 }
 
-bool StreamTask::triggerCheckpoint(int64_t checkpointId, int64_t timestampMillis, bool isSavepoint) {
+bool StreamTask::triggerCheckpoint(int64_t checkpointId,
+                                   int64_t timestampMillis,
+                                   bool isSavepoint) {
   std::lock_guard lock(checkpointMutex_);
   if (!acceptsCheckpoints_ || env_.checkpointResponder == nullptr)
     return false;
-  const BarrierKind kind = barrierKindFor(isSavepoint, /*timeoutable=*/true);
+  const BarrierKind kind = barrierKindFor(isSavepoint);
   mailbox_.put([this, checkpointId, timestampMillis, kind] {
     performCheckpoint(checkpointId, timestampMillis, kind);
   });
   return true;
 }
 
-StreamTask::BarrierKind StreamTask::barrierKindFor(bool isSavepoint, bool timeoutable) const {
+StreamTask::BarrierKind StreamTask::barrierKindFor(bool isSavepoint) const {
   // Savepoints are always aligned: their state alone restores a job, at any parallelism.
   const checkpoint::CheckpointingOptions& o = env_.jobGraph->checkpointing;
   if (isSavepoint || !o.unaligned)
     return BarrierKind::kAligned;
-  if (o.alignedCheckpointTimeoutMillis > 0)
-    return timeoutable ? BarrierKind::kTimeoutable : BarrierKind::kAligned;
-  return BarrierKind::kUnaligned;
+  return o.alignedCheckpointTimeoutMillis > 0 ? BarrierKind::kTimeoutable : BarrierKind::kUnaligned;
 }
 
 void StreamTask::notifyCheckpointComplete(int64_t checkpointId) {
@@ -404,6 +404,9 @@ struct StreamTask::PendingCheckpoint {
   // Timeoutable barriers still queued, as (writer, channel), and when they turn unaligned.
   std::vector<std::pair<int, int>> pendingOutputs;
   int64_t outputDeadlineMillis = 0;
+
+  /// Whether input channel `c` is being recorded.
+  bool records(size_t c) const { return recordingChannels > 0 && recording[c]; }
 };
 
 namespace {
@@ -443,9 +446,10 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
                        absl::StrCat("task '", description_, "' is no longer running"));
     return;
   }
-  if (unaligned_ != nullptr) {
-    abortUnalignedCheckpoint(absl::StrCat("checkpoint ", checkpointId, " started while checkpoint ",
-                                          unaligned_->id, " was collecting its in-flight data"));
+  if (collecting_ != nullptr) {
+    abortCollectingCheckpoint(absl::StrCat("checkpoint ", checkpointId,
+                                           " started while checkpoint ", collecting_->id,
+                                           " was collecting its in-flight data"));
   }
   auto pending = std::make_unique<PendingCheckpoint>();
   pending->id = checkpointId;
@@ -515,7 +519,8 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
     pending->inputs.resize(count);
     pending->recording.assign(count, 0);
     for (size_t c = 0; c < count; ++c) {
-      const ChannelAtSnapshot at = channels == nullptr ? ChannelAtSnapshot::kRecord : (*channels)[c];
+      const ChannelAtSnapshot at =
+          channels == nullptr ? ChannelAtSnapshot::kRecord : (*channels)[c];
       if (channelEnded_[c] || at == ChannelAtSnapshot::kBarrierInBand)
         continue;
       pending->inputs[c] = channelDeserializers_[c]->unconsumedBytes();
@@ -525,8 +530,8 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
       }
     }
   }
-  unaligned_ = std::move(pending);
-  if (unaligned_->pendingOutputs.empty()) {
+  collecting_ = std::move(pending);
+  if (collecting_->pendingOutputs.empty()) {
     maybeSubmitCollected();
   } else {
     checkCheckpointTimeouts();
@@ -534,9 +539,9 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
 }
 
 void StreamTask::maybeSubmitCollected() {
-  if (unaligned_ != nullptr && unaligned_->recordingChannels == 0 &&
-      unaligned_->pendingOutputs.empty()) {
-    submitCheckpoint(std::move(unaligned_));
+  if (collecting_ != nullptr && collecting_->recordingChannels == 0 &&
+      collecting_->pendingOutputs.empty()) {
+    submitCheckpoint(std::move(collecting_));
   }
 }
 
@@ -546,9 +551,9 @@ void StreamTask::checkCheckpointTimeouts(bool convertNow) {
           alignmentTimestampMillis_ + env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis) {
     switchAlignmentToUnaligned();
   }
-  if (unaligned_ == nullptr || unaligned_->pendingOutputs.empty())
+  if (collecting_ == nullptr || collecting_->pendingOutputs.empty())
     return;
-  PendingCheckpoint& pending = *unaligned_;
+  PendingCheckpoint& pending = *collecting_;
   const bool convert = convertNow || currentProcessingTime() >= pending.outputDeadlineMillis;
   for (size_t i = 0; i < pending.pendingOutputs.size();) {
     const auto [w, c] = pending.pendingOutputs[i];
@@ -615,10 +620,9 @@ void StreamTask::submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending) {
   const std::filesystem::path directory =
       std::filesystem::path(env_.checkpointDirectory) / absl::StrCat("chk-", checkpointId);
   std::shared_ptr<PendingCheckpoint> shared = std::move(pending);
-  asyncCheckpoints_.submit([shared, directory, checkpointId, self, responder,
-                            jobId = env_.jobId, description = description_,
-                            maxParallelism = v.maxParallelism](
-                               const std::atomic<bool>& cancelled) {
+  asyncCheckpoints_.submit([shared, directory, checkpointId, self, responder, jobId = env_.jobId,
+                            description = description_,
+                            maxParallelism = v.maxParallelism](const std::atomic<bool>& cancelled) {
     checkpoint::TaskAcknowledgement ack{self, {}};
     absl::Status status = absl::OkStatus();
     for (size_t i = 0; i < shared->operators.size() && status.ok(); ++i) {
@@ -646,9 +650,9 @@ void StreamTask::submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending) {
       }
       if (i == 0 && !shared->channels.empty()) {
         // The task's in-flight data goes with its head operator.
-        absl::StatusOr<checkpoint::StateFile> file = checkpoint::writeStateFile(
-            directory, snapshot.filePrefix + ".channel",
-            checkpoint::encodeChannelState(shared->channels));
+        absl::StatusOr<checkpoint::StateFile> file =
+            checkpoint::writeStateFile(directory, snapshot.filePrefix + ".channel",
+                                       checkpoint::encodeChannelState(shared->channels));
         if (!file.ok()) {
           status = file.status();
           break;
@@ -702,10 +706,11 @@ void StreamTask::processPriorityEvent(int channel, Buffer* buffer) {
     processUnalignedBarrier(channel, checkpointId, timestampMillis);
 }
 
-void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
+void StreamTask::processUnalignedBarrier(int channel,
+                                         int64_t checkpointId,
                                          int64_t timestampMillis) {
-  if (unaligned_ != nullptr && unaligned_->id == checkpointId) {
-    if (!unaligned_->recording.empty() && unaligned_->recording[static_cast<size_t>(channel)])
+  if (collecting_ != nullptr && collecting_->id == checkpointId) {
+    if (collecting_->records(static_cast<size_t>(channel)))
       stopRecording(channel);
     return;
   }
@@ -718,10 +723,10 @@ void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
   if (checkpointId <= aligner_->latestCheckpointId())
     return;  // a barrier of a checkpoint already taken, aborted or overtaken
   // A newer checkpoint: it ends an alignment or a recording of an older one.
-  if (unaligned_ != nullptr) {
-    abortUnalignedCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
-                                          " arrived while checkpoint ", unaligned_->id,
-                                          " was recording its in-flight data"));
+  if (collecting_ != nullptr) {
+    abortCollectingCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
+                                           " arrived while checkpoint ", collecting_->id,
+                                           " was recording its in-flight data"));
   }
   applyBarrierDecisions(aligner_->onUnalignedBarrier(checkpointId));
   std::vector<ChannelAtSnapshot> channels(static_cast<size_t>(gate_.numberOfChannels()),
@@ -731,14 +736,14 @@ void StreamTask::processUnalignedBarrier(int channel, int64_t checkpointId,
 }
 
 void StreamTask::stopRecording(int channel) {
-  PendingCheckpoint& pending = *unaligned_;
+  PendingCheckpoint& pending = *collecting_;
   pending.recording[static_cast<size_t>(channel)] = 0;
   --pending.recordingChannels;
   maybeSubmitCollected();
 }
 
-void StreamTask::abortUnalignedCheckpoint(const std::string& reason) {
-  std::unique_ptr<PendingCheckpoint> pending = std::move(unaligned_);
+void StreamTask::abortCollectingCheckpoint(const std::string& reason) {
+  std::unique_ptr<PendingCheckpoint> pending = std::move(collecting_);
   env_.checkpointResponder->decline(pending->id, {env_.vertexId, env_.subtaskIndex},
                                     checkpoint::DeclineReason::kSubsumed, reason);
 }
@@ -774,7 +779,8 @@ void StreamTask::loadRecoveredChannelState() {
         fail(std::string(channels.status().message()));
       for (checkpoint::ChannelStateSnapshot::Channel& c : channels->inputs) {
         const auto gate = static_cast<size_t>(c.gate);
-        if (gate >= env_.inputs.size() || static_cast<size_t>(c.channel) >= env_.inputs[gate].size()) {
+        if (gate >= env_.inputs.size() ||
+            static_cast<size_t>(c.channel) >= env_.inputs[gate].size()) {
           fail(absl::StrCat("it holds data of input channel ", c.channel, " of input ", c.gate,
                             ", which the task does not have"));
         }
@@ -789,7 +795,7 @@ void StreamTask::loadRecoveredChannelState() {
           fail(absl::StrCat("it holds data of output channel ", c.channel, " of output ", c.gate,
                             ", which the task does not have"));
         }
-        recoveredOutputs_.emplace_back(c.gate, c.channel, std::move(c.bytes));
+        recoveredOutputs_.push_back(std::move(c));
       }
     }
   }
@@ -797,8 +803,8 @@ void StreamTask::loadRecoveredChannelState() {
 
 void StreamTask::replayRecoveredChannelState() {
   // The output first: it was written before anything the recovered input produces.
-  for (auto& [writer, channel, bytes] : recoveredOutputs_)
-    writers_[static_cast<size_t>(writer)]->writeRecoveredOutput(channel, bytes);
+  for (const checkpoint::ChannelStateSnapshot::Channel& c : recoveredOutputs_)
+    writers_[static_cast<size_t>(c.gate)]->writeRecoveredOutput(c.channel, c.bytes);
   recoveredOutputs_.clear();
   replayingChannelState_ = true;
   for (auto& [channel, bytes] : recoveredInputs_) {
@@ -881,7 +887,7 @@ void StreamTask::run() {
   }
   // Release everything the task holds before reporting: the operators before the state they
   // used, whose destruction removes its local files.
-  unaligned_.reset();  // before the backends whose snapshots it may hold
+  collecting_.reset();  // before the backends whose snapshots it may hold
   writers_.clear();
   channelDeserializers_.clear();
   operators_.clear();
@@ -935,11 +941,10 @@ void StreamTask::runSource() {
       maybeFlush();
       const auto start = std::chrono::steady_clock::now();
       full->waitUntilAvailable(std::chrono::milliseconds(1));
-      backPressuredNanos_.fetch_add(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                               start)
-              .count(),
-          std::memory_order_relaxed);
+      backPressuredNanos_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count(),
+                                    std::memory_order_relaxed);
       continue;
     }
     InputStatus status = source->emitNext();
@@ -956,7 +961,7 @@ void StreamTask::runSource() {
 }
 
 bool StreamTask::awaitingCheckpointTimeouts() const {
-  return (unaligned_ != nullptr && !unaligned_->pendingOutputs.empty()) ||
+  return (collecting_ != nullptr && !collecting_->pendingOutputs.empty()) ||
          (alignmentTimeoutable_ && aligner_ != nullptr && aligner_->isAligning());
 }
 
@@ -1030,10 +1035,9 @@ void StreamTask::processBuffer(int channel, Buffer* buffer) {
     processPriorityEvent(channel, buffer);
     return;
   }
-  if (unaligned_ != nullptr && unaligned_->recordingChannels > 0 &&
-      unaligned_->recording[static_cast<size_t>(channel)]) [[unlikely]] {
+  if (collecting_ != nullptr && collecting_->records(static_cast<size_t>(channel))) [[unlikely]] {
     // Data before the channel's barrier, after the snapshot: in-flight data of the checkpoint.
-    unaligned_->inputs[static_cast<size_t>(channel)].append(buffer->data, buffer->size);
+    collecting_->inputs[static_cast<size_t>(channel)].append(buffer->data, buffer->size);
   }
   channelDeserializers_[static_cast<size_t>(channel)]->setBuffer(buffer);
   drainChannel(channel);
@@ -1082,10 +1086,8 @@ void StreamTask::drainChannel(int channel) {
           }
           if (aligner_ != nullptr && channelsEnded_ < gate_.numberOfChannels())
             applyBarrierDecisions(aligner_->onEndOfPartition(channel));
-          if (unaligned_ != nullptr && unaligned_->recordingChannels > 0 &&
-              unaligned_->recording[c]) {
+          if (collecting_ != nullptr && collecting_->records(c))
             stopRecording(channel);
-          }
         }
         break;
       case ElementKind::kBarrier:
@@ -1110,21 +1112,21 @@ void StreamTask::processBarrier(int channel,
                                 bool timeoutable,
                                 size_t remainingInBuffer) {
   const auto c = static_cast<size_t>(channel);
-  if (unaligned_ != nullptr && unaligned_->id == checkpointId) {
+  if (collecting_ != nullptr && collecting_->id == checkpointId) {
     // The checkpoint turned unaligned here before this channel's barrier came: what the channel
     // delivered up to the barrier is in-flight data, what follows it in the buffer is not.
-    if (unaligned_->recordingChannels > 0 && unaligned_->recording[c]) {
-      std::string& recorded = unaligned_->inputs[c];
-      recorded.resize(recorded.size() - std::min(recorded.size(),
-                                                 remainingInBuffer + kBarrierElementSize));
+    if (collecting_->records(c)) {
+      std::string& recorded = collecting_->inputs[c];
+      recorded.resize(recorded.size() -
+                      std::min(recorded.size(), remainingInBuffer + kBarrierElementSize));
       stopRecording(channel);
     }
     return;
   }
-  if (unaligned_ != nullptr && checkpointId > unaligned_->id) {
-    abortUnalignedCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
-                                          " arrived while checkpoint ", unaligned_->id,
-                                          " was recording its in-flight data"));
+  if (collecting_ != nullptr && checkpointId > collecting_->id) {
+    abortCollectingCheckpoint(absl::StrCat("a barrier of checkpoint ", checkpointId,
+                                           " arrived while checkpoint ", collecting_->id,
+                                           " was recording its in-flight data"));
   }
   const int64_t timeout = env_.jobGraph->checkpointing.alignedCheckpointTimeoutMillis;
   if (timeoutable && !aligner_->isAligning() && checkpointId > aligner_->latestCheckpointId() &&

@@ -6,13 +6,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include <brook/functions.h>
 #include <brook/operator.h>
 #include <brook/operator_state_store.h>
 
+#include "checkpoint/channel_state.h"
 #include "checkpoint/checkpoint_barrier_aligner.h"
 #include "checkpoint/state_assignment.h"
 #include "runtime/async_checkpoint_executor.h"
@@ -145,7 +145,7 @@ class StreamTask final : public ProcessingTimeService {
   /// barrier, or its end); the checkpoint is written once nothing more is awaited.
   void stopRecording(int channel);
   /// Gives up the checkpoint being collected, declining it with `reason`.
-  void abortUnalignedCheckpoint(const std::string& reason);
+  void abortCollectingCheckpoint(const std::string& reason);
   /// Reads the channel state of the checkpoint the task restores from (head operator's share).
   void loadRecoveredChannelState();
   /// Sends the recovered output and processes the recovered input, before anything else.
@@ -163,9 +163,9 @@ class StreamTask final : public ProcessingTimeService {
   };
   /// What an unaligned checkpoint does with an input channel when it takes its snapshot.
   enum class ChannelAtSnapshot {
-    kRecord,             ///< its barrier is still to come: record it until then
-    kBarrierOutOfBand,   ///< its barrier came as a priority buffer: keep its half-read element
-    kBarrierInBand,      ///< its barrier came in line: what follows is after the checkpoint
+    kRecord,            ///< its barrier is still to come: record it until then
+    kBarrierOutOfBand,  ///< its barrier came as a priority buffer: keep its half-read element
+    kBarrierInBand,     ///< its barrier came in line: what follows is after the checkpoint
   };
   /// Snapshots every operator's state into the checkpoint's folder, forwards the barrier and
   /// acknowledges (or declines, when the snapshot fails). kUnaligned: `channels` (null: record
@@ -174,8 +174,8 @@ class StreamTask final : public ProcessingTimeService {
                          int64_t timestampMillis,
                          BarrierKind kind = BarrierKind::kAligned,
                          const std::vector<ChannelAtSnapshot>* channels = nullptr);
-  /// The barrier kind of a checkpoint this task starts (sources) or completes aligned.
-  BarrierKind barrierKindFor(bool isSavepoint, bool timeoutable) const;
+  /// The barrier kind of a checkpoint (or savepoint) that this source task starts.
+  BarrierKind barrierKindFor(bool isSavepoint) const;
   /// Turns the checkpoint being aligned into an unaligned one (its alignment timed out, or an
   /// unaligned barrier of it arrived on `outOfBandChannel`).
   void switchAlignmentToUnaligned(int outOfBandChannel = -1);
@@ -294,14 +294,14 @@ class StreamTask final : public ProcessingTimeService {
   std::vector<int> channelIndexInEdge_;
   // The checkpoint still collecting in-flight data (input channels being recorded, timeoutable
   // barriers waiting in the output queues), or null.
-  std::unique_ptr<PendingCheckpoint> unaligned_;
+  std::unique_ptr<PendingCheckpoint> collecting_;
   // The checkpoint being aligned: whether its barriers are timeoutable, and its timestamp.
   bool alignmentTimeoutable_ = false;
   int64_t alignmentTimestampMillis_ = 0;
   std::chrono::steady_clock::time_point nextTimeoutCheck_;
   // Recovered channel state, until replayed: per channel / per (writer, channel).
   std::vector<std::pair<int, std::string>> recoveredInputs_;
-  std::vector<std::tuple<int, int, std::string>> recoveredOutputs_;
+  std::vector<checkpoint::ChannelStateSnapshot::Channel> recoveredOutputs_;
   // Recovered input is being processed: barriers in it are stale and skipped.
   bool replayingChannelState_ = false;
   int64_t currentWatermark_ = kNoTimestamp;

@@ -76,9 +76,8 @@ std::string recordOf(int64_t x) {
 
 int64_t numberOf(const std::string& record) {
   const size_t bar = record.find('|');
-  if (bar == std::string::npos || record.size() != bar + 1 + static_cast<size_t>(
-                                                             std::stoll(record.substr(0, bar)) %
-                                                             97) * 3) {
+  if (bar == std::string::npos ||
+      record.size() != bar + 1 + static_cast<size_t>(std::stoll(record.substr(0, bar)) % 97) * 3) {
     throw std::runtime_error("damaged record '" + record.substr(0, 40) + "'");
   }
   return std::stoll(record.substr(0, bar));
@@ -108,8 +107,8 @@ class SlowCountAndSum final : public KeyedProcessFunction<int64_t, std::string, 
     sum_->update(sum_->value().value_or(0) + x);
   }
   void onTimer(int64_t, OnTimerContext& ctx, Collector<std::string>& out) override {
-    out.collect(std::to_string(ctx.getCurrentKey()) + "," + std::to_string(*count_->value()) +
-                "," + std::to_string(*sum_->value()));
+    out.collect(std::to_string(ctx.getCurrentKey()) + "," + std::to_string(*count_->value()) + "," +
+                std::to_string(*sum_->value()));
   }
 
  private:
@@ -129,8 +128,8 @@ struct Job {
   CollectSink<std::string> sink;
 
   explicit Job(int64_t n) {
-    env.fromSource<int64_t>([n] { return std::make_unique<CountingSequenceReader>(n); },
-                            "Numbers", /*bounded=*/true, /*parallel=*/true)
+    env.fromSource<int64_t>([n] { return std::make_unique<CountingSequenceReader>(n); }, "Numbers",
+                            /*bounded=*/true, /*parallel=*/true)
         .uid("numbers")
         .map([](int64_t x) { return recordOf(x); })
         .uid("records")
@@ -185,41 +184,52 @@ class UnalignedCheckpointJobTest : public ::testing::TestWithParam<std::string> 
   void SetUp() override { probe = &probe_; }
   void TearDown() override { probe = nullptr; }
 
+  // Runs the job over `numbers` with `c` and no restarts until its failure, injected after
+  // eight checkpoint notifications (four per source subtask); returns its latest retained
+  // checkpoint, or an empty string (with a test failure).
+  std::string checkpointOfAFailedRun(int64_t numbers, Configuration c) {
+    probe_.failAfterCheckpoints = 8;
+    Job job(numbers);
+    c.set("restart-strategy.type", "none");
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    probe_.failAfterCheckpoints = 0;
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok())
+      return "";
+    EXPECT_EQ(result->status, JobStatus::kFailed);
+    EXPECT_THAT(result->failure, HasSubstr("injected failure"));
+    EXPECT_FALSE(result->latestCheckpoint.empty());
+    return result->status == JobStatus::kFailed ? result->latestCheckpoint : "";
+  }
+
+  // Runs the job over `numbers` from `checkpoint` at parallelism 2 to its end: both source
+  // positions are restored and the totals are exact.
+  void expectExactResultsFrom(const std::string& checkpoint, int64_t numbers) {
+    probe_.restoredPositions = 0;
+    Job job(numbers);
+    Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
+    c.set("execution.savepoint.path", checkpoint);
+    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
+    EXPECT_EQ(probe_.restoredPositions.load(), 2);
+    EXPECT_EQ(sorted(job.sink.values()), expectedLines(numbers));
+  }
+
   Probe probe_;
   testing::TempDir tmp_;
 };
 
 TEST_P(UnalignedCheckpointJobTest, ARetainedCheckpointWithInFlightDataRestoresExactResults) {
   constexpr int64_t kNumbers = 40'000;
-  std::string checkpoint;
-  {
-    probe_.failAfterCheckpoints = 8;  // notifications of both source subtasks
-    Job job(kNumbers);
-    Configuration c = unaligned(tmp_, GetParam(), 2);
-    c.set("restart-strategy.type", "none");
-    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
-    ASSERT_TRUE(result.ok()) << result.status();
-    ASSERT_EQ(result->status, JobStatus::kFailed);
-    ASSERT_THAT(result->failure, HasSubstr("injected failure"));
-    ASSERT_FALSE(result->latestCheckpoint.empty());
-    checkpoint = result->latestCheckpoint;
-  }
+  const std::string checkpoint = checkpointOfAFailedRun(kNumbers, unaligned(tmp_, GetParam(), 2));
+  ASSERT_FALSE(checkpoint.empty());
   // The sources were held back by the slow counter all along: the barriers overtook queued
   // output, and the counter recorded what reached it before its second barrier.
   InFlight inFlight = inFlightData(checkpoint);
   EXPECT_GT(inFlight.outputs, 0);
   EXPECT_GT(inFlight.inputs, 0);
-
-  probe_.failAfterCheckpoints = 0;
-  probe_.restoredPositions = 0;
-  Job job(kNumbers);
-  Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
-  c.set("execution.savepoint.path", checkpoint);
-  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
-  EXPECT_EQ(probe_.restoredPositions.load(), 2);
-  EXPECT_EQ(sorted(job.sink.values()), expectedLines(kNumbers));
+  expectExactResultsFrom(checkpoint, kNumbers);
 
   // In-flight data belongs to the channels of that parallelism.
   Job rescaled(kNumbers);
@@ -236,33 +246,13 @@ TEST_P(UnalignedCheckpointJobTest, ARetainedCheckpointWithInFlightDataRestoresEx
 // queues turn into priority buffers: the checkpoints hold in-flight data and restore exactly.
 TEST_P(UnalignedCheckpointJobTest, BarriersThatWaitLongerThanTheAlignedTimeoutTurnUnaligned) {
   constexpr int64_t kNumbers = 40'000;
-  std::string checkpoint;
-  {
-    probe_.failAfterCheckpoints = 8;
-    Job job(kNumbers);
-    Configuration c = unaligned(tmp_, GetParam(), 2);
-    c.set("execution.checkpointing.aligned-checkpoint-timeout", "30ms");
-    c.set("restart-strategy.type", "none");
-    absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
-    ASSERT_TRUE(result.ok()) << result.status();
-    ASSERT_EQ(result->status, JobStatus::kFailed);
-    ASSERT_THAT(result->failure, HasSubstr("injected failure"));
-    ASSERT_FALSE(result->latestCheckpoint.empty());
-    checkpoint = result->latestCheckpoint;
-  }
+  Configuration c = unaligned(tmp_, GetParam(), 2);
+  c.set("execution.checkpointing.aligned-checkpoint-timeout", "30ms");
+  const std::string checkpoint = checkpointOfAFailedRun(kNumbers, c);
+  ASSERT_FALSE(checkpoint.empty());
   // The sources' barriers waited behind their full queues beyond 30 ms and overtook them.
   EXPECT_GT(inFlightData(checkpoint).outputs, 0);
-
-  probe_.failAfterCheckpoints = 0;
-  probe_.restoredPositions = 0;
-  Job job(kNumbers);
-  Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
-  c.set("execution.savepoint.path", checkpoint);
-  absl::StatusOr<JobExecutionResult> result = executeLocally(job.env, c);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
-  EXPECT_EQ(probe_.restoredPositions.load(), 2);
-  EXPECT_EQ(sorted(job.sink.values()), expectedLines(kNumbers));
+  expectExactResultsFrom(checkpoint, kNumbers);
 }
 
 TEST_P(UnalignedCheckpointJobTest, RestartsAfterAFailureWithExactlyTheSameResults) {
@@ -281,13 +271,16 @@ TEST_P(UnalignedCheckpointJobTest, RestartsAfterAFailureWithExactlyTheSameResult
   EXPECT_EQ(sorted(job.sink.values()), expectedLines(kNumbers));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, UnalignedCheckpointJobTest, ::testing::Values("heap", "rocksdb"));
+INSTANTIATE_TEST_SUITE_P(Backends,
+                         UnalignedCheckpointJobTest,
+                         ::testing::Values("heap", "rocksdb"));
 
 // The same slow job with deep queues (32 buffers of small records per source subtask, about
 // 1.6 s of the counter's work) and an 800 ms checkpoint timeout: an aligned barrier waits behind
 // the queue and times out, an unaligned one overtakes it and completes in about the time of
 // one buffer, and so does one that starts aligned with a 200 ms aligned-checkpoint-timeout.
-TEST(UnalignedCheckpointBackpressureTest, UnderBackpressureUnalignedCheckpointsCompleteWhereAlignedOnesTimeOut) {
+TEST(UnalignedCheckpointBackpressureTest,
+     UnderBackpressureUnalignedCheckpointsCompleteWhereAlignedOnesTimeOut) {
   auto run = [](bool unalignedCheckpoints, const char* alignedTimeout) {
     Probe p;
     p.perRecord = std::chrono::microseconds(200);

@@ -397,8 +397,10 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
   return absl::OkStatus();
 }
 
-absl::Status TaskExecutor::triggerCheckpoint(const std::string& jobId, int64_t checkpointId,
-                                             int64_t timestampMillis, bool isSavepoint) {
+absl::Status TaskExecutor::triggerCheckpoint(const std::string& jobId,
+                                             int64_t checkpointId,
+                                             int64_t timestampMillis,
+                                             bool isSavepoint) {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(jobId);
   if (it == jobs_.end()) {

@@ -83,8 +83,10 @@ class TaskExecutor {
   /// Starts checkpoint (or savepoint) `checkpointId` at the job's source tasks here.
   /// FailedPrecondition when one of them is not running (it cannot take part); NotFound for an
   /// unknown job.
-  absl::Status triggerCheckpoint(const std::string& jobId, int64_t checkpointId,
-                                 int64_t timestampMillis, bool isSavepoint = false);
+  absl::Status triggerCheckpoint(const std::string& jobId,
+                                 int64_t checkpointId,
+                                 int64_t timestampMillis,
+                                 bool isSavepoint = false);
   /// Tells the job's tasks here that checkpoint `checkpointId` completed / was aborted.
   void notifyCheckpointComplete(const std::string& jobId, int64_t checkpointId);
   void notifyCheckpointAborted(const std::string& jobId, int64_t checkpointId);

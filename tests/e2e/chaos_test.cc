@@ -104,7 +104,8 @@ class ChaosTest : public ClusterTest, public ::testing::WithParamInterface<std::
 
   // Submits `job` detached with jobOptions(), `options` and the job's `jobArgs`; returns its id
   // (empty on failure).
-  std::string submit(const std::string& job, const std::vector<std::string>& jobArgs,
+  std::string submit(const std::string& job,
+                     const std::vector<std::string>& jobArgs,
                      const std::vector<std::string>& options = {}) {
     std::vector<std::string> args{"run", "-d"};
     for (const std::string& option : jobOptions())
@@ -211,6 +212,26 @@ class ChaosTest : public ClusterTest, public ::testing::WithParamInterface<std::
     return done && s.status() == v1::JOB_STATUS_FINISHED;
   }
 
+  // Runs the exactly-once check job over `events` records of 1000 keys (20,000 records per
+  // second and source subtask) with `options` while TaskManagers are killed; its audit must
+  // report every record exactly once.
+  void auditWithKilledTaskManagers(int64_t events, const std::vector<std::string>& options) {
+    constexpr int64_t kKeys = 1000;
+    const fs::path output = fs::path(logDir_) / "out";
+    const std::string jobId =
+        submit(kExactlyOnceCheckJob,
+               {"--keys=" + std::to_string(kKeys), "--events=" + std::to_string(events),
+                "--rate=20000", "--output=" + output.string()},
+               options);
+    ASSERT_EQ(jobId.size(), 32u);
+    ASSERT_TRUE(killTaskManagersWhileRunning(jobId, kRunTimeout)) << jobManager_->stderrText();
+    ASSERT_TRUE(fs::exists(output));
+    EXPECT_EQ(testing::sortedLines(output),
+              std::vector<std::string>{"exactly-once check: OK: " + std::to_string(kKeys) +
+                                       " keys, " + std::to_string(events) +
+                                       " records, 0 gaps, 0 duplicates, 0 out of order"});
+  }
+
   fs::path checkpoints_;
   int taskManagersStarted_ = 0;
 };
@@ -218,20 +239,7 @@ class ChaosTest : public ClusterTest, public ::testing::WithParamInterface<std::
 // 1,600,000 records over 1000 keys from four source subtasks at 20,000 records per second each:
 // about 20 s of input, with the replays after the kills on top.
 TEST_P(ChaosTest, ExactlyOnceAuditIsOkAfterKilledTaskManagers) {
-  constexpr int64_t kKeys = 1000;
-  constexpr int64_t kEvents = 1'600'000;
-  const fs::path output = fs::path(logDir_) / "out";
-  const std::string jobId =
-      submit(kExactlyOnceCheckJob,
-             {"--keys=" + std::to_string(kKeys), "--events=" + std::to_string(kEvents),
-              "--rate=20000", "--output=" + output.string()});
-  ASSERT_EQ(jobId.size(), 32u);
-  ASSERT_TRUE(killTaskManagersWhileRunning(jobId, kRunTimeout)) << jobManager_->stderrText();
-  ASSERT_TRUE(fs::exists(output));
-  EXPECT_EQ(testing::sortedLines(output),
-            std::vector<std::string>{"exactly-once check: OK: " + std::to_string(kKeys) +
-                                     " keys, " + std::to_string(kEvents) +
-                                     " records, 0 gaps, 0 duplicates, 0 out of order"});
+  auditWithKilledTaskManagers(1'600'000, {});
 }
 
 // The same audit with unaligned checkpoints: their barriers cross the TaskManagers as priority
@@ -239,21 +247,7 @@ TEST_P(ChaosTest, ExactlyOnceAuditIsOkAfterKilledTaskManagers) {
 TEST_P(ChaosTest, ExactlyOnceAuditIsOkWithUnalignedCheckpointsAfterKilledTaskManagers) {
   if (GetParam() != "heap")
     GTEST_SKIP() << "the channel state does not depend on the state backend";
-  constexpr int64_t kKeys = 1000;
-  constexpr int64_t kEvents = 1'000'000;
-  const fs::path output = fs::path(logDir_) / "out";
-  const std::string jobId =
-      submit(kExactlyOnceCheckJob,
-             {"--keys=" + std::to_string(kKeys), "--events=" + std::to_string(kEvents),
-              "--rate=20000", "--output=" + output.string()},
-             {"-D", "execution.checkpointing.unaligned.enabled=true"});
-  ASSERT_EQ(jobId.size(), 32u);
-  ASSERT_TRUE(killTaskManagersWhileRunning(jobId, kRunTimeout)) << jobManager_->stderrText();
-  ASSERT_TRUE(fs::exists(output));
-  EXPECT_EQ(testing::sortedLines(output),
-            std::vector<std::string>{"exactly-once check: OK: " + std::to_string(kKeys) +
-                                     " keys, " + std::to_string(kEvents) +
-                                     " records, 0 gaps, 0 duplicates, 0 out of order"});
+  auditWithKilledTaskManagers(1'000'000, {"-D", "execution.checkpointing.unaligned.enabled=true"});
 }
 
 // 5,000,000 events over 100 keys in 10 s windows (1 ms apart: 500 windows, 50,000 lines) from

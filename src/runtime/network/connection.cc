@@ -382,8 +382,7 @@ void Connection::readLoop() {
       } else {
         stageBegin_ += kFrameHeaderSize;
         bytesReceived_.fetch_add(kFrameHeaderSize, std::memory_order_relaxed);
-        status = isBufferFrame(decoded->kind) ? receiveBuffer(*decoded)
-                                              : receiveControl(*decoded);
+        status = isBufferFrame(decoded->kind) ? receiveBuffer(*decoded) : receiveControl(*decoded);
       }
     }
     if (!status.ok()) {

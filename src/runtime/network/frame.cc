@@ -78,8 +78,7 @@ absl::StatusOr<FrameHeader> decodeFrameHeader(std::string_view bytes, uint32_t m
   if (!isKnownKind(kind))
     return absl::InvalidArgumentError(absl::StrCat("unknown frame kind ", kind));
   uint16_t flags = loadU16(p + 6);
-  if (flags != 0 && kind != static_cast<uint8_t>(FrameKind::kBuffer) &&
-      kind != static_cast<uint8_t>(FrameKind::kPriorityBuffer))
+  if (flags != 0 && !isBufferFrame(static_cast<FrameKind>(kind)))
     return absl::InvalidArgumentError("non-zero frame flags");
   FrameHeader header;
   header.kind = static_cast<FrameKind>(kind);
