@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <system_error>
+#include <tuple>
+#include <utility>
 
 #include <absl/strings/str_cat.h>
 
@@ -259,6 +261,8 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
     }
     metadata.operators.push_back(std::move(op));
   }
+  if (problem.empty())
+    problem = resolveSharedFilePlaceholders(metadata);
   absl::Status written = problem.empty() ? writeMetadata(p.directory, metadata)
                                          : absl::DataLossError(problem);
   if (written.ok() && p.isSavepoint)
@@ -299,6 +303,40 @@ void CheckpointCoordinator::completeLocked(Pending p, int64_t nowMillis, Actions
   }
   if (callbacks_.notifyComplete)
     actions.push_back([this, id] { callbacks_.notifyComplete(id); });
+}
+
+std::string CheckpointCoordinator::resolveSharedFilePlaceholders(
+    CheckpointMetadata& metadata) const {
+  // (operator uid, subtask, RocksDB file name) -> the shared file of the latest checkpoint.
+  std::map<std::tuple<std::string, int, std::string>, StateFile> latest;
+  if (latest_) {
+    for (const OperatorStateMetadata& op : latest_->operators) {
+      for (const SubtaskStateMetadata& s : op.subtasks) {
+        for (const NativeStateFile& f : s.nativeKeyedState) {
+          if (f.shared)
+            latest.emplace(std::make_tuple(op.operatorUid, s.subtaskIndex, f.localName), f.file);
+        }
+      }
+    }
+  }
+  for (OperatorStateMetadata& op : metadata.operators) {
+    for (SubtaskStateMetadata& s : op.subtasks) {
+      for (NativeStateFile& f : s.nativeKeyedState) {
+        if (!f.shared || !f.file.path.empty())
+          continue;
+        auto it = latest.find(std::make_tuple(op.operatorUid, s.subtaskIndex, f.localName));
+        if (it == latest.end()) {
+          return absl::StrCat("subtask ", s.subtaskIndex, " of operator '", op.operatorUid,
+                              "' references its RocksDB file ", f.localName,
+                              " of an earlier checkpoint, which the latest completed checkpoint ",
+                              latest_ ? absl::StrCat(latest_->checkpointId) : "(none)",
+                              " does not hold");
+        }
+        f.file = it->second;
+      }
+    }
+  }
+  return {};
 }
 
 void CheckpointCoordinator::decline(int64_t id, SubtaskId task, DeclineReason why,

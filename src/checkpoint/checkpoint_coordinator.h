@@ -150,6 +150,9 @@ class CheckpointCoordinator {
                                         std::filesystem::path directory, SavepointCallback done,
                                         Actions& actions);
   void completeLocked(Pending pending, int64_t nowMillis, Actions& actions);
+  /// Fills in the paths of the shared files that tasks acknowledged by placeholder, from the
+  /// latest completed checkpoint; returns what is wrong when one is not there.
+  std::string resolveSharedFilePlaceholders(CheckpointMetadata& metadata) const;
   void abortLocked(int64_t id, const std::string& reason, bool countsAsFailure,
                    Actions& actions);
   void failureLocked(const std::string& reason, Actions& actions);

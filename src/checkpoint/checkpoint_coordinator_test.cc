@@ -69,7 +69,8 @@ class CoordinatorTest : public ::testing::Test {
       absl::StatusOr<StateFile> f = writeStateFile(dir, name, "state of " + name);
       if (!f.ok())
         return f.status();
-      a.operators.emplace_back(d.uid, SubtaskStateMetadata{task.subtaskIndex, 0, 127, {*f}, {}, {}});
+      a.operators.emplace_back(d.uid,
+                               SubtaskStateMetadata{task.subtaskIndex, 0, 127, {*f}, {}, {}, {}});
     }
     return c.acknowledge(id, a, now);
   }
@@ -215,7 +216,8 @@ TEST_F(CoordinatorTest, BadAcknowledgementsAreRefused) {
   EXPECT_EQ(twice.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(twice.message(), HasSubstr("acknowledged twice"));
   EXPECT_THAT(ack(*c, 1, {7, 0}).message(), HasSubstr("not a task of this job"));
-  TaskAcknowledgement wrongOperator{{1, 1}, {{"source", SubtaskStateMetadata{1, 0, 0, {}, {}, {}}}}};
+  TaskAcknowledgement wrongOperator{{1, 1},
+                                    {{"source", SubtaskStateMetadata{1, 0, 0, {}, {}, {}, {}}}}};
   EXPECT_THAT(c->acknowledge(1, wrongOperator, 0).message(),
               HasSubstr("state of operator 'source' subtask 1, which it does not run"));
   EXPECT_EQ(ack(*c, 9, {0, 0}).code(), absl::StatusCode::kNotFound);
@@ -359,6 +361,63 @@ TEST_F(CoordinatorTest, AbortPendingDoesNotCountAsFailure) {
   EXPECT_THAT(rec_.aborted[0].second, HasSubstr("failing over"));
   EXPECT_EQ(c->counts().failed, 0);
   EXPECT_THAT(rec_.jobFailures, IsEmpty());
+}
+
+// Incremental checkpoints: the counter's subtasks acknowledge RocksDB files, shared ones by
+// placeholder when the latest completed checkpoint holds them.
+TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheckpoint) {
+  auto c = make(every(100));
+  const fs::path shared = tmp_.path() / "job-a" / "shared";
+  auto upload = [&](const std::string& name) {
+    absl::StatusOr<StateFile> f = writeStateFile(shared, name, "sst " + name);
+    EXPECT_TRUE(f.ok());
+    return *f;
+  };
+  auto ackNative = [&](int64_t id, int subtask, std::vector<NativeStateFile> files) {
+    TaskAcknowledgement a{{1, subtask}, {}};
+    a.operators.emplace_back("counter",
+                             SubtaskStateMetadata{subtask, 0, 127, {}, {}, {}, std::move(files)});
+    return c->acknowledge(id, a, 0);
+  };
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 1, {0, 0}).ok());
+  const StateFile first0 = upload("chk-1-counter_0-000010.sst");
+  const StateFile first1 = upload("chk-1-counter_1-000010.sst");
+  ASSERT_TRUE(ackNative(1, 0, {{"000010.sst", true, first0}}).ok());
+  ASSERT_TRUE(ackNative(1, 1, {{"000010.sst", true, first1}}).ok());
+  ASSERT_THAT(rec_.completed, ElementsAre(1));
+
+  // Subtask 0 still has 000010.sst; subtask 1 compacted its file away.
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 2, {0, 0}).ok());
+  const StateFile second0 = upload("chk-2-counter_0-000011.sst");
+  const StateFile second1 = upload("chk-2-counter_1-000012.sst");
+  ASSERT_TRUE(ackNative(2, 0, {{"000010.sst", true, {}}, {"000011.sst", true, second0}}).ok());
+  ASSERT_TRUE(ackNative(2, 1, {{"000012.sst", true, second1}}).ok());
+  ASSERT_THAT(rec_.completed, ElementsAre(1, 2));
+  absl::StatusOr<CheckpointMetadata> m = readMetadata(checkpointDir(2));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<NativeStateFile>& files = m->operators[1].subtasks[0].nativeKeyedState;
+  ASSERT_THAT(files, SizeIs(2));
+  EXPECT_EQ(files[0].file, first0);
+  EXPECT_EQ(files[1].file, second0);
+  // Checkpoint 1 is gone, and with it the file only it referenced.
+  EXPECT_FALSE(fs::exists(checkpointDir(1)));
+  EXPECT_TRUE(fs::exists(shared / first0.path));
+  EXPECT_FALSE(fs::exists(shared / first1.path));
+  EXPECT_TRUE(verifyStateFiles(*m, checkpointDir(2)).ok());
+
+  // A placeholder for a file the latest checkpoint does not hold aborts the checkpoint.
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 3, {0, 0}).ok());
+  ASSERT_TRUE(ackNative(3, 0, {{"000010.sst", true, {}}}).ok());
+  ASSERT_TRUE(ackNative(3, 1, {{"000010.sst", true, {}}}).ok());
+  EXPECT_THAT(rec_.completed, ElementsAre(1, 2));
+  ASSERT_THAT(rec_.aborted, SizeIs(1));
+  EXPECT_THAT(rec_.aborted[0].second,
+              HasSubstr("subtask 1 of operator 'counter' references its RocksDB file 000010.sst "
+                        "of an earlier checkpoint, which the latest completed checkpoint 2 "
+                        "does not hold"));
 }
 
 }  // namespace

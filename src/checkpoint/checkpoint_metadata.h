@@ -2,7 +2,9 @@
 
 /// What a completed checkpoint or savepoint holds: per operator (bound by its uid) and parallel
 /// subtask, the files of its keyed state, operator state and in-flight channel data. Paths are
-/// relative to the checkpoint's directory, so a savepoint directory can be moved as a whole.
+/// relative to the checkpoint's directory, so a savepoint directory can be moved as a whole;
+/// only incremental checkpoints (never savepoints) also name files in the job's shared
+/// directory, beside their own.
 
 #include <cstdint>
 #include <string>
@@ -19,6 +21,20 @@ struct StateFile {
   bool operator==(const StateFile&) const = default;
 };
 
+/// A file of an incremental (native RocksDB) snapshot of a subtask's keyed state.
+struct NativeStateFile {
+  /// Its name among the RocksDB files: a plain file name.
+  std::string localName;
+  /// In the job's shared directory (`<job dir>/shared`, an SST file that later checkpoints may
+  /// reference too), else in the checkpoint's directory; `file.path` is relative to it.
+  bool shared = false;
+  /// In a task's acknowledgement, a shared file with an empty path is a placeholder: the same
+  /// file of the same subtask in the latest completed checkpoint, whose path the coordinator
+  /// fills in.
+  StateFile file;
+  bool operator==(const NativeStateFile&) const = default;
+};
+
 /// What one parallel subtask of an operator snapshotted.
 struct SubtaskStateMetadata {
   int subtaskIndex = 0;
@@ -28,6 +44,9 @@ struct SubtaskStateMetadata {
   std::vector<StateFile> keyedState;
   std::vector<StateFile> operatorState;
   std::vector<StateFile> channelState;
+  /// An incremental snapshot's RocksDB files; `keyedState` then holds only the keyed state kept
+  /// outside RocksDB (timers).
+  std::vector<NativeStateFile> nativeKeyedState;
   bool operator==(const SubtaskStateMetadata&) const = default;
 };
 
@@ -48,8 +67,11 @@ struct CheckpointMetadata {
   std::vector<OperatorStateMetadata> operators;
   bool operator==(const CheckpointMetadata&) const = default;
 
-  /// Every state file the checkpoint names.
+  /// Every state file the checkpoint names in its own directory (the shared files of
+  /// incremental snapshots are not among them).
   std::vector<const StateFile*> files() const;
+  /// The shared files of incremental snapshots the checkpoint names.
+  std::vector<const NativeStateFile*> sharedFiles() const;
 };
 
 }  // namespace brook::checkpoint

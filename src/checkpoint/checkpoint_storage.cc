@@ -8,7 +8,9 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <set>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -68,6 +70,10 @@ std::vector<StateFile> filesFrom(const Repeated& files) {
   return out;
 }
 
+NativeStateFile fromProto(const v1::NativeStateFile& f) {
+  return NativeStateFile{f.local_name(), f.shared(), fromProto(f.file())};
+}
+
 SubtaskStateMetadata subtaskFromProto(const v1::SubtaskStateMetadata& st) {
   SubtaskStateMetadata s;
   s.subtaskIndex = st.subtask_index();
@@ -76,6 +82,8 @@ SubtaskStateMetadata subtaskFromProto(const v1::SubtaskStateMetadata& st) {
   s.keyedState = filesFrom(st.keyed_state());
   s.operatorState = filesFrom(st.operator_state());
   s.channelState = filesFrom(st.channel_state());
+  for (const v1::NativeStateFile& f : st.native_keyed_state())
+    s.nativeKeyedState.push_back(fromProto(f));
   return s;
 }
 
@@ -88,6 +96,27 @@ bool isContainedPath(const std::string& path) {
       return false;
   }
   return true;
+}
+
+/// A RocksDB file name of a native snapshot: a plain name, no folders.
+bool isPlainFileName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+/// Why the native files of `s` are not well formed, or empty. Placeholders (shared files without
+/// a path) are allowed only in acknowledgements.
+std::string nativeFileProblem(const SubtaskStateMetadata& s, bool allowPlaceholders) {
+  for (const NativeStateFile& f : s.nativeKeyedState) {
+    if (!isPlainFileName(f.localName))
+      return absl::StrCat("native state file name '", f.localName, "' is not a plain file name");
+    if (f.file.path.empty() && f.shared && allowPlaceholders)
+      continue;
+    if (!isContainedPath(f.file.path)) {
+      return absl::StrCat("state file path '", f.file.path, "' leaves the ",
+                          f.shared ? "shared directory" : "checkpoint");
+    }
+  }
+  return {};
 }
 
 absl::StatusOr<std::string> readWholeFile(const fs::path& path) {
@@ -140,9 +169,30 @@ std::vector<const StateFile*> CheckpointMetadata::files() const {
         for (const StateFile& f : *list)
           out.push_back(&f);
       }
+      for (const NativeStateFile& f : s.nativeKeyedState) {
+        if (!f.shared)
+          out.push_back(&f.file);
+      }
     }
   }
   return out;
+}
+
+std::vector<const NativeStateFile*> CheckpointMetadata::sharedFiles() const {
+  std::vector<const NativeStateFile*> out;
+  for (const OperatorStateMetadata& op : operators) {
+    for (const SubtaskStateMetadata& s : op.subtasks) {
+      for (const NativeStateFile& f : s.nativeKeyedState) {
+        if (f.shared)
+          out.push_back(&f);
+      }
+    }
+  }
+  return out;
+}
+
+fs::path sharedDirectoryOf(const fs::path& checkpointDirectory) {
+  return checkpointDirectory.parent_path() / "shared";
 }
 
 absl::StatusOr<fs::path> parseCheckpointDirectoryUri(std::string_view uri) {
@@ -204,6 +254,12 @@ void toProto(const SubtaskStateMetadata& s, v1::SubtaskStateMetadata* st) {
     toProto(f, st->add_operator_state());
   for (const StateFile& f : s.channelState)
     toProto(f, st->add_channel_state());
+  for (const NativeStateFile& f : s.nativeKeyedState) {
+    v1::NativeStateFile* n = st->add_native_keyed_state();
+    n->set_local_name(f.localName);
+    n->set_shared(f.shared);
+    toProto(f.file, n->mutable_file());
+  }
 }
 
 absl::StatusOr<SubtaskStateMetadata> fromProto(const v1::SubtaskStateMetadata& proto) {
@@ -216,6 +272,8 @@ absl::StatusOr<SubtaskStateMetadata> fromProto(const v1::SubtaskStateMetadata& p
       }
     }
   }
+  if (std::string problem = nativeFileProblem(s, /*allowPlaceholders=*/true); !problem.empty())
+    return absl::DataLossError(problem);
   return s;
 }
 
@@ -265,6 +323,15 @@ absl::StatusOr<CheckpointMetadata> decodeMetadata(std::string_view bytes,
     if (!isContainedPath(f->path))
       return damaged(absl::StrCat("state file path '", f->path, "' leaves the checkpoint"));
   }
+  for (const OperatorStateMetadata& op : metadata.operators) {
+    for (const SubtaskStateMetadata& st : op.subtasks) {
+      if (std::string problem = nativeFileProblem(st, /*allowPlaceholders=*/false);
+          !problem.empty())
+        return damaged(problem);
+    }
+  }
+  if (metadata.isSavepoint && !metadata.sharedFiles().empty())
+    return damaged("a savepoint names files of a job's shared directory");
   return metadata;
 }
 
@@ -303,13 +370,101 @@ absl::StatusOr<std::string> readStateFile(const fs::path& directory, const State
   return bytes;
 }
 
-absl::Status verifyStateFiles(const CheckpointMetadata& metadata, const fs::path& directory) {
-  for (const StateFile* f : metadata.files()) {
-    absl::StatusOr<std::string> bytes = readStateFile(directory, *f);
-    if (!bytes.ok())
-      return bytes.status();
+namespace {
+
+/// Reads the file at `path` in blocks, handing each to `consume`, and checks its size and
+/// CRC-32C against `file`; errors are DataLoss naming the path.
+absl::Status readCheckedFile(const fs::path& path,
+                             const StateFile& file,
+                             const std::function<absl::Status(std::string_view)>& consume) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::DataLossError(
+        absl::StrCat("state file ", path.string(), " of the checkpoint is missing or unreadable"));
+  }
+  std::vector<char> block(size_t{1} << 20);
+  int64_t size = 0;
+  uint32_t crc = 0;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const std::string_view bytes(block.data(), static_cast<size_t>(in.gcount()));
+    if (bytes.empty())
+      break;
+    size += static_cast<int64_t>(bytes.size());
+    crc = state::internal::crc32cExtend(crc, bytes);
+    if (consume)
+      BROOK_RETURN_IF_ERROR(consume(bytes));
+  }
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("cannot read state file ", path.string()));
+  if (size != file.size) {
+    return absl::DataLossError(absl::StrCat("state file ", path.string(), " has ", size,
+                                            " bytes, the checkpoint recorded ", file.size));
+  }
+  if (crc != file.crc32c) {
+    return absl::DataLossError(
+        absl::StrCat("state file ", path.string(), " is damaged (checksum mismatch)"));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+fs::path nativeStateFilePath(const fs::path& checkpointDirectory, const NativeStateFile& file) {
+  return (file.shared ? sharedDirectoryOf(checkpointDirectory) : checkpointDirectory) /
+         file.file.path;
+}
+
+absl::Status verifyStateFiles(const CheckpointMetadata& metadata, const fs::path& directory) {
+  for (const StateFile* f : metadata.files()) {
+    if (!isContainedPath(f->path)) {
+      return absl::DataLossError(
+          absl::StrCat("state file path '", f->path, "' leaves the checkpoint"));
+    }
+    BROOK_RETURN_IF_ERROR(readCheckedFile(directory / f->path, *f, nullptr));
+  }
+  for (const NativeStateFile* f : metadata.sharedFiles())
+    BROOK_RETURN_IF_ERROR(readCheckedFile(nativeStateFilePath(directory, *f), f->file, nullptr));
+  return absl::OkStatus();
+}
+
+absl::Status copyNativeStateFile(const fs::path& checkpointDirectory,
+                                 const NativeStateFile& file,
+                                 const fs::path& destination) {
+  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
+  if (!out)
+    return errnoError("cannot create", destination);
+  BROOK_RETURN_IF_ERROR(
+      readCheckedFile(nativeStateFilePath(checkpointDirectory, file), file.file,
+                      [&](std::string_view bytes) -> absl::Status {
+                        if (!out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+                          return errnoError("cannot write", destination);
+                        return absl::OkStatus();
+                      }));
+  out.close();
+  if (!out)
+    return errnoError("cannot write", destination);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StateFile> uploadFile(const fs::path& source,
+                                     const fs::path& directory,
+                                     std::string_view name,
+                                     const std::atomic<bool>* cancelled) {
+  std::ifstream in(source, std::ios::binary);
+  if (!in)
+    return errnoError("cannot open", source);
+  BROOK_ASSIGN_OR_RETURN(std::unique_ptr<StateFileStream> file,
+                         StateFileStream::create(directory, name, cancelled));
+  std::vector<char> block(size_t{1} << 20);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    file->stream().write(block.data(), in.gcount());
+    BROOK_RETURN_IF_ERROR(file->status());
+  }
+  if (in.bad())
+    return errnoError("cannot read", source);
+  return file->close();
 }
 
 namespace {
@@ -492,7 +647,8 @@ absl::StatusOr<FileCheckpointStorage> FileCheckpointStorage::open(std::string_vi
   }
   fs::path jobDirectory = root / std::string(jobId);
   std::error_code error;
-  fs::create_directories(jobDirectory, error);
+  // The shared folder of incremental checkpoints too: tasks upload into it, and never create it.
+  fs::create_directories(jobDirectory / "shared", error);
   if (error) {
     return absl::InternalError(absl::StrCat("cannot create the checkpoint directory ",
                                             jobDirectory.string(), ": ", error.message()));
@@ -553,6 +709,54 @@ absl::Status FileCheckpointStorage::retain(int numRetained,
   absl::Status status = absl::OkStatus();
   for (int64_t id : drop)
     status.Update(discardCheckpoint(id));
+  status.Update(discardUnreferencedSharedFiles(newest, inProgress));
+  return status;
+}
+
+int64_t sharedFileUploader(std::string_view name) {
+  if (!name.starts_with("chk-"))
+    return -1;
+  const size_t dash = name.find('-', 4);
+  if (dash == std::string_view::npos)
+    return -1;
+  int64_t id = -1;
+  auto [ptr, ec] = std::from_chars(name.data() + 4, name.data() + dash, id);
+  return ec == std::errc() && ptr == name.data() + dash && id >= 0 ? id : -1;
+}
+
+absl::Status FileCheckpointStorage::discardUnreferencedSharedFiles(
+    int64_t newestCompleted, const std::vector<int64_t>& inProgress) const {
+  const fs::path shared = sharedDirectory();
+  std::error_code error;
+  if (!fs::is_directory(shared, error))
+    return absl::OkStatus();
+  std::set<std::string> referenced;
+  for (int64_t id : completedCheckpointIds()) {
+    absl::StatusOr<CheckpointMetadata> metadata = readMetadata(checkpointDirectory(id));
+    if (!metadata.ok()) {
+      // Its references are unknown: nothing is discarded until it is gone.
+      return absl::DataLossError(
+          absl::StrCat("shared files are kept: ", metadata.status().message()));
+    }
+    for (const NativeStateFile* f : metadata->sharedFiles())
+      referenced.insert(f->file.path);
+  }
+  absl::Status status = absl::OkStatus();
+  for (fs::directory_iterator it(shared, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    const int64_t uploader = sharedFileUploader(name);
+    // A file of a checkpoint still being written, or of one newer than every completed
+    // checkpoint, may yet be referenced; unknown files are left alone.
+    if (uploader < 0 || uploader > newestCompleted || referenced.count(name) != 0 ||
+        std::find(inProgress.begin(), inProgress.end(), uploader) != inProgress.end())
+      continue;
+    std::error_code removeError;
+    fs::remove(it->path(), removeError);
+    if (removeError) {
+      status.Update(absl::UnavailableError(
+          absl::StrCat("cannot remove ", it->path().string(), ": ", removeError.message())));
+    }
+  }
   return status;
 }
 

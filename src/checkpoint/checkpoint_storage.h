@@ -51,6 +51,29 @@ absl::StatusOr<CheckpointMetadata> readMetadata(const std::filesystem::path& pat
 absl::Status verifyStateFiles(const CheckpointMetadata& metadata,
                               const std::filesystem::path& directory);
 
+/// The job's shared directory, beside the checkpoint directory `checkpointDirectory`.
+std::filesystem::path sharedDirectoryOf(const std::filesystem::path& checkpointDirectory);
+
+/// Where `file`, named by the checkpoint in `checkpointDirectory`, lives.
+std::filesystem::path nativeStateFilePath(const std::filesystem::path& checkpointDirectory,
+                                          const NativeStateFile& file);
+
+/// Copies `file` of the checkpoint in `checkpointDirectory` to `destination` (a new file),
+/// checking its size and CRC-32C on the way: a mismatch is DataLoss naming the file.
+absl::Status copyNativeStateFile(const std::filesystem::path& checkpointDirectory,
+                                 const NativeStateFile& file,
+                                 const std::filesystem::path& destination);
+
+/// Copies the local file `source` into `directory`/`name` as a state file (StateFileStream:
+/// atomically, checksummed, stopping when `cancelled` is set) and returns its handle.
+absl::StatusOr<StateFile> uploadFile(const std::filesystem::path& source,
+                                     const std::filesystem::path& directory,
+                                     std::string_view name,
+                                     const std::atomic<bool>* cancelled = nullptr);
+
+/// The id of the checkpoint that uploaded the shared file `name` ("chk-<id>-..."), or -1.
+int64_t sharedFileUploader(std::string_view name);
+
 /// Writes `bytes` to `path` so that readers see either the old file or the whole new one:
 /// a temporary file beside it, fsync, rename over `path`, fsync of the directory.
 absl::Status writeFileAtomically(const std::filesystem::path& path, std::string_view bytes);
@@ -125,8 +148,16 @@ class FileCheckpointStorage {
 
   /// Removes completed checkpoints but the newest `numRetained`, and the directories of
   /// checkpoints that never completed and are older than the newest completed one, except
-  /// those of `inProgress`.
+  /// those of `inProgress`; then the shared files that no remaining checkpoint references
+  /// (discardUnreferencedSharedFiles).
   absl::Status retain(int numRetained, const std::vector<int64_t>& inProgress = {}) const;
+
+  /// Removes the files of the shared directory that no completed checkpoint references and
+  /// that a checkpoint neither in `inProgress` nor newer than `newestCompleted` uploaded (a
+  /// pending checkpoint references only its own uploads and files of the latest completed
+  /// checkpoint). Keeps everything when a completed checkpoint's metadata cannot be read.
+  absl::Status discardUnreferencedSharedFiles(int64_t newestCompleted,
+                                              const std::vector<int64_t>& inProgress) const;
 
   struct Restorable {
     CheckpointMetadata metadata;

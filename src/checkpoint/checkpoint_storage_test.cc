@@ -41,9 +41,9 @@ CheckpointMetadata sampleMetadata(int64_t id) {
   m.checkpointId = id;
   m.timestampMillis = 1'700'000'000'000 + id;
   OperatorStateMetadata op{"counter", "Keyed Counter", 2, 128, {}};
-  op.subtasks.push_back(SubtaskStateMetadata{0, 0, 63, {{"keyed-0", 10, 0xabcd}}, {}, {}});
+  op.subtasks.push_back(SubtaskStateMetadata{0, 0, 63, {{"keyed-0", 10, 0xabcd}}, {}, {}, {}});
   op.subtasks.push_back(
-      SubtaskStateMetadata{1, 64, 127, {{"keyed-1", 20, 0x1234}}, {{"op-1", 3, 7}}, {}});
+      SubtaskStateMetadata{1, 64, 127, {{"keyed-1", 20, 0x1234}}, {{"op-1", 3, 7}}, {}, {}});
   m.operators.push_back(op);
   m.operators.push_back(OperatorStateMetadata{"source", "Source", 1, 128, {}});
   return m;
@@ -109,6 +109,94 @@ TEST(CheckpointMetadataTest, StatePathsMayNotLeaveTheCheckpoint) {
   }
   testing::TempDir tmp;
   EXPECT_FALSE(writeStateFile(tmp.path(), "../x", "bytes").ok());
+}
+
+TEST(CheckpointMetadataTest, NativeFilesRoundTripAndStayInTheirDirectories) {
+  CheckpointMetadata m = sampleMetadata(4);
+  m.operators[0].subtasks[0].nativeKeyedState = {
+      {"000012.sst", true, {"chk-3-counter_0-000012.sst", 100, 1}},
+      {"MANIFEST-000005", false, {"counter_0.native/MANIFEST-000005", 50, 2}}};
+  absl::StatusOr<CheckpointMetadata> read = decodeMetadata(encodeMetadata(m), "f");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, m);
+  // The private file is the checkpoint's; the shared one is the job's.
+  EXPECT_THAT(m.files(), SizeIs(4));
+  ASSERT_THAT(m.sharedFiles(), SizeIs(1));
+  EXPECT_EQ(nativeStateFilePath("/cp/job/chk-4", *m.sharedFiles()[0]),
+            fs::path("/cp/job/shared/chk-3-counter_0-000012.sst"));
+
+  auto damaged = [&](auto change) {
+    CheckpointMetadata bad = m;
+    change(bad.operators[0].subtasks[0].nativeKeyedState);
+    return decodeMetadata(encodeMetadata(bad), "f").status();
+  };
+  EXPECT_EQ(damaged([](auto& f) { f[0].file.path = "../../etc/passwd"; }).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_THAT(damaged([](auto& f) { f[0].file.path = ""; }).message(), HasSubstr("leaves"));
+  EXPECT_THAT(damaged([](auto& f) { f[1].localName = "../CURRENT"; }).message(),
+              HasSubstr("not a plain file name"));
+  m.isSavepoint = true;
+  EXPECT_THAT(decodeMetadata(encodeMetadata(m), "f").status().message(),
+              HasSubstr("a savepoint names files of a job's shared directory"));
+}
+
+TEST(FileCheckpointStorageTest, SharedFilesGoWhenNoRetainedCheckpointReferencesThem) {
+  testing::TempDir tmp;
+  absl::StatusOr<FileCheckpointStorage> storage =
+      FileCheckpointStorage::open(tmp.path().string(), "job");
+  ASSERT_TRUE(storage.ok());
+  const fs::path shared = storage->sharedDirectory();
+  auto upload = [&](const std::string& name) {
+    absl::StatusOr<StateFile> f = writeStateFile(shared, name, "sst " + name);
+    EXPECT_TRUE(f.ok());
+    return *f;
+  };
+  auto complete = [&](int64_t id, std::vector<NativeStateFile> files) {
+    CheckpointMetadata m;
+    m.checkpointId = id;
+    OperatorStateMetadata op{"counter", "Counter", 1, 128, {}};
+    op.subtasks.push_back(SubtaskStateMetadata{0, 0, 127, {}, {}, {}, std::move(files)});
+    m.operators.push_back(op);
+    absl::StatusOr<fs::path> dir = storage->initializeCheckpoint(id);
+    ASSERT_TRUE(dir.ok());
+    ASSERT_TRUE(writeMetadata(*dir, m).ok());
+  };
+  const StateFile a = upload("chk-1-counter_0-000010.sst");
+  const StateFile b = upload("chk-1-counter_0-000011.sst");
+  complete(1, {{"000010.sst", true, a}, {"000011.sst", true, b}});
+  // Checkpoint 2 keeps 000010.sst and has a new file; 3 is in progress, 4 newer than any
+  // completed one (its coordinator may not know it yet); "notes" is nobody's.
+  const StateFile c = upload("chk-2-counter_0-000012.sst");
+  complete(2, {{"000010.sst", true, a}, {"000012.sst", true, c}});
+  upload("chk-3-counter_0-000013.sst");
+  upload("chk-4-counter_0-000014.sst");
+  writeAll(shared / "notes", "x");
+
+  ASSERT_TRUE(storage->retain(1, {3}).ok());
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(shared))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_THAT(names,
+              ElementsAre("chk-1-counter_0-000010.sst", "chk-2-counter_0-000012.sst",
+                          "chk-3-counter_0-000013.sst", "chk-4-counter_0-000014.sst", "notes"));
+  EXPECT_EQ(storage->completedCheckpointIds(), std::vector<int64_t>{2});
+  // The retained checkpoint is intact; a damaged shared file makes it unusable.
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(storage->latestRestorable(&warnings).ok());
+  writeAll(shared / "chk-2-counter_0-000012.sst", "sst chk-2-counter_0-000099.sst");
+  absl::StatusOr<FileCheckpointStorage::Restorable> none = storage->latestRestorable(&warnings);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(none.status().message(), HasSubstr("chk-2-counter_0-000012.sst"));
+
+  // Once checkpoint 3 is no longer in progress and 4 completed without them, both go.
+  complete(4, {{"000010.sst", true, a}});
+  ASSERT_TRUE(storage->retain(1, {}).ok());
+  names.clear();
+  for (const auto& e : fs::directory_iterator(shared))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_THAT(names, ElementsAre("chk-1-counter_0-000010.sst", "notes"));
 }
 
 TEST(CheckpointMetadataTest, MissingMetadataIsNotFoundNamingThePath) {
@@ -221,8 +309,8 @@ void completeCheckpoint(const FileCheckpointStorage& storage, int64_t id,
   CheckpointMetadata m;
   m.jobId = "job";
   m.checkpointId = id;
-  m.operators.push_back(
-      OperatorStateMetadata{"op", "op", 1, 128, {SubtaskStateMetadata{0, 0, 127, {*f}, {}, {}}}});
+  m.operators.push_back(OperatorStateMetadata{
+      "op", "op", 1, 128, {SubtaskStateMetadata{0, 0, 127, {*f}, {}, {}, {}}}});
   ASSERT_TRUE(writeMetadata(*dir, m).ok());
 }
 
@@ -234,6 +322,7 @@ TEST(FileCheckpointStorageTest, LaysOutJobAndCheckpointFolders) {
   EXPECT_EQ(storage->jobDirectory(), tmp.path() / "job-1");
   EXPECT_EQ(storage->checkpointDirectory(12), tmp.path() / "job-1" / "chk-12");
   EXPECT_EQ(storage->sharedDirectory(), tmp.path() / "job-1" / "shared");
+  EXPECT_TRUE(fs::is_directory(storage->sharedDirectory()));
   EXPECT_THAT(storage->completedCheckpointIds(), IsEmpty());
   completeCheckpoint(*storage, 2, "two");
   completeCheckpoint(*storage, 10, "ten");

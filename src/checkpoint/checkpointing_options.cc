@@ -92,17 +92,10 @@ absl::StatusOr<CheckpointingOptions> checkpointingOptionsFrom(const Configuratio
         absl::StrCat(keys::kCheckpointingUnaligned, ": unaligned checkpoints need ",
                      keys::kCheckpointingMode, " EXACTLY_ONCE"));
   }
-  // Accepted keys whose features this version does not have refuse to be turned on, rather
-  // than be silently ignored.
   if (o.alignedCheckpointTimeoutMillis > 0 && !o.unaligned) {
     return absl::InvalidArgumentError(absl::StrCat(keys::kAlignedCheckpointTimeout,
                                                    ": switching to unaligned checkpoints needs ",
                                                    keys::kCheckpointingUnaligned, " true"));
-  }
-  if (o.incremental) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        keys::kStateBackendIncremental,
-        ": incremental checkpoints are not supported by this version"));
   }
   if (o.enabled() && o.directory.empty()) {
     return absl::InvalidArgumentError(

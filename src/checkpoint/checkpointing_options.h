@@ -15,7 +15,10 @@
 ///                                                        that old (needs unaligned.enabled)
 ///   state.checkpoints.dir                                required when checkpointing is on
 ///   state.checkpoints.num-retained                       1
-///   state.backend.incremental                            false
+///   state.backend.incremental                            false; true: checkpoints of the
+///                                                        RocksDB backend hold its native
+///                                                        files, uploading only new SST files
+///                                                        (savepoints stay full)
 
 #include <cstdint>
 #include <string>

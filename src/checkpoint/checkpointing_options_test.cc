@@ -59,11 +59,15 @@ TEST(CheckpointingOptionsTest, UnalignedCheckpointsAreTurnedOnByFlinksKey) {
   EXPECT_TRUE(o->unaligned);
 }
 
-TEST(CheckpointingOptionsTest, FeaturesThisVersionLacksRefuseToBeTurnedOn) {
+TEST(CheckpointingOptionsTest, ReadsIncrementalCheckpoints) {
   Configuration incremental;
   incremental.set("state.backend.incremental", "true");
+  absl::StatusOr<CheckpointingOptions> o = checkpointingOptionsFrom(incremental);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->incremental);
+  incremental.set("state.backend.incremental", "sometimes");
   EXPECT_THAT(checkpointingOptionsFrom(incremental).status().message(),
-              HasSubstr("not supported by this version"));
+              HasSubstr("state.backend.incremental"));
 }
 
 TEST(CheckpointingOptionsTest, AnAlignedCheckpointTimeoutNeedsUnalignedCheckpoints) {

@@ -8,6 +8,7 @@
 #include <absl/strings/str_join.h>
 
 #include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/incremental_snapshot.h"
 #include "common/status_macros.h"
 #include "state/keyed_state_backend_factory.h"
 #include "state/operator_state_snapshot.h"
@@ -117,6 +118,9 @@ absl::Status restoreKeyedState(const RestoreSource& source, const OperatorStateM
         subtask.keyGroupStart > own.end) {
       continue;
     }
+    // The native files first: they become the store's when they cover exactly its key groups.
+    if (!subtask.nativeKeyedState.empty())
+      BROOK_RETURN_IF_ERROR(restoreNativeKeyedState(source.directory, subtask, backend));
     for (const StateFile& file : subtask.keyedState) {
       BROOK_ASSIGN_OR_RETURN(std::string bytes, readStateFile(source.directory, file));
       std::istringstream in(std::move(bytes));

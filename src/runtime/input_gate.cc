@@ -164,7 +164,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
           break;
         auto kind = static_cast<uint8_t>(*p);
         spill_.clear();
-        if (kind < 1 || kind > 7) {
+        if (kind < 1 || kind > 8) {
           throw std::runtime_error("corrupt network data on " + channel_ +
                                    ": unknown element kind " + std::to_string(kind));
         }
@@ -182,6 +182,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
             continue;
           case ElementKind::kBarrier:
           case ElementKind::kTimeoutableBarrier:
+          case ElementKind::kSavepointBarrier:
             stage_ = Stage::kBarrier;
             continue;
           case ElementKind::kWatermarkStatus:
@@ -233,6 +234,7 @@ bool ElementDeserializer::nextElement(StreamElement& element) {
           break;
         element.kind = ElementKind::kBarrier;
         element.timeoutable = kind_ == ElementKind::kTimeoutableBarrier;
+        element.savepoint = kind_ == ElementKind::kSavepointBarrier;
         std::memcpy(&element.checkpointId, p, 8);
         std::memcpy(&element.timestamp, p + 8, 8);
         element.payload = {};

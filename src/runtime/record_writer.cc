@@ -178,9 +178,12 @@ void ChannelRecordWriter::broadcastWatermarkStatus(bool idle) {
   }
 }
 
-void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId, int64_t timestamp) {
+void ChannelRecordWriter::broadcastBarrier(int64_t checkpointId,
+                                           int64_t timestamp,
+                                           bool isSavepoint) {
   char element[kBarrierElementSize];
-  element[0] = static_cast<char>(ElementKind::kBarrier);
+  element[0] =
+      static_cast<char>(isSavepoint ? ElementKind::kSavepointBarrier : ElementKind::kBarrier);
   std::memcpy(element + 1, &checkpointId, 8);
   std::memcpy(element + 9, &timestamp, 8);
   for (int c = 0; c < numberOfChannels_; ++c) {

@@ -50,8 +50,9 @@ class ChannelRecordWriter final : public RecordWriter {
   int numberOfChannels() const override { return numberOfChannels_; }
   RuntimeMode runtimeMode() const override { return options_.mode; }
 
-  /// Sends a checkpoint barrier on every channel, behind the records written before it.
-  void broadcastBarrier(int64_t checkpointId, int64_t timestamp);
+  /// Sends a checkpoint barrier on every channel, behind the records written before it; a
+  /// savepoint's tells the tasks downstream to take full snapshots.
+  void broadcastBarrier(int64_t checkpointId, int64_t timestamp, bool isSavepoint = false);
   /// Sends an unaligned checkpoint's barrier on every channel as a priority buffer ahead of the
   /// buffers still queued, and returns per channel the bytes it overtook (all written before
   /// it, partly filled buffers included): the channel's in-flight data for the checkpoint. Never

@@ -2,7 +2,8 @@
 // checkpoint (keyed state, timers and source positions restored) and ends with exactly the
 // results of a run without failure; a job starts from a retained checkpoint at another
 // parallelism and on the other state backend; state without a matching operator is refused
-// unless allowed. Results are compared with counts computed by a plain loop.
+// unless allowed. Each with the heap backend, RocksDB, and RocksDB with incremental checkpoints.
+// Results are compared with counts computed by a plain loop.
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +22,7 @@
 
 #include <brook/brook.h>
 
+#include "checkpoint/checkpoint_storage.h"
 #include "common/testing/files.h"
 #include "runtime/local_executor.h"
 #include "runtime/testing/count_and_sum.h"
@@ -124,9 +126,12 @@ struct Job {
   }
 };
 
+// `backend`: heap, rocksdb, or rocksdb-incremental (rocksdb with incremental checkpoints).
 Configuration checkpointed(const testing::TempDir& tmp, const std::string& backend,
                            int parallelism) {
-  Configuration c = testing::jobConfiguration(tmp, backend, parallelism);
+  const bool incremental = backend == "rocksdb-incremental";
+  Configuration c = testing::jobConfiguration(tmp, incremental ? "rocksdb" : backend, parallelism);
+  c.set("state.backend.incremental", incremental ? "true" : "false");
   c.set("execution.checkpointing.interval", "10ms");
   c.set("state.checkpoints.dir", "file://" + (tmp.path() / "checkpoints").string());
   return c;
@@ -136,7 +141,10 @@ class RecoveryJobTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { probe = &probe_; }
   void TearDown() override { probe = nullptr; }
-  std::string otherBackend() const { return GetParam() == "heap" ? "rocksdb" : "heap"; }
+  // Where a retained checkpoint is restored: on the other backend, but an incremental
+  // checkpoint (RocksDB's own files) restores only into RocksDB.
+  std::string otherBackend() const { return GetParam() == "rocksdb" ? "heap" : "rocksdb"; }
+  bool incremental() const { return GetParam() == "rocksdb-incremental"; }
 
   Probe probe_;
   testing::TempDir tmp_;
@@ -186,6 +194,21 @@ TEST_P(RecoveryJobTest, ResumesFromARetainedCheckpointAtAnotherParallelismAndBac
     ASSERT_FALSE(result->latestCheckpoint.empty());
     checkpoint = result->latestCheckpoint;
   }
+  absl::StatusOr<checkpoint::CheckpointMetadata> metadata = checkpoint::readMetadata(checkpoint);
+  ASSERT_TRUE(metadata.ok()) << metadata.status();
+  // An incremental checkpoint holds the counter's RocksDB files, the SST files shared.
+  EXPECT_EQ(!metadata->sharedFiles().empty(), incremental());
+  if (incremental()) {
+    Job job;
+    Configuration c = testing::jobConfiguration(tmp_, "heap", 2);
+    c.set("execution.savepoint.path", checkpoint);
+    absl::StatusOr<JobExecutionResult> refused = executeLocally(job.env, c);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    EXPECT_EQ(refused->status, JobStatus::kFailed);
+    EXPECT_THAT(refused->failure,
+                HasSubstr("an incremental RocksDB checkpoint restores only into the rocksdb "
+                          "state backend, not heap"));
+  }
   for (int parallelism : {3, 1}) {
     SCOPED_TRACE("parallelism " + std::to_string(parallelism));
     probe_.restoredPositions = 0;
@@ -218,7 +241,7 @@ TEST_P(RecoveryJobTest, StateOfAnOperatorTheJobLacksIsRefusedUnlessAllowed) {
     checkpoint = result->latestCheckpoint;
   }
   Job renamed("renamed-counter");
-  Configuration c = testing::jobConfiguration(tmp_, GetParam(), 2);
+  Configuration c = testing::jobConfiguration(tmp_, incremental() ? "rocksdb" : GetParam(), 2);
   c.set("execution.savepoint.path", checkpoint);
   absl::StatusOr<JobExecutionResult> refused = executeLocally(renamed.env, c);
   ASSERT_TRUE(refused.ok()) << refused.status();
@@ -252,7 +275,14 @@ TEST(RecoveryJobErrorsTest, AMissingSavepointIsAClearError) {
   EXPECT_THAT(result->failure, HasSubstr("no-such-savepoint"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RecoveryJobTest, ::testing::Values("heap", "rocksdb"));
+INSTANTIATE_TEST_SUITE_P(Backends,
+                         RecoveryJobTest,
+                         ::testing::Values("heap", "rocksdb", "rocksdb-incremental"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::erase(name, '-');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace brook::runtime

@@ -10,6 +10,7 @@
 ///   watermark status:[6][u8 idle (1) or active (0)]
 ///   barrier that may turn unaligned (aligned-checkpoint-timeout): [7][i64 checkpoint id]
 ///                    [i64 timestamp], alone in its buffer
+///   savepoint barrier: [8][i64 checkpoint id][i64 timestamp]
 /// All integers little-endian.
 ///
 /// An unaligned checkpoint's barrier travels alone in a priority buffer (Buffer::priority),
@@ -32,6 +33,9 @@ enum class ElementKind : uint8_t {
   /// A checkpoint barrier that starts aligned and turns unaligned once the checkpoint is older
   /// than the aligned-checkpoint-timeout. Decoded as kBarrier with `timeoutable` set.
   kTimeoutableBarrier = 7,
+  /// The barrier of a savepoint (always aligned), whose snapshots must be full ones in the
+  /// canonical format. Decoded as kBarrier with `savepoint` set.
+  kSavepointBarrier = 8,
 };
 
 /// One decoded element. `payload` points into a network buffer or the deserializer's spill
@@ -42,6 +46,7 @@ struct StreamElement {
   int64_t checkpointId = 0;
   bool idle = false;  ///< watermark status: whether the channel is idle
   bool timeoutable = false;  ///< barrier: it may turn unaligned (kTimeoutableBarrier)
+  bool savepoint = false;    ///< barrier: of a savepoint (kSavepointBarrier)
   std::string_view payload;
 };
 

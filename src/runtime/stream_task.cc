@@ -12,6 +12,7 @@
 
 #include "checkpoint/channel_state.h"
 #include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/incremental_snapshot.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "state/key_group.h"
@@ -264,6 +265,7 @@ void StreamTask::setUp() {
     operators_.push_back(n.factory());
     opOfNode[nodeId] = operators_.back().get();
     keyedStateBackends_.emplace_back();
+    uploaders_.emplace_back();
     if (operators_.back()->isKeyed())
       createKeyedStateBackend(operators_.size() - 1, nodeId);
     if (env_.restore != nullptr)
@@ -350,7 +352,9 @@ bool StreamTask::triggerCheckpoint(int64_t checkpointId,
   if (!acceptsCheckpoints_ || env_.checkpointResponder == nullptr)
     return false;
   const BarrierKind kind = barrierKindFor(isSavepoint);
-  mailbox_.put([this, checkpointId, timestampMillis, kind] {
+  mailbox_.put([this, checkpointId, timestampMillis, kind, isSavepoint] {
+    if (isSavepoint)
+      savepoints_.insert(checkpointId);
     performCheckpoint(checkpointId, timestampMillis, kind);
   });
   return true;
@@ -366,6 +370,10 @@ StreamTask::BarrierKind StreamTask::barrierKindFor(bool isSavepoint) const {
 
 void StreamTask::notifyCheckpointComplete(int64_t checkpointId) {
   mailbox_.put([this, checkpointId] {
+    for (auto& uploader : uploaders_) {
+      if (uploader != nullptr)
+        uploader->notifyCheckpointComplete(checkpointId);
+    }
     if (!opened_)
       return;
     for (auto& op : operators_)
@@ -375,6 +383,10 @@ void StreamTask::notifyCheckpointComplete(int64_t checkpointId) {
 
 void StreamTask::notifyCheckpointAborted(int64_t checkpointId) {
   mailbox_.put([this, checkpointId] {
+    for (auto& uploader : uploaders_) {
+      if (uploader != nullptr)
+        uploader->notifyCheckpointAborted(checkpointId);
+    }
     if (!opened_)
       return;
     for (auto& op : operators_)
@@ -391,6 +403,8 @@ struct StreamTask::PendingCheckpoint {
     std::string filePrefix;
     checkpoint::SubtaskStateMetadata state;
     std::unique_ptr<state::KeyedStateSnapshot> keyed;  // null: no keyed state
+    // Uploads the native files of an incremental snapshot (`keyed->nativeFiles()`).
+    std::shared_ptr<checkpoint::IncrementalSnapshotUploader> uploader;
     internal::OperatorStateSnapshotData operatorState;
   };
 
@@ -451,6 +465,10 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
                                            " started while checkpoint ", collecting_->id,
                                            " was collecting its in-flight data"));
   }
+  // A savepoint's barrier said so (or its trigger, at a source); older ids are of savepoints
+  // that this task declined or never finished.
+  const bool isSavepoint = savepoints_.erase(checkpointId) > 0;
+  savepoints_.erase(savepoints_.begin(), savepoints_.lower_bound(checkpointId));
   auto pending = std::make_unique<PendingCheckpoint>();
   pending->id = checkpointId;
   pending->timestampMillis = timestampMillis;
@@ -461,7 +479,7 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
     op->snapshotState(checkpointId);
   for (size_t w = 0; w < writers_.size(); ++w) {
     if (kind == BarrierKind::kAligned) {
-      writers_[w]->broadcastBarrier(checkpointId, timestampMillis);
+      writers_[w]->broadcastBarrier(checkpointId, timestampMillis, isSavepoint);
       continue;
     }
     if (kind == BarrierKind::kTimeoutable) {
@@ -499,7 +517,20 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
       const state::KeyGroupRange range = backend->keyGroupRange();
       snapshot.state.keyGroupStart = range.start;
       snapshot.state.keyGroupEnd = range.end;
-      absl::StatusOr<std::unique_ptr<state::KeyedStateSnapshot>> keyed = backend->snapshot(range);
+      // Savepoints are full snapshots in the canonical format, whatever the backend.
+      const bool incremental = jg.checkpointing.incremental && !isSavepoint;
+      const std::string local = backend->localDirectory();
+      absl::StatusOr<std::unique_ptr<state::KeyedStateSnapshot>> keyed =
+          incremental && !local.empty()
+              ? backend->incrementalSnapshot(absl::StrCat(local, ".chk-", checkpointId))
+              : backend->snapshot(range);
+      if (keyed.ok() && (*keyed)->nativeFiles() != nullptr) {
+        if (uploaders_[i] == nullptr) {
+          uploaders_[i] =
+              std::make_shared<checkpoint::IncrementalSnapshotUploader>(snapshot.filePrefix);
+        }
+        snapshot.uploader = uploaders_[i];
+      }
       if (!keyed.ok()) {
         getLogger("runtime")->warn("[{}] {} declines checkpoint {}: {}", env_.jobId,
                                    description_, checkpointId, keyed.status().message());
@@ -627,6 +658,15 @@ void StreamTask::submitCheckpoint(std::unique_ptr<PendingCheckpoint> pending) {
     absl::Status status = absl::OkStatus();
     for (size_t i = 0; i < shared->operators.size() && status.ok(); ++i) {
       PendingCheckpoint::OperatorSnapshot& snapshot = shared->operators[i];
+      if (snapshot.keyed != nullptr && snapshot.keyed->nativeFiles() != nullptr) {
+        absl::StatusOr<std::vector<checkpoint::NativeStateFile>> files = snapshot.uploader->upload(
+            checkpointId, *snapshot.keyed->nativeFiles(), directory, cancelled);
+        if (!files.ok()) {
+          status = files.status();
+          break;
+        }
+        snapshot.state.nativeKeyedState = *std::move(files);
+      }
       if (snapshot.keyed != nullptr) {
         absl::StatusOr<checkpoint::StateFile> file =
             writeKeyedStateFile(directory, snapshot.filePrefix + ".keyed", *snapshot.keyed,
@@ -1092,7 +1132,10 @@ void StreamTask::drainChannel(int channel) {
         break;
       case ElementKind::kBarrier:
       case ElementKind::kTimeoutableBarrier:  // decoded as kBarrier with `timeoutable`
+      case ElementKind::kSavepointBarrier:    // decoded as kBarrier with `savepoint`
         if (aligner_ != nullptr && !replayingChannelState_) {
+          if (e.savepoint && e.checkpointId > aligner_->latestCheckpointId())
+            savepoints_.insert(e.checkpointId);
           processBarrier(channel, e.checkpointId, e.timestamp, e.timeoutable,
                          deserializer.remainingInBuffer());
           if (gate_.isBlocked(channel)) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@
 #include "runtime/record_writer.h"
 #include "runtime/result_partition.h"
 #include "state/keyed_state_backend_factory.h"
+
+namespace brook::checkpoint {
+class IncrementalSnapshotUploader;
+}
 
 namespace brook::runtime {
 
@@ -257,6 +262,10 @@ class StreamTask final : public ProcessingTimeService {
   // Per operator: its keyed state backend, or null. Declared before the operators so that it
   // outlives them; `run` also destroys it after them.
   std::vector<std::unique_ptr<state::RuntimeKeyedStateBackend>> keyedStateBackends_;
+  // By operator: the uploads of its incremental snapshots (null until its first one).
+  std::vector<std::shared_ptr<checkpoint::IncrementalSnapshotUploader>> uploaders_;
+  // Savepoints whose barrier or trigger came and whose snapshot is still to be taken.
+  std::set<int64_t> savepoints_;
   // Per operator: its operator state (list, union and broadcast state).
   std::vector<std::unique_ptr<OperatorStateStore>> operatorStateStores_;
   // Operators in chain order (head first), with their contexts.

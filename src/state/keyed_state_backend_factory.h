@@ -12,6 +12,7 @@
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
+#include <absl/strings/str_cat.h>
 
 #include <brook/internal/keyed_state_backend.h>
 #include <brook/state.h>  // completes brook::State, which the backend's registrations own
@@ -88,6 +89,35 @@ class RuntimeKeyedStateBackend : public ::brook::internal::KeyedStateBackend {
   /// is registered with is InvalidArgument, undecodable entries of registered heap states are
   /// DataLoss.
   virtual absl::Status restore(KeyedStateSnapshotReader& reader) = 0;
+
+  // Incremental snapshots (`state.backend.incremental`): the RocksDB backend's are native, the
+  // heap backend's are full ones.
+
+  /// The synchronous phase of an incremental snapshot of the backend's key groups: the RocksDB
+  /// backend makes a native snapshot of its store in `nativeDirectory` (a path beside
+  /// `localDirectory` that does not exist yet) and freezes its heap-held state, which the
+  /// snapshot's `write` writes; the heap backend takes a full snapshot.
+  virtual absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> incrementalSnapshot(
+      const std::string& nativeDirectory) {
+    (void)nativeDirectory;
+    return snapshot(keyGroupRange());
+  }
+
+  /// Loads this backend's key groups from the files of a native snapshot in `directory`, taken
+  /// of a backend that owned `sourceRange` (see RocksDbKeyedStore::restoreNative); the directory
+  /// is consumed. Its heap-held state comes with the snapshot's canonical file, through
+  /// `restore`. The heap backend refuses (FailedPrecondition).
+  virtual absl::Status restoreNative(const std::string& directory, KeyGroupRange sourceRange) {
+    (void)directory;
+    (void)sourceRange;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "an incremental RocksDB checkpoint restores only into the rocksdb state backend, not ",
+        stateBackendTypeName(type()), "; take a savepoint to change the backend"));
+  }
+
+  /// The backend's local directory (RocksDB), beside which native snapshots and restores stage
+  /// their files; empty for the heap backend.
+  virtual std::string localDirectory() const { return {}; }
 };
 
 /// Creates a backend. Options that do not fit together (max parallelism outside

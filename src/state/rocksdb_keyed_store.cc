@@ -21,6 +21,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -313,6 +314,37 @@ class TtlCompactionFilterFactory final : public rocksdb::CompactionFilterFactory
   std::shared_ptr<const Clock> clock_;
 };
 
+/// The column family of state `name` of `kind`, registered as the store's `index`-th state.
+std::string columnFamilyName(int index, StateKind kind, std::string_view name) {
+  return absl::StrCat(index, "-", toAbsl(stateKindName(kind)), "-", toAbsl(name));
+}
+
+/// The parts of a column family name made by columnFamilyName; false if it is not one.
+bool parseColumnFamilyName(std::string_view cf, int* index, StateKind* kind, std::string* name) {
+  const size_t dash = cf.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 9) {
+    return false;
+  }
+  *index = 0;
+  for (char c : cf.substr(0, dash)) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    *index = *index * 10 + (c - '0');
+  }
+  const std::string_view rest = cf.substr(dash + 1);
+  for (StateKind k : {StateKind::kValue, StateKind::kList, StateKind::kMap}) {
+    const std::string_view kindName = stateKindName(k);
+    if (rest.size() > kindName.size() + 1 && rest.substr(0, kindName.size()) == kindName &&
+        rest[kindName.size()] == '-') {
+      *kind = k;
+      name->assign(rest.substr(kindName.size() + 1));
+      return true;
+    }
+  }
+  return false;
+}
+
 /// A registered state as a snapshot sees it.
 struct StateInfo {
   std::string name;
@@ -385,6 +417,108 @@ class RocksDbKeyedStore::Impl {
     if (!s.ok()) {
       getLogger("state")->warn("{}", s.ToString());
     }
+  }
+
+  /// The options of a state's column family: its kind's merge operator, and a compaction filter
+  /// that drops the entries `ttlMillis` says have expired.
+  rocksdb::ColumnFamilyOptions columnFamilyOptionsFor(
+      StateKind kind, const std::shared_ptr<std::atomic<int64_t>>& ttlMillis) const {
+    rocksdb::ColumnFamilyOptions options =
+        kind == StateKind::kList ? listColumnFamilyOptions_ : columnFamilyOptions_;
+    options.compaction_filter_factory =
+        std::make_shared<TtlCompactionFilterFactory>(kind, ttlMillis, clock_);
+    return options;
+  }
+
+  /// The column families of the RocksDB files in `directory`, with the states they hold in
+  /// `states` (by index, every index from 0 present once); the default column family first.
+  absl::Status describeColumnFamilies(const std::string& directory,
+                                      std::vector<rocksdb::ColumnFamilyDescriptor>* descriptors,
+                                      std::vector<StateInfo>* states) const {
+    std::vector<std::string> names;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(dbOptions_, directory, &names);
+    if (!s.ok()) {
+      return absl::DataLossError(
+          toAbslStatus(s, absl::StrCat("reading the column families of '", directory, "'"))
+              .message());
+    }
+    descriptors->clear();
+    descriptors->emplace_back(rocksdb::kDefaultColumnFamilyName, columnFamilyOptions_);
+    std::map<int, StateInfo> byIndex;
+    for (const std::string& name : names) {
+      if (name == rocksdb::kDefaultColumnFamilyName) {
+        continue;
+      }
+      int index = 0;
+      StateInfo info{};
+      if (!parseColumnFamilyName(name, &index, &info.kind, &info.name) ||
+          byIndex.count(index) != 0) {
+        return absl::DataLossError(absl::StrCat("RocksDB files in '", directory,
+                                                "' hold a column family '", name,
+                                                "' that is not a state of this store"));
+      }
+      info.ttlMillis = std::make_shared<std::atomic<int64_t>>(0);
+      descriptors->emplace_back(name, columnFamilyOptionsFor(info.kind, info.ttlMillis));
+      byIndex.emplace(index, std::move(info));
+    }
+    states->clear();
+    for (auto& [index, info] : byIndex) {
+      if (index != static_cast<int>(states->size())) {
+        return absl::DataLossError(absl::StrCat(
+            "RocksDB files in '", directory, "' lack the column family of state ", states->size()));
+      }
+      states->push_back(std::move(info));
+    }
+    return absl::OkStatus();
+  }
+
+  /// Replaces the empty database with the RocksDB files in `from` (moved into the store's
+  /// directory) and registers their states.
+  absl::Status adoptFiles(const std::string& from) {
+    namespace fs = std::filesystem;
+    const std::string context =
+        absl::StrCat("restoring RocksDB store '", directory_, "' from the files in '", from, "'");
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    std::vector<StateInfo> states;
+    BROOK_RETURN_IF_ERROR(describeColumnFamilies(from, &descriptors, &states));
+    rocksdb::Status s = db_->Close();
+    db_.reset();
+    if (!s.ok()) {
+      return toAbslStatus(s, context);
+    }
+    std::error_code ec;
+    fs::remove_all(directory_, ec);
+    if (!ec) {
+      fs::rename(from, directory_, ec);
+    }
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(context, ": ", ec.message()));
+    }
+    rocksdb::DBOptions options = dbOptions_;
+    options.create_if_missing = false;
+    options.error_if_exists = false;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    s = rocksdb::DB::Open(options, directory_, descriptors, &handles, &db);
+    if (!s.ok()) {
+      absl::Status error = toAbslStatus(s, context);
+      // The store must stay usable (and closable): an empty database again.
+      fs::remove_all(directory_, ec);
+      fs::create_directories(directory_, ec);
+      if (absl::Status reopened = openDb(); !reopened.ok()) {
+        getLogger("state")->warn("{}", reopened.ToString());
+      }
+      return s.IsIOError() || s.IsCorruption() ? absl::DataLossError(error.message()) : error;
+    }
+    db_.reset(db);
+    // The store reaches the default column family through the database alone.
+    db_->DestroyColumnFamilyHandle(handles[0]);
+    for (size_t i = 0; i < states.size(); ++i) {
+      states[i].columnFamily = handles[i + 1];
+      stateIndex_.emplace(states[i].name, static_cast<int>(i));
+    }
+    states_ = std::move(states);
+    return absl::OkStatus();
   }
 
   absl::Status openDb() {
@@ -723,6 +857,48 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
   std::vector<int64_t> expiredAtOrBefore_;
 };
 
+/// The asynchronous phase of a native snapshot: the files of a RocksDB checkpoint of the whole
+/// store, and the extra content its `write` writes. Removes the checkpoint's directory when
+/// destroyed.
+class RocksDbNativeSnapshot : public KeyedStateSnapshot {
+ public:
+  RocksDbNativeSnapshot(KeyGroupRange range,
+                        std::unique_ptr<const KeyGroupedSnapshotContent> extra,
+                        NativeSnapshotFiles files)
+      : range_(range), extra_(std::move(extra)), files_(std::move(files)) {}
+
+  ~RocksDbNativeSnapshot() override {
+    std::error_code ec;
+    std::filesystem::remove_all(files_.directory, ec);
+    if (ec) {
+      getLogger("state")->warn("cannot remove the native snapshot in '{}': {}", files_.directory,
+                               ec.message());
+    }
+  }
+
+  const NativeSnapshotFiles* nativeFiles() const override { return &files_; }
+  KeyGroupRange keyGroupRange() const override { return range_; }
+
+  absl::Status write(KeyedStateSnapshotWriter& writer) override {
+    if (extra_ == nullptr || range_.size() == 0) {
+      return absl::OkStatus();
+    }
+    for (int keyGroup : extra_->keyGroups()) {
+      if (keyGroup < range_.start || keyGroup > range_.end) {
+        continue;
+      }
+      BROOK_RETURN_IF_ERROR(writer.beginKeyGroup(keyGroup));
+      BROOK_RETURN_IF_ERROR(extra_->writeKeyGroup(keyGroup, writer));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  KeyGroupRange range_;
+  std::unique_ptr<const KeyGroupedSnapshotContent> extra_;
+  NativeSnapshotFiles files_;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -879,13 +1055,10 @@ absl::StatusOr<StateId> RocksDbKeyedStore::registerState(std::string_view name, 
   const int index = static_cast<int>(impl.states_.size());
   // The time-to-live comes later, from setTimeToLive; the factory reads it per compaction.
   auto ttlMillis = std::make_shared<std::atomic<int64_t>>(0);
-  rocksdb::ColumnFamilyOptions options =
-      kind == StateKind::kList ? impl.listColumnFamilyOptions_ : impl.columnFamilyOptions_;
-  options.compaction_filter_factory =
-      std::make_shared<TtlCompactionFilterFactory>(kind, ttlMillis, impl.clock_);
+  const rocksdb::ColumnFamilyOptions options = impl.columnFamilyOptionsFor(kind, ttlMillis);
   rocksdb::ColumnFamilyHandle* handle = nullptr;
   rocksdb::Status s =
-      impl.db_->CreateColumnFamily(options, absl::StrCat(index, "-", toAbsl(name)), &handle);
+      impl.db_->CreateColumnFamily(options, columnFamilyName(index, kind, name), &handle);
   if (!s.ok()) {
     return toAbslStatus(
         s, absl::StrCat("RocksDB store '", directory_, "': creating the column family of state '",
@@ -1152,6 +1325,124 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::snapshot(
   }
   return std::unique_ptr<KeyedStateSnapshot>(
       new RocksDbKeyedStateSnapshot(impl_, range, impl_->states_, std::move(extra)));
+}
+
+absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::nativeSnapshot(
+    KeyGroupRange range,
+    std::unique_ptr<const KeyGroupedSnapshotContent> extra,
+    std::string nativeDirectory) {
+  namespace fs = std::filesystem;
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  if (range.size() > 0) {
+    BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.start));
+    BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.end));
+  }
+  const std::string context = absl::StrCat("native snapshot of RocksDB store '", directory_,
+                                           "' into '", nativeDirectory, "'");
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) {
+    // With the write-ahead log off, the memtables must be flushed for the files to hold every
+    // write: a flush threshold of 0 always flushes.
+    s = checkpoint->CreateCheckpoint(nativeDirectory, /*log_size_for_flush=*/0);
+  }
+  if (!s.ok()) {
+    std::error_code ec;
+    fs::remove_all(nativeDirectory, ec);
+    return toAbslStatus(s, context);
+  }
+  NativeSnapshotFiles files;
+  files.directory = nativeDirectory;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(nativeDirectory, ec)) {
+    files.files.push_back(entry.path().filename().string());
+  }
+  if (ec) {
+    fs::remove_all(nativeDirectory, ec);
+    return absl::UnavailableError(absl::StrCat(context, ": listing the files: ", ec.message()));
+  }
+  std::sort(files.files.begin(), files.files.end());
+  return std::unique_ptr<KeyedStateSnapshot>(
+      new RocksDbNativeSnapshot(range, std::move(extra), std::move(files)));
+}
+
+absl::Status RocksDbKeyedStore::restoreNative(const std::string& directory,
+                                              KeyGroupRange sourceRange,
+                                              KeyGroupRange range) {
+  namespace fs = std::filesystem;
+  BROOK_RETURN_IF_ERROR(checkOpen());
+  Impl& impl = *impl_;
+  if (impl.states_.empty() && sourceRange == range) {
+    return impl.adoptFiles(directory);
+  }
+  const std::string context = absl::StrCat("restoring RocksDB store '", directory_,
+                                           "' from the native snapshot in '", directory, "'");
+  absl::Status status = [&]() -> absl::Status {
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    std::vector<StateInfo> states;
+    BROOK_RETURN_IF_ERROR(impl.describeColumnFamilies(directory, &descriptors, &states));
+    rocksdb::DBOptions options = impl.dbOptions_;
+    options.create_if_missing = false;
+    options.error_if_exists = false;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::OpenForReadOnly(options, directory, descriptors, &handles, &raw);
+    if (!s.ok()) {
+      return absl::DataLossError(toAbslStatus(s, context).message());
+    }
+    std::unique_ptr<rocksdb::DB> source(raw);
+    absl::Status copied = [&]() -> absl::Status {
+      if (range.size() == 0) {
+        return absl::OkStatus();
+      }
+      const std::string lower = keyGroupBound(range.start);
+      const std::string upper = range.end < kMaxKeyGroup ? keyGroupBound(range.end + 1) : "";
+      const rocksdb::Slice lowerSlice(lower);
+      const rocksdb::Slice upperSlice(upper);
+      rocksdb::ReadOptions read;
+      read.fill_cache = false;
+      read.iterate_lower_bound = &lowerSlice;
+      if (!upper.empty()) {
+        read.iterate_upper_bound = &upperSlice;
+      }
+      for (size_t i = 0; i < states.size(); ++i) {
+        BROOK_ASSIGN_OR_RETURN(StateId id, registerState(states[i].name, states[i].kind));
+        const StateInfo& target = impl.states_[static_cast<size_t>(id.index)];
+        std::unique_ptr<rocksdb::Iterator> it(source->NewIterator(read, handles[i + 1]));
+        rocksdb::WriteBatch batch;
+        for (it->Seek(lowerSlice); it->Valid(); it->Next()) {
+          s = batch.Put(target.columnFamily, it->key(), it->value());
+          if (!s.ok()) {
+            return toAbslStatus(s, absl::StrCat(context, ", state '", target.name, "'"));
+          }
+          if (batch.GetDataSize() >= impl.restoreBatchBytes_) {
+            BROOK_RETURN_IF_ERROR(impl.write(&batch, "restoring"));
+            batch.Clear();
+          }
+        }
+        if (!it->status().ok()) {
+          return absl::DataLossError(
+              toAbslStatus(it->status(), absl::StrCat(context, ", state '", target.name, "'"))
+                  .message());
+        }
+        BROOK_RETURN_IF_ERROR(impl.write(&batch, "restoring"));
+      }
+      return absl::OkStatus();
+    }();
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      source->DestroyColumnFamilyHandle(handle);
+    }
+    s = source->Close();
+    if (copied.ok() && !s.ok()) {
+      copied = toAbslStatus(s, context);
+    }
+    return copied;
+  }();
+  std::error_code ec;
+  fs::remove_all(directory, ec);
+  return status;
 }
 
 absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGroupRange range) {

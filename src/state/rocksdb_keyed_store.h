@@ -5,7 +5,9 @@
 /// header: no RocksDB type appears in it.
 ///
 /// Layout: one RocksDB instance per operator instance (subtask), in its own local directory,
-/// and one column family per registered state. Every RocksDB key of a state is
+/// and one column family per registered state, named "<index>-<kind>-<state name>" (kind:
+/// value, list or map), so that the files of a native snapshot describe their states. Every
+/// RocksDB key of a state is
 ///
 ///   key group   2 bytes, big-endian
 ///   key         varint length (LEB128) + the serialized key
@@ -17,8 +19,9 @@
 /// map are exactly the keys that begin with its (key group, key, namespace) prefix. Values are
 /// the serialized value (value state), the user value (map state), or for list state the
 /// elements, each varint-length-prefixed, concatenated; `addToList` appends through a merge
-/// operator that concatenates, so adding never reads. These layouts live only as long as the
-/// store: snapshots use the canonical format of state/state_snapshot.h.
+/// operator that concatenates, so adding never reads. Full snapshots use the canonical format
+/// of state/state_snapshot.h; native (incremental) snapshots are the store's own files, so
+/// these layouts are a format that later versions must keep reading.
 ///
 /// State time-to-live: a state given one with `setTimeToLive` stores TtlValue<...> values, whose
 /// last 8 bytes are the time of the last access (int64, little-endian): of the value, of each
@@ -230,6 +233,28 @@ class RocksDbKeyedStore {
   /// names of `extra`'s states must differ from the store's.
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(
       KeyGroupRange range, std::unique_ptr<const KeyGroupedSnapshotContent> extra);
+
+  /// The synchronous phase of an incremental snapshot: flushes the memtables and makes a
+  /// RocksDB checkpoint of the whole store in `nativeDirectory` (which must not exist; on the
+  /// store's file system, its SST files are hard links), whose files the returned snapshot's
+  /// `nativeFiles` names. Its `write` writes `extra` alone (the states the store does not
+  /// hold), over `range`. The directory is removed with the snapshot. SST files are immutable
+  /// and their names never reused by the store, so a file of one native snapshot with the same
+  /// name as a file of an earlier one holds the same bytes.
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> nativeSnapshot(
+      KeyGroupRange range,
+      std::unique_ptr<const KeyGroupedSnapshotContent> extra,
+      std::string nativeDirectory);
+
+  /// Loads the key groups of `range` from the files of a native snapshot in `directory`, taken
+  /// of a store that held the key groups of `sourceRange`, registering its states. When this
+  /// store has no state yet and the ranges are equal, the files become the store's (the
+  /// directory is moved into its place); otherwise the entries in `range` are copied in and the
+  /// directory is removed. Errors name the directory; files that RocksDB cannot open or read are
+  /// DataLoss.
+  absl::Status restoreNative(const std::string& directory,
+                             KeyGroupRange sourceRange,
+                             KeyGroupRange range);
 
   /// Loads the entries of the key groups in `range` from `reader`, registering the states it
   /// names and replacing what the store holds for the same keys. Meant for a new store, called

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "common/configuration.h"
+#include "common/status_macros.h"
 #include "state/testing/keyed_state_model.h"
 
 namespace brook::state {
@@ -536,6 +537,107 @@ TEST_F(RocksDbKeyedStoreTest, RestoresFromSeveralSnapshotsWhenScalingUp) {
     }
     EXPECT_EQ(entriesOf(*target, kAllKeyGroups), all.entries(range)) << "subtask " << index;
   }
+}
+
+/// Extra content of one value state in every key group listed.
+class OneValuePerKeyGroup : public KeyGroupedSnapshotContent {
+ public:
+  explicit OneValuePerKeyGroup(std::vector<int> groups) : groups_(std::move(groups)) {}
+  std::span<const int> keyGroups() const override { return groups_; }
+  absl::Status writeKeyGroup(int keyGroup, KeyedStateSnapshotWriter& writer) const override {
+    BROOK_RETURN_IF_ERROR(writer.beginState("_timers", StateKind::kValue));
+    return writer.writeValue("k", "", std::to_string(keyGroup));
+  }
+
+ private:
+  std::vector<int> groups_;
+};
+
+TEST_F(RocksDbKeyedStoreTest, ANativeSnapshotRestoresTheSameKeyGroupsByAdoptingItsFiles) {
+  StoreAndModel s(open("source"));
+  s.randomOperations(21, 1000, 3);
+  ASSERT_OK(s.store().flushAndCompact());
+  s.randomOperations(22, 1000, 1);  // in memtables and merge operands: the checkpoint flushes
+  const std::vector<ModelEntry> expected = s.model().entries(kAllKeyGroups);
+  auto snapshot = s.store().nativeSnapshot(
+      kAllKeyGroups, std::make_unique<OneValuePerKeyGroup>(std::vector<int>{3, 70}),
+      directory("native"));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const NativeSnapshotFiles* files = (*snapshot)->nativeFiles();
+  ASSERT_NE(files, nullptr);
+  EXPECT_THAT(files->files, ::testing::Contains(::testing::EndsWith(".sst")));
+  EXPECT_THAT(files->files, ::testing::Contains("CURRENT"));
+  // Later writes do not reach the snapshot's files.
+  s.store().putValue(*s.store().findState("count"), 1, "late", "", "x").IgnoreError();
+
+  // `write` writes the extra content alone.
+  std::ostringstream out;
+  auto writer = KeyedStateSnapshotWriter::create(out, "extra", kMaxParallelism, kAllKeyGroups);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_OK((*snapshot)->write(*writer));
+  ASSERT_OK(writer->finish());
+  std::istringstream in(out.str());
+  auto reader = KeyedStateSnapshotReader::open(in, "extra");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(reader->keyGroupsWithEntries(), (std::vector<int>{3, 70}));
+
+  // A copy of the files, as a restore stages them, becomes the new store.
+  std::filesystem::copy(files->directory, directory("staged"));
+  auto target = open("target");
+  ASSERT_OK(target->restoreNative(directory("staged"), kAllKeyGroups, kAllKeyGroups));
+  EXPECT_FALSE(std::filesystem::exists(directory("staged")));
+  EXPECT_EQ(entriesOf(*target, kAllKeyGroups), expected);
+  expectReadsMatch(*target, s.model(), kAllKeyGroups);
+  // The adopted store goes on: appending to a restored list merges with it.
+  StateId events = *target->findState("events");
+  ASSERT_OK(target->addToList(events, 5, "k", "", "a"));
+  ASSERT_OK(target->addToList(events, 5, "k", "", "b"));
+  std::vector<std::string> elements;
+  ASSERT_TRUE(*target->getList(events, 5, "k", "", &elements));
+  EXPECT_EQ(elements, (std::vector<std::string>{"a", "b"}));
+
+  const std::string nativeDirectory = files->directory;
+  snapshot->reset();
+  EXPECT_FALSE(std::filesystem::exists(nativeDirectory));
+}
+
+TEST_F(RocksDbKeyedStoreTest, ANativeSnapshotRestoresAtAnotherParallelismExactly) {
+  StoreAndModel s(open("source"));
+  s.randomOperations(23, 1000, 3);
+  auto snapshot = s.store().nativeSnapshot(kAllKeyGroups, nullptr, directory("native"));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  size_t total = 0;
+  for (int index = 0; index < 3; ++index) {
+    SCOPED_TRACE("subtask " + std::to_string(index) + " of 3");
+    const KeyGroupRange range = keyGroupRangeFor(kMaxParallelism, 3, index);
+    const std::string staged = directory("staged-" + std::to_string(index));
+    std::filesystem::copy((*snapshot)->nativeFiles()->directory, staged);
+    auto target = open("target-" + std::to_string(index));
+    // A state registered before the restore keeps its id.
+    auto count = target->registerState("count", StateKind::kValue);
+    ASSERT_TRUE(count.ok());
+    ASSERT_OK(target->restoreNative(staged, kAllKeyGroups, range));
+    EXPECT_FALSE(std::filesystem::exists(staged));
+    EXPECT_EQ(*target->findState("count"), *count);
+    std::vector<ModelEntry> expected = s.model().entries(range);
+    EXPECT_EQ(entriesOf(*target, kAllKeyGroups), expected);
+    expectReadsMatch(*target, s.model(), range);
+    total += expected.size();
+  }
+  EXPECT_EQ(total, s.model().entries(kAllKeyGroups).size());
+}
+
+TEST_F(RocksDbKeyedStoreTest, NativeFilesThatAreNotAStoresFailTheRestoreWithDataLoss) {
+  auto target = open("target");
+  std::filesystem::create_directories(directory("garbage"));
+  std::ofstream(directory("garbage") + "/CURRENT") << "MANIFEST-000099\n";
+  absl::Status s = target->restoreNative(directory("garbage"), kAllKeyGroups, kAllKeyGroups);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(s.message(), HasSubstr(directory("garbage")));
+  // The store is still usable.
+  auto id = target->registerState("v", StateKind::kValue);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_OK(target->putValue(*id, 0, "k", "", "v"));
 }
 
 TEST_F(RocksDbKeyedStoreTest, RoundTripsThroughTheCanonicalFormatOfAnotherBackend) {

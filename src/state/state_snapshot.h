@@ -249,6 +249,15 @@ class KeyGroupedSnapshotContent {
   virtual absl::Status writeKeyGroup(int keyGroup, KeyedStateSnapshotWriter& writer) const = 0;
 };
 
+/// The files of a native snapshot of a RocksDB store (an incremental checkpoint's share of
+/// one operator instance), in a local directory that the snapshot owns.
+struct NativeSnapshotFiles {
+  std::string directory;
+  /// File names in `directory`, sorted; the SST files (".sst") are immutable and named uniquely
+  /// within the store, the others (MANIFEST, CURRENT, OPTIONS) describe this snapshot alone.
+  std::vector<std::string> files;
+};
+
 /// The asynchronous phase of a keyed state snapshot: what a backend's synchronous phase returns
 /// once it has frozen its state (a RocksDB snapshot, copy-on-write heap tables). `write` may run
 /// on another thread while the backend keeps taking writes, which it never sees; it writes the
@@ -257,6 +266,10 @@ class KeyGroupedSnapshotContent {
 class KeyedStateSnapshot {
  public:
   virtual ~KeyedStateSnapshot() = default;
+
+  /// An incremental snapshot's native files, or null for a snapshot in the canonical format
+  /// alone. `write` then writes only the state the native files do not hold.
+  virtual const NativeSnapshotFiles* nativeFiles() const { return nullptr; }
 
   /// The key groups this snapshot covers; `writer` must have been created for a range that
   /// includes them.

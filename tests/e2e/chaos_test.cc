@@ -250,6 +250,14 @@ TEST_P(ChaosTest, ExactlyOnceAuditIsOkWithUnalignedCheckpointsAfterKilledTaskMan
   auditWithKilledTaskManagers(1'000'000, {"-D", "execution.checkpointing.unaligned.enabled=true"});
 }
 
+// The same audit with incremental RocksDB checkpoints: each restore rebuilds the stores from
+// SST files shared by several checkpoints, uploaded before the kills.
+TEST_P(ChaosTest, ExactlyOnceAuditIsOkWithIncrementalCheckpointsAfterKilledTaskManagers) {
+  if (GetParam() != "rocksdb")
+    GTEST_SKIP() << "incremental checkpoints are the RocksDB backend's";
+  auditWithKilledTaskManagers(1'000'000, {"-D", "state.backend.incremental=true"});
+}
+
 // 5,000,000 events over 100 keys in 10 s windows (1 ms apart: 500 windows, 50,000 lines) from
 // four source subtasks at 62,500 events per second each: about 20 s of input on the heap backend;
 // on RocksDB, whose window state is read and written per event, the run takes 50-65 s on two

@@ -29,6 +29,7 @@ class RocksDbKeyedBytesStore final : public brook::internal::KeyedBytesStore {
       : store_(std::move(store)), operatorDescription_(std::move(operatorDescription)) {}
 
   RocksDbKeyedStore& store() { return *store_; }
+  const RocksDbKeyedStore& store() const { return *store_; }
 
   int registerState(std::string_view name, brook::internal::StateShape shape) override;
 

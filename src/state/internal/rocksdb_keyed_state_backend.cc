@@ -34,6 +34,18 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStateBackend::sn
   return rocksDbStore().snapshot(range, std::move(frozen));
 }
 
+absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStateBackend::incrementalSnapshot(
+    const std::string& nativeDirectory) {
+  const KeyGroupRange range = keyGroupRange();
+  BROOK_ASSIGN_OR_RETURN(std::unique_ptr<FrozenKeyedState> frozen, freezeHeapHeldState(range));
+  return rocksDbStore().nativeSnapshot(range, std::move(frozen), nativeDirectory);
+}
+
+absl::Status RocksDbKeyedStateBackend::restoreNative(const std::string& directory,
+                                                     KeyGroupRange sourceRange) {
+  return rocksDbStore().restoreNative(directory, sourceRange, keyGroupRange());
+}
+
 bool RocksDbKeyedStateBackend::heapHeldState(std::string_view stateName) const {
   if (!stateName.empty() && stateName.front() == '_') {
     return true;

@@ -3,6 +3,7 @@
 /// The `rocksdb` keyed state backend.
 
 #include <memory>
+#include <string>
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
@@ -28,6 +29,10 @@ class RocksDbKeyedStateBackend final : public AbstractKeyedStateBackend {
   StateBackendType type() const override { return StateBackendType::kRocksDb; }
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(KeyGroupRange range) override;
   absl::Status restore(KeyedStateSnapshotReader& reader) override;
+  absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> incrementalSnapshot(
+      const std::string& nativeDirectory) override;
+  absl::Status restoreNative(const std::string& directory, KeyGroupRange sourceRange) override;
+  std::string localDirectory() const override { return bytesStore_->store().directory(); }
 
   RocksDbKeyedStore& rocksDbStore() { return bytesStore_->store(); }
 
