@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -262,6 +264,65 @@ TEST_P(RecoveryJobTest, StateOfAnOperatorTheJobLacksIsRefusedUnlessAllowed) {
     counted += std::stoll(line.substr(line.find(',') + 1));
   EXPECT_GT(counted, 0);
   EXPECT_LT(counted, kNumbers);
+}
+
+// The numbers [0, kNumbers) as in SlowSequenceReader; the first attempt fails after two
+// completed checkpoints.
+class FailingSequenceReader final : public SourceReader<int64_t> {
+ public:
+  void open(const RuntimeContext& context) override {
+    attempt_ = context.attemptNumber;
+    inner_.open(context);
+  }
+  InputStatus pollNext(SourceOutput<int64_t>& out) override {
+    if (attempt_ == 0 && probe->completedCheckpoints.load() >= 4) {
+      int none = 0;
+      if (probe->failures.compare_exchange_strong(none, 1))
+        throw std::runtime_error("injected failure");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(8));
+    return inner_.pollNext(out);
+  }
+  std::string snapshotState(int64_t checkpointId) override {
+    return inner_.snapshotState(checkpointId);
+  }
+  void restoreState(std::string_view state) override { inner_.restoreState(state); }
+  void notifyCheckpointComplete(int64_t) override { ++probe->completedCheckpoints; }
+
+ private:
+  int attempt_ = 0;
+  SequenceSourceReader inner_{0, kNumbers - 1};
+};
+
+// A rolling sum keeps its values in keyed state: after the restart, each key's sums go on from
+// the checkpointed ones, so the last value emitted per key is the sum of all its numbers.
+TEST_P(RecoveryJobTest, ARollingSumGoesOnFromItsCheckpointedValues) {
+  StreamExecutionEnvironment env;
+  CollectSink<std::pair<int64_t, int64_t>> sink;
+  env.fromSource<int64_t>([] { return std::make_unique<FailingSequenceReader>(); }, "Numbers",
+                          /*bounded=*/true, /*parallel=*/true)
+      .uid("numbers")
+      .map([](int64_t x) { return std::make_pair(x % kKeys, x); })
+      .keyBy([](const std::pair<int64_t, int64_t>& p) { return p.first; })
+      .sum([](std::pair<int64_t, int64_t>& p) -> int64_t& { return p.second; })
+      .uid("sum")
+      .sinkTo(sink.sink());
+  Configuration c = checkpointed(tmp_, GetParam(), 2);
+  c.set("restart-strategy.type", "fixed-delay");
+  c.set("restart-strategy.fixed-delay.attempts", "1");
+  c.set("restart-strategy.fixed-delay.delay", "10ms");
+  absl::StatusOr<JobExecutionResult> result = executeLocally(env, c);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->status, JobStatus::kFinished) << result->failure;
+  EXPECT_EQ(result->restarts, 1);
+  std::map<int64_t, int64_t> expected;
+  for (int64_t x = 0; x < kNumbers; ++x)
+    expected[x % kKeys] += x;
+  // Sums only grow, so the largest value seen per key is the last one emitted.
+  std::map<int64_t, int64_t> last;
+  for (const auto& [key, sum] : sink.values())
+    last[key] = std::max(last[key], sum);
+  EXPECT_EQ(last, expected);
 }
 
 TEST(RecoveryJobErrorsTest, AMissingSavepointIsAClearError) {

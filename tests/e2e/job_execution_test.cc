@@ -315,16 +315,33 @@ std::string savepointPathIn(const std::string& text) {
   return text.substr(at + marker.size(), end - at - marker.size());
 }
 
+// Whether `directory` holds a file or folder whose name contains `part`, at any depth.
+bool holdsNameWith(const std::string& directory, const std::string& part) {
+  std::error_code error;
+  for (std::filesystem::recursive_directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error)) {
+    if (it->path().filename().string().find(part) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+// With incremental RocksDB checkpoints: the checkpoints share SST files, the savepoints are full
+// ones that the heap backend restores.
 TEST_F(JobExecutionTest, ClusterJobsCheckpointTakeSavepointsStopAndResume) {
   startCluster();
   const std::string checkpoints = logDir_ + "/checkpoints";
   const std::string savepoints = logDir_ + "/savepoints";
   std::string jobId = submitDetached(
       kUnbounded, {"-p", "2", "-D", "execution.checkpointing.interval=100ms", "-D",
-                   "state.checkpoints.dir=file://" + checkpoints});
+                   "state.checkpoints.dir=file://" + checkpoints, "-D",
+                   "state.backend.type=rocksdb", "-D", "state.backend.incremental=true"});
   ASSERT_EQ(jobId.size(), 32u);
   ASSERT_TRUE(eventually([&] { return holdsCompletedCheckpoint(checkpoints); }, 30s))
       << jobManager_->stderrText();
+  // A checkpoint of state that is still empty has no SST file; later ones have.
+  EXPECT_TRUE(eventually(
+      [&] { return holdsNameWith(checkpoints + "/" + jobId + "/shared", ".sst"); }, 30s));
 
   auto savepoint = startCli("savepoint", {"savepoint", jobId, savepoints});
   ASSERT_EQ(savepoint->stop(0, 60s), 0) << savepoint->stderrText();
@@ -340,9 +357,12 @@ TEST_F(JobExecutionTest, ClusterJobsCheckpointTakeSavepointsStopAndResume) {
   EXPECT_NE(last, first);
   EXPECT_TRUE(std::filesystem::exists(last + "/_metadata")) << last;
   EXPECT_EQ(jobStatus(jobId).status(), v1::JOB_STATUS_CANCELED);
+  for (const std::string& savepoint : {first, last})
+    EXPECT_FALSE(holdsNameWith(savepoint, ".native")) << savepoint;
 
-  // The job starts again from the savepoint, on the cluster.
-  std::string resumed = submitDetached(kUnbounded, {"-p", "2", "-s", last});
+  // The job starts again from the savepoint, on the cluster, on the heap backend.
+  std::string resumed =
+      submitDetached(kUnbounded, {"-p", "2", "-s", last, "-D", "state.backend.type=heap"});
   ASSERT_EQ(resumed.size(), 32u);
   ASSERT_TRUE(eventually([&] { return allTasksRunning(jobStatus(resumed)); }, 20s))
       << jobStatus(resumed).DebugString() << jobManager_->stderrText();

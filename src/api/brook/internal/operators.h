@@ -6,16 +6,21 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include <brook/functions.h>
 #include <brook/internal/key_hash.h>
+#include <brook/internal/keyed_state_backend.h>
+#include <brook/internal/timestamps_and_watermarks_operator.h>
 #include <brook/operator.h>
 #include <brook/operator_state_store.h>
 #include <brook/process_function.h>
+#include <brook/serializer.h>
 #include <brook/sinks.h>
-#include <brook/internal/timestamps_and_watermarks_operator.h>
+#include <brook/state.h>
 #include <brook/watermark_strategy.h>
 
 namespace brook::internal {
@@ -140,7 +145,9 @@ class ProcessOperator final : public FunctionOperator<IN, OUT, F> {
   typename ProcessFunction<IN, OUT>::Context ctx_;
 };
 
-/// A rolling reduce per key. STREAMING emits every updated value; BATCH emits each key's final
+/// A rolling reduce per key. STREAMING emits every updated value and keeps each key's value in
+/// keyed state (ValueState "keyed-reduce", so that checkpoints hold it and it lives in RocksDB
+/// with that backend); BATCH keeps the values in a table of its own and emits each key's final
 /// value once, when the input ends.
 template <typename K, typename T, typename KeySelector, typename ReduceFn>
 class KeyedReduceOperator final : public OneInputOperator<T, T> {
@@ -148,28 +155,42 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   KeyedReduceOperator(KeySelector selector, ReduceFn reduce)
       : selector_(std::move(selector)), reduce_(std::move(reduce)) {}
 
+  bool isKeyed() const override { return true; }
+
   void open(const RuntimeContext& context) override {
     StreamOperator::open(context);
     batch_ = context.mode == RuntimeMode::kBatch;
+    if (!batch_) {
+      backend_ = context.keyedStateBackend;
+      if (backend_ == nullptr)
+        throw std::logic_error("keyed operator '" + context.operatorName +
+                               "' has no state backend");
+      state_ = &context.getState(ValueStateDescriptor<T>("keyed-reduce"));
+    }
     this->callUser([&] { openFunction(reduce_, context); });
   }
 
   void push(T&& record, int64_t timestamp) override {
+    if (!batch_) {
+      this->callUser([&] {
+        keyBytes_.clear();
+        brook::serialize(selector_(std::as_const(record)), keyBytes_);
+        backend_->setCurrentKey(keyBytes_.view());
+        std::optional<T> current = state_->value();
+        T next = current ? apply(*std::move(current), std::move(record)) : std::move(record);
+        T copy(next);
+        state_->update(std::move(next));
+        this->out_->push(std::move(copy), timestamp);
+      });
+      return;
+    }
     this->callUser([&] {
       K key = selector_(std::as_const(record));
       auto it = values_.find(key);
       if (it == values_.end()) {
-        it = values_.emplace(std::move(key), std::move(record)).first;
+        values_.emplace(std::move(key), std::move(record));
       } else {
-        if constexpr (requires { reduce_.reduce(std::move(it->second), std::move(record)); }) {
-          it->second = reduce_.reduce(std::move(it->second), std::move(record));
-        } else {
-          it->second = reduce_(std::move(it->second), std::move(record));
-        }
-      }
-      if (!batch_) {
-        T copy(it->second);
-        this->out_->push(std::move(copy), timestamp);
+        it->second = apply(std::move(it->second), std::move(record));
       }
     });
   }
@@ -187,9 +208,22 @@ class KeyedReduceOperator final : public OneInputOperator<T, T> {
   }
 
  private:
+  T apply(T accumulated, T next) {
+    if constexpr (requires { reduce_.reduce(std::move(accumulated), std::move(next)); }) {
+      return reduce_.reduce(std::move(accumulated), std::move(next));
+    } else {
+      return reduce_(std::move(accumulated), std::move(next));
+    }
+  }
+
   KeySelector selector_;
   ReduceFn reduce_;
   bool batch_ = false;
+  // STREAMING.
+  KeyedStateBackend* backend_ = nullptr;
+  ValueState<T>* state_ = nullptr;
+  DataOutput keyBytes_;
+  // BATCH.
   KeyedTable<K, T> values_;
 };
 
