@@ -10,7 +10,8 @@
 // The job (parallelism 1, so two task threads on the two cores): a source emits the numbers
 // i = 0, 1, 2, ... and records its position as operator state; keyBy i % keys; a
 // KeyedProcessFunction keeps per key a ValueState<int64_t> count (updated by every record) and
-// a ValueState<std::string> payload of `bytes` bytes (written when the key is first seen), and
+// a ValueState<std::string> payload of `bytes` pseudo-random (incompressible) bytes (written when
+// the key is first seen), and
 // registers an event-time timer at the end of input, where it emits (key, count); a sink
 // collects those pairs. The first `keys` records fill the state; every later record is a read
 // and an update of one count. After each run the pairs are checked against the counts computed
@@ -225,6 +226,22 @@ class NumberReader final : public SourceReader<int64_t> {
 
 using KeyCount = std::pair<int64_t, int64_t>;
 
+// `bytes` pseudo-random bytes drawn from `key` (splitmix64): state that does not compress, so
+// that RocksDB's files hold about as many bytes as the state has.
+std::string payloadOf(int64_t key, int64_t bytes) {
+  std::string out(static_cast<size_t>(bytes), '\0');
+  uint64_t x = static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull;
+  for (size_t at = 0; at < out.size(); at += 8) {
+    x += 0x9E3779B97F4A7C15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    std::memcpy(out.data() + at, &z, std::min<size_t>(8, out.size() - at));
+  }
+  return out;
+}
+
 // Per key: a count updated by every record and a payload written once; (key, count) at the end.
 class UpdateState final : public KeyedProcessFunction<int64_t, int64_t, KeyCount> {
  public:
@@ -247,8 +264,7 @@ class UpdateState final : public KeyedProcessFunction<int64_t, int64_t, KeyCount
     }
     std::optional<int64_t> count = count_->value();
     if (!count) {
-      payload_->update(std::string(static_cast<size_t>(probe->payloadBytes),
-                                   static_cast<char>('a' + ctx.getCurrentKey() % 26)));
+      payload_->update(payloadOf(ctx.getCurrentKey(), probe->payloadBytes));
       ctx.timerService().registerEventTimeTimer(kEndTimer);
     }
     count_->update(count.value_or(0) + 1);
@@ -540,7 +556,7 @@ int runBenchmark(const Options& options) {
         row.state = state;
         row.records = outcome.records;
         for (const CheckpointSample& s : outcome.samples)
-          row.checkpointBytes = std::max(row.checkpointBytes, s.bytes);
+          row.checkpointBytes = std::max(row.checkpointBytes, s.totalBytes);
         row.toRunningMillis = static_cast<double>(p.runningAgainNanos - p.failNanos) / 1e6;
         row.restoreMillis = static_cast<double>(p.restoredOpenNanos - p.runningAgainNanos) / 1e6;
         row.toCaughtUpMillis = static_cast<double>(p.caughtUpNanos - p.failNanos) / 1e6;
@@ -604,7 +620,7 @@ int runBenchmark(const Options& options) {
     longerThanInterval = longerThanInterval || median(durations) > 1000;
   }
   std::ostringstream recoveryTable;
-  recoveryTable << "| backend | state | checkpoint MB | failure to RUNNING ms | restore ms | "
+  recoveryTable << "| backend | state | checkpoint MB named | failure to RUNNING ms | restore ms | "
                    "failure to caught up ms | records replayed |\n"
                 << "|---|---|---:|---:|---:|---:|---:|\n";
   for (const RecoveryRow& row : recovery) {
@@ -627,7 +643,8 @@ int runBenchmark(const Options& options) {
          "mini-cluster (in this\nprocess) at parallelism 1: a source emitting 0, 1, 2, ... (its "
          "position is its checkpointed\nstate), `keyBy i % keys`, a KeyedProcessFunction that "
          "keeps per key a `ValueState<int64_t>` count\n(read and updated by every record) and a "
-         "`ValueState<std::string>` payload of the given size\n(written once per key), and at the "
+         "`ValueState<std::string>` payload of the given size\n(pseudo-random bytes, which do not "
+         "compress; written once per key), and at the "
          "end of input emits (key, count) to a collecting sink. The first\n`keys` records fill the "
          "state. Every run's counts are checked against the counts computed from\nthe number of "
          "records the source emitted (a lost or duplicated update fails the benchmark,\nalso after "

@@ -32,9 +32,10 @@ std::vector<Decoded> drain(ResultPartition& partition) {
     deserializer.setBuffer(b);
     StreamElement e;
     while (deserializer.next(e)) {
-      // A barrier carries no payload; its checkpoint id stands in for one.
-      std::string payload =
-          e.kind == ElementKind::kBarrier ? std::to_string(e.checkpointId) : std::string(e.payload);
+      // A barrier carries no payload; its checkpoint id (and "s" for a savepoint's) stands in.
+      std::string payload = e.kind == ElementKind::kBarrier
+                                ? std::to_string(e.checkpointId) + (e.savepoint ? "s" : "")
+                                : std::string(e.payload);
       // A watermark status carries no timestamp; its idleness (1 or 0) stands in for one.
       int64_t timestamp = e.kind == ElementKind::kWatermarkStatus ? (e.idle ? 1 : 0) : e.timestamp;
       out.push_back({e.kind, timestamp, payload});
@@ -71,8 +72,11 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
       expected.push_back({ElementKind::kWatermarkStatus, idle ? 1 : 0, ""});
     }
     if (i % 70 == 69) {
-      writer.broadcastBarrier(i / 70 + 1, 5000 + i);
-      expected.push_back({ElementKind::kBarrier, 5000 + i, std::to_string(i / 70 + 1)});
+      // Every other one a savepoint's.
+      const int64_t id = i / 70 + 1;
+      writer.broadcastBarrier(id, 5000 + i, id % 2 == 0);
+      expected.push_back(
+          {ElementKind::kBarrier, 5000 + i, std::to_string(id) + (id % 2 == 0 ? "s" : "")});
     }
   }
   writer.endOfPartition();
