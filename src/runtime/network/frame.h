@@ -31,7 +31,9 @@ namespace brook::runtime::network {
 
 /// The bytes "BRKF" read as a little-endian u32.
 inline constexpr uint32_t kFrameMagic = 0x464B5242;
-inline constexpr uint8_t kProtocolVersion = 2;
+/// Both ends of a connection must speak the same version: 2 added PRIORITY_BUFFER frames, 3 the
+/// savepoint barrier element (runtime/stream_element.h) inside BUFFER frames.
+inline constexpr uint8_t kProtocolVersion = 3;
 inline constexpr size_t kFrameHeaderSize = 16;
 /// The largest body of any frame but BUFFER (addresses, subpartition ids, error messages).
 inline constexpr uint32_t kMaxControlBodyBytes = 64 * 1024;
