@@ -192,7 +192,7 @@ std::vector<const NativeStateFile*> CheckpointMetadata::sharedFiles() const {
 }
 
 fs::path sharedDirectoryOf(const fs::path& checkpointDirectory) {
-  return checkpointDirectory.parent_path() / "shared";
+  return checkpointDirectory.parent_path() / kSharedDirectoryName;
 }
 
 absl::StatusOr<fs::path> parseCheckpointDirectoryUri(std::string_view uri) {
@@ -347,29 +347,6 @@ absl::StatusOr<CheckpointMetadata> readMetadata(const fs::path& path) {
   return decodeMetadata(bytes, file.string());
 }
 
-absl::StatusOr<std::string> readStateFile(const fs::path& directory, const StateFile& file) {
-  if (!isContainedPath(file.path)) {
-    return absl::DataLossError(
-        absl::StrCat("state file path '", file.path, "' leaves the checkpoint"));
-  }
-  const fs::path path = directory / file.path;
-  absl::StatusOr<std::string> bytes = readWholeFile(path);
-  if (!bytes.ok()) {
-    return absl::DataLossError(absl::StrCat("state file ", path.string(),
-                                            " of the checkpoint is missing or unreadable"));
-  }
-  if (static_cast<int64_t>(bytes->size()) != file.size) {
-    return absl::DataLossError(absl::StrCat("state file ", path.string(), " has ",
-                                            bytes->size(), " bytes, the checkpoint recorded ",
-                                            file.size));
-  }
-  if (crc32c(*bytes) != file.crc32c) {
-    return absl::DataLossError(
-        absl::StrCat("state file ", path.string(), " is damaged (checksum mismatch)"));
-  }
-  return bytes;
-}
-
 namespace {
 
 /// Reads the file at `path` in blocks, handing each to `consume`, and checks its size and
@@ -409,6 +386,19 @@ absl::Status readCheckedFile(const fs::path& path,
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> readStateFile(const fs::path& directory, const StateFile& file) {
+  if (!isContainedPath(file.path)) {
+    return absl::DataLossError(
+        absl::StrCat("state file path '", file.path, "' leaves the checkpoint"));
+  }
+  std::string bytes;
+  BROOK_RETURN_IF_ERROR(readCheckedFile(directory / file.path, file, [&](std::string_view block) {
+    bytes.append(block);
+    return absl::OkStatus();
+  }));
+  return bytes;
+}
 
 fs::path nativeStateFilePath(const fs::path& checkpointDirectory, const NativeStateFile& file) {
   return (file.shared ? sharedDirectoryOf(checkpointDirectory) : checkpointDirectory) /
@@ -648,7 +638,7 @@ absl::StatusOr<FileCheckpointStorage> FileCheckpointStorage::open(std::string_vi
   fs::path jobDirectory = root / std::string(jobId);
   std::error_code error;
   // The shared folder of incremental checkpoints too: tasks upload into it, and never create it.
-  fs::create_directories(jobDirectory / "shared", error);
+  fs::create_directories(jobDirectory / kSharedDirectoryName, error);
   if (error) {
     return absl::InternalError(absl::StrCat("cannot create the checkpoint directory ",
                                             jobDirectory.string(), ": ", error.message()));

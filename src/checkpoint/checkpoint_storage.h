@@ -33,6 +33,8 @@ namespace brook::checkpoint {
 
 /// The name of the metadata file of a checkpoint or savepoint directory, as Flink's.
 inline constexpr char kMetadataFileName[] = "_metadata";
+/// The folder of a job's checkpoints that holds the files incremental checkpoints share.
+inline constexpr char kSharedDirectoryName[] = "shared";
 
 /// The directory a checkpoint URI names: `file:///abs/path`, `file:/abs/path` or a plain path.
 /// Other schemes and empty URIs are errors naming the URI.
@@ -134,7 +136,7 @@ class FileCheckpointStorage {
 
   const std::filesystem::path& jobDirectory() const { return jobDirectory_; }
   std::filesystem::path checkpointDirectory(int64_t checkpointId) const;
-  std::filesystem::path sharedDirectory() const { return jobDirectory_ / "shared"; }
+  std::filesystem::path sharedDirectory() const { return jobDirectory_ / kSharedDirectoryName; }
 
   /// Creates the directory of checkpoint `checkpointId`; an error if it already holds a
   /// completed checkpoint.

@@ -71,8 +71,7 @@ class IncrementalSnapshotTest : public ::testing::Test {
   std::vector<NativeStateFile> checkpoint(state::RuntimeKeyedStateBackend& backend,
                                           IncrementalSnapshotUploader& uploader,
                                           int64_t id) {
-    auto snapshot =
-        backend.incrementalSnapshot(backend.localDirectory() + ".chk-" + std::to_string(id));
+    auto snapshot = backend.incrementalSnapshot(id);
     EXPECT_TRUE(snapshot.ok()) << snapshot.status();
     const fs::path directory = root_ / "job" / ("chk-" + std::to_string(id));
     fs::create_directories(directory);

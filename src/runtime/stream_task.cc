@@ -518,12 +518,9 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
       snapshot.state.keyGroupStart = range.start;
       snapshot.state.keyGroupEnd = range.end;
       // Savepoints are full snapshots in the canonical format, whatever the backend.
-      const bool incremental = jg.checkpointing.incremental && !isSavepoint;
-      const std::string local = backend->localDirectory();
       absl::StatusOr<std::unique_ptr<state::KeyedStateSnapshot>> keyed =
-          incremental && !local.empty()
-              ? backend->incrementalSnapshot(absl::StrCat(local, ".chk-", checkpointId))
-              : backend->snapshot(range);
+          jg.checkpointing.incremental && !isSavepoint ? backend->incrementalSnapshot(checkpointId)
+                                                       : backend->snapshot(range);
       if (keyed.ok() && (*keyed)->nativeFiles() != nullptr) {
         if (uploaders_[i] == nullptr) {
           uploaders_[i] =

@@ -93,13 +93,13 @@ class RuntimeKeyedStateBackend : public ::brook::internal::KeyedStateBackend {
   // Incremental snapshots (`state.backend.incremental`): the RocksDB backend's are native, the
   // heap backend's are full ones.
 
-  /// The synchronous phase of an incremental snapshot of the backend's key groups: the RocksDB
-  /// backend makes a native snapshot of its store in `nativeDirectory` (a path beside
-  /// `localDirectory` that does not exist yet) and freezes its heap-held state, which the
+  /// The synchronous phase of an incremental snapshot of the backend's key groups for
+  /// checkpoint `checkpointId`: the RocksDB backend makes a native snapshot of its store in
+  /// "<localDirectory>.chk-<checkpointId>" and freezes its heap-held state, which the
   /// snapshot's `write` writes; the heap backend takes a full snapshot.
   virtual absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> incrementalSnapshot(
-      const std::string& nativeDirectory) {
-    (void)nativeDirectory;
+      int64_t checkpointId) {
+    (void)checkpointId;
     return snapshot(keyGroupRange());
   }
 

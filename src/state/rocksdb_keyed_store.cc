@@ -89,6 +89,35 @@ std::string keyGroupBound(int keyGroup) {
   return bound;
 }
 
+/// The iterator bounds of the keys of the key groups in `range`: from the first key group's
+/// prefix to the next key group's (unbounded above after the last key group). Not copyable: the
+/// slices that ReadOptions point to are its own.
+class KeyGroupBounds {
+ public:
+  explicit KeyGroupBounds(KeyGroupRange range)
+      : lower_(keyGroupBound(range.start)),
+        upper_(range.end < kMaxKeyGroup ? keyGroupBound(range.end + 1) : ""),
+        lowerSlice_(lower_),
+        upperSlice_(upper_) {}
+  KeyGroupBounds(const KeyGroupBounds&) = delete;
+  KeyGroupBounds& operator=(const KeyGroupBounds&) = delete;
+
+  void applyTo(rocksdb::ReadOptions& options) const {
+    options.iterate_lower_bound = &lowerSlice_;
+    if (!upper_.empty()) {
+      options.iterate_upper_bound = &upperSlice_;
+    }
+  }
+  /// Where an iterator seeks to.
+  const rocksdb::Slice& lower() const { return lowerSlice_; }
+
+ private:
+  const std::string lower_;
+  const std::string upper_;
+  const rocksdb::Slice lowerSlice_;
+  const rocksdb::Slice upperSlice_;
+};
+
 /// The smallest key greater than every key that starts with `prefix`, or empty when there is
 /// none (the prefix is all 0xFF bytes).
 std::string prefixSuccessor(std::string prefix) {
@@ -472,6 +501,14 @@ class RocksDbKeyedStore::Impl {
     return absl::OkStatus();
   }
 
+  /// The store's database options, for opening RocksDB files that exist already.
+  rocksdb::DBOptions existingFilesOptions() const {
+    rocksdb::DBOptions options = dbOptions_;
+    options.create_if_missing = false;
+    options.error_if_exists = false;
+    return options;
+  }
+
   /// Replaces the empty database with the RocksDB files in `from` (moved into the store's
   /// directory) and registers their states.
   absl::Status adoptFiles(const std::string& from) {
@@ -494,12 +531,9 @@ class RocksDbKeyedStore::Impl {
     if (ec) {
       return absl::UnavailableError(absl::StrCat(context, ": ", ec.message()));
     }
-    rocksdb::DBOptions options = dbOptions_;
-    options.create_if_missing = false;
-    options.error_if_exists = false;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    s = rocksdb::DB::Open(options, directory_, descriptors, &handles, &db);
+    s = rocksdb::DB::Open(existingFilesOptions(), directory_, descriptors, &handles, &db);
     if (!s.ok()) {
       absl::Status error = toAbslStatus(s, context);
       // The store must stay usable (and closable): an empty database again.
@@ -721,20 +755,14 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
     if (range_.size() == 0) {
       return absl::OkStatus();
     }
-    const std::string lower = keyGroupBound(range_.start);
-    const std::string upper = range_.end < kMaxKeyGroup ? keyGroupBound(range_.end + 1) : "";
-    const rocksdb::Slice lowerSlice(lower);
-    const rocksdb::Slice upperSlice(upper);
+    const KeyGroupBounds bounds(range_);
     // Runs on the task's checkpoint thread, whose perf context counts otherwise (see Impl).
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     // A snapshot reads everything once; keep the task's working set in the cache.
     options.fill_cache = false;
-    options.iterate_lower_bound = &lowerSlice;
-    if (!upper.empty()) {
-      options.iterate_upper_bound = &upperSlice;
-    }
+    bounds.applyTo(options);
 
     // One iterator per state, merged by key group: each key group's section holds the entries
     // of every state in it, as the format wants, with one pass over each column family.
@@ -742,7 +770,7 @@ class RocksDbKeyedStateSnapshot : public KeyedStateSnapshot {
     std::vector<DecodedKey> current(states_.size());
     for (const StateInfo& state : states_) {
       iterators.emplace_back(impl_->db_->NewIterator(options, state.columnFamily));
-      iterators.back()->Seek(lowerSlice);
+      iterators.back()->Seek(bounds.lower());
     }
     for (size_t i = 0; i < states_.size(); ++i) {
       BROOK_RETURN_IF_ERROR(decodeCurrent(i, *iterators[i], &current[i]));
@@ -1370,79 +1398,70 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::nativeSna
 absl::Status RocksDbKeyedStore::restoreNative(const std::string& directory,
                                               KeyGroupRange sourceRange,
                                               KeyGroupRange range) {
-  namespace fs = std::filesystem;
   BROOK_RETURN_IF_ERROR(checkOpen());
-  Impl& impl = *impl_;
-  if (impl.states_.empty() && sourceRange == range) {
-    return impl.adoptFiles(directory);
+  if (impl_->states_.empty() && sourceRange == range) {
+    return impl_->adoptFiles(directory);
   }
+  absl::Status status = copyKeyGroupsFrom(directory, range);
+  std::error_code ec;
+  std::filesystem::remove_all(directory, ec);
+  return status;
+}
+
+absl::Status RocksDbKeyedStore::copyKeyGroupsFrom(const std::string& directory,
+                                                  KeyGroupRange range) {
+  Impl& impl = *impl_;
   const std::string context = absl::StrCat("restoring RocksDB store '", directory_,
                                            "' from the native snapshot in '", directory, "'");
-  absl::Status status = [&]() -> absl::Status {
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    std::vector<StateInfo> states;
-    BROOK_RETURN_IF_ERROR(impl.describeColumnFamilies(directory, &descriptors, &states));
-    rocksdb::DBOptions options = impl.dbOptions_;
-    options.create_if_missing = false;
-    options.error_if_exists = false;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s =
-        rocksdb::DB::OpenForReadOnly(options, directory, descriptors, &handles, &raw);
-    if (!s.ok()) {
-      return absl::DataLossError(toAbslStatus(s, context).message());
-    }
-    std::unique_ptr<rocksdb::DB> source(raw);
-    absl::Status copied = [&]() -> absl::Status {
-      if (range.size() == 0) {
-        return absl::OkStatus();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::vector<StateInfo> states;
+  BROOK_RETURN_IF_ERROR(impl.describeColumnFamilies(directory, &descriptors, &states));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(impl.existingFilesOptions(), directory,
+                                                   descriptors, &handles, &raw);
+  if (!s.ok()) {
+    return absl::DataLossError(toAbslStatus(s, context).message());
+  }
+  std::unique_ptr<rocksdb::DB> source(raw);
+  const KeyGroupBounds bounds(range);
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;
+  bounds.applyTo(read);
+  rocksdb::WriteBatch batch;
+  // Copies the entries of the i-th state; its iterator ends before the source closes.
+  auto copyState = [&](size_t i) -> absl::Status {
+    BROOK_ASSIGN_OR_RETURN(StateId id, registerState(states[i].name, states[i].kind));
+    const StateInfo& target = impl.states_[static_cast<size_t>(id.index)];
+    const std::string where = absl::StrCat(context, ", state '", target.name, "'");
+    std::unique_ptr<rocksdb::Iterator> it(source->NewIterator(read, handles[i + 1]));
+    for (it->Seek(bounds.lower()); it->Valid(); it->Next()) {
+      rocksdb::Status put = batch.Put(target.columnFamily, it->key(), it->value());
+      if (!put.ok()) {
+        return toAbslStatus(put, where);
       }
-      const std::string lower = keyGroupBound(range.start);
-      const std::string upper = range.end < kMaxKeyGroup ? keyGroupBound(range.end + 1) : "";
-      const rocksdb::Slice lowerSlice(lower);
-      const rocksdb::Slice upperSlice(upper);
-      rocksdb::ReadOptions read;
-      read.fill_cache = false;
-      read.iterate_lower_bound = &lowerSlice;
-      if (!upper.empty()) {
-        read.iterate_upper_bound = &upperSlice;
-      }
-      for (size_t i = 0; i < states.size(); ++i) {
-        BROOK_ASSIGN_OR_RETURN(StateId id, registerState(states[i].name, states[i].kind));
-        const StateInfo& target = impl.states_[static_cast<size_t>(id.index)];
-        std::unique_ptr<rocksdb::Iterator> it(source->NewIterator(read, handles[i + 1]));
-        rocksdb::WriteBatch batch;
-        for (it->Seek(lowerSlice); it->Valid(); it->Next()) {
-          s = batch.Put(target.columnFamily, it->key(), it->value());
-          if (!s.ok()) {
-            return toAbslStatus(s, absl::StrCat(context, ", state '", target.name, "'"));
-          }
-          if (batch.GetDataSize() >= impl.restoreBatchBytes_) {
-            BROOK_RETURN_IF_ERROR(impl.write(&batch, "restoring"));
-            batch.Clear();
-          }
-        }
-        if (!it->status().ok()) {
-          return absl::DataLossError(
-              toAbslStatus(it->status(), absl::StrCat(context, ", state '", target.name, "'"))
-                  .message());
-        }
+      if (batch.GetDataSize() >= impl.restoreBatchBytes_) {
         BROOK_RETURN_IF_ERROR(impl.write(&batch, "restoring"));
+        batch.Clear();
       }
-      return absl::OkStatus();
-    }();
-    for (rocksdb::ColumnFamilyHandle* handle : handles) {
-      source->DestroyColumnFamilyHandle(handle);
     }
-    s = source->Close();
-    if (copied.ok() && !s.ok()) {
-      copied = toAbslStatus(s, context);
+    if (!it->status().ok()) {
+      return absl::DataLossError(toAbslStatus(it->status(), where).message());
     }
-    return copied;
-  }();
-  std::error_code ec;
-  fs::remove_all(directory, ec);
-  return status;
+    return absl::OkStatus();
+  };
+  absl::Status copied = absl::OkStatus();
+  for (size_t i = 0; range.size() > 0 && i < states.size() && copied.ok(); ++i) {
+    copied = copyState(i);
+  }
+  if (copied.ok()) {
+    copied = impl.write(&batch, "restoring");
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    source->DestroyColumnFamilyHandle(handle);
+  }
+  s = source->Close();
+  return copied.ok() && !s.ok() ? toAbslStatus(s, context) : copied;
 }
 
 absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader, KeyGroupRange range) {

@@ -292,6 +292,9 @@ class RocksDbKeyedStore {
   RocksDbKeyedStore(std::string directory, std::shared_ptr<Impl> impl);
 
   absl::Status checkOpen() const;
+  /// restoreNative's copy: the entries of the key groups in `range` of the RocksDB files in
+  /// `directory`.
+  absl::Status copyKeyGroupsFrom(const std::string& directory, KeyGroupRange range);
 
   std::string directory_;
   // Shared with the snapshots and map iterators this store made, which must keep RocksDB open

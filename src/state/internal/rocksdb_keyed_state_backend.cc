@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include <absl/strings/str_cat.h>
+
 #include "common/status_macros.h"
 
 namespace brook::state::internal {
@@ -35,10 +37,11 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStateBackend::sn
 }
 
 absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStateBackend::incrementalSnapshot(
-    const std::string& nativeDirectory) {
+    int64_t checkpointId) {
   const KeyGroupRange range = keyGroupRange();
   BROOK_ASSIGN_OR_RETURN(std::unique_ptr<FrozenKeyedState> frozen, freezeHeapHeldState(range));
-  return rocksDbStore().nativeSnapshot(range, std::move(frozen), nativeDirectory);
+  return rocksDbStore().nativeSnapshot(range, std::move(frozen),
+                                       absl::StrCat(localDirectory(), ".chk-", checkpointId));
 }
 
 absl::Status RocksDbKeyedStateBackend::restoreNative(const std::string& directory,

@@ -30,7 +30,7 @@ class RocksDbKeyedStateBackend final : public AbstractKeyedStateBackend {
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> snapshot(KeyGroupRange range) override;
   absl::Status restore(KeyedStateSnapshotReader& reader) override;
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> incrementalSnapshot(
-      const std::string& nativeDirectory) override;
+      int64_t checkpointId) override;
   absl::Status restoreNative(const std::string& directory, KeyGroupRange sourceRange) override;
   std::string localDirectory() const override { return bytesStore_->store().directory(); }
 
