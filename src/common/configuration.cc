@@ -193,6 +193,7 @@ constexpr OptionSpec kOptions[] = {
     {config_keys::kStateBackendType, OptionType::kStateBackendType, 0, 0},
     {config_keys::kRocksDbBlockCacheSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
     {config_keys::kRocksDbWriteBufferSize, OptionType::kBytes, 1 << 20, int64_t{1} << 40},
+    {config_keys::kRocksDbStateCacheSize, OptionType::kBytes, 0, int64_t{1} << 40},
     {config_keys::kRocksDbMaxBackgroundJobs, OptionType::kInt, 1, 256},
     {config_keys::kCheckpointingInterval, OptionType::kDuration, 0, 86'400'000},
     {config_keys::kCheckpointingMode, OptionType::kCheckpointingMode, 0, 0},

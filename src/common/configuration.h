@@ -117,6 +117,9 @@ inline constexpr char kRocksDbBlockCacheSize[] = "state.backend.rocksdb.block.ca
 /// Memory for the memtables of all states of one RocksDB store together (not per state, as in
 /// Flink).
 inline constexpr char kRocksDbWriteBufferSize[] = "state.backend.rocksdb.writebuffer.size";
+/// Capacity of the state cache of one RocksDB store: its most recently used state entries,
+/// serialized, in front of RocksDB (0 turns it off).
+inline constexpr char kRocksDbStateCacheSize[] = "state.backend.rocksdb.state-cache.size";
 /// Concurrent background flushes and compactions of one RocksDB store.
 inline constexpr char kRocksDbMaxBackgroundJobs[] = "state.backend.rocksdb.thread.num";
 /// Checkpoints (src/checkpoint/checkpointing_options.h).

@@ -29,6 +29,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "state/internal/byte_reader.h"
+#include "state/rocksdb_state_cache.h"
 
 namespace brook::state {
 
@@ -393,6 +394,7 @@ class RocksDbKeyedStore::Impl {
  public:
   Impl(std::string directory, const Options& options)
       : directory_(std::move(directory)),
+        stateCache_(options.stateCacheBytes),
         clock_(std::make_shared<const Clock>(options.clock ? options.clock
                                                            : Clock(systemTimeMillis))) {
     // RocksDB counts every operation in a thread-local perf context unless told not to; the
@@ -699,7 +701,197 @@ class RocksDbKeyedStore::Impl {
     return absl::OkStatus();
   }
 
+  // The state cache (state/rocksdb_state_cache.h). A row key is the state's index (4 bytes,
+  // big-endian) and the RocksDB key prefix of keyScratch_; a map entry's RocksDB key is the
+  // prefix and its user key.
+
+  /// The cached row of state `index` for the prefix in keyScratch_ (rowKey_ is its key), or null.
+  CachedRow* findRow(int index) {
+    rowKey_.clear();
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      rowKey_.push_back(static_cast<char>((index >> shift) & 0xFF));
+    }
+    rowKey_.append(keyScratch_);
+    return stateCache_.find(rowKey_);
+  }
+
+  CachedRow& rowForWrite(int index) {
+    CachedRow* row = findRow(index);
+    return row != nullptr ? *row : stateCache_.insert(rowKey_);
+  }
+
+  /// The row of a value or list state for keyScratch_, read from RocksDB when not cached.
+  absl::StatusOr<CachedRow*> loadValueRow(int index,
+                                          const StateInfo& state,
+                                          std::string_view what) {
+    if (CachedRow* row = findRow(index); row != nullptr) {
+      return row;
+    }
+    BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
+    CachedRow& row = stateCache_.insert(rowKey_);
+    if (found) {
+      row.value.bytes = valueScratch_;
+      row.value.present = true;
+      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()));
+    }
+    return &row;
+  }
+
+  /// Sets the value of a value or list state's row, to `bytes` or (not `present`) absent.
+  void setValue(CachedRow& row, std::string_view bytes, bool present) {
+    const auto before = static_cast<int64_t>(row.value.bytes.capacity());
+    row.value.bytes.assign(bytes);
+    row.value.present = present;
+    row.value.dirty = true;
+    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+  }
+
+  /// Appends length-prefixed elements (`elements`) to a list state's cached row.
+  void appendToList(CachedRow& row, std::string_view elements) {
+    const auto before = static_cast<int64_t>(row.value.bytes.capacity());
+    if (!row.value.present) {
+      row.value.bytes.clear();
+    }
+    row.value.bytes.append(elements);
+    row.value.present = true;
+    row.value.dirty = true;
+    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+  }
+
+  /// The entry of `userKey` in the map row for the prefix in keyScratch_, read from RocksDB when
+  /// not cached; null when the map is known not to hold it.
+  absl::StatusOr<const CachedValue*> loadMapEntry(int index,
+                                                  const StateInfo& state,
+                                                  std::string_view userKey,
+                                                  std::string_view what) {
+    CachedRow* row = findRow(index);
+    if (row != nullptr) {
+      if (auto it = row->entries.find(toAbsl(userKey)); it != row->entries.end()) {
+        return &it->second;
+      }
+      if (row->complete) {
+        return nullptr;
+      }
+    }
+    keyScratch_.append(userKey);
+    BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
+    if (row == nullptr) {
+      row = &stateCache_.insert(rowKey_);
+    }
+    auto [it, inserted] = row->entries.try_emplace(toAbsl(userKey));
+    CachedValue& entry = it->second;
+    if (found) {
+      entry.bytes = valueScratch_;
+      entry.present = true;
+    }
+    stateCache_.charge(*row, static_cast<int64_t>(userKey.size() + entry.bytes.capacity()) +
+                                 RocksDbStateCache::kEntryOverhead);
+    return &entry;
+  }
+
+  /// Sets the entry of `userKey` in the map row for the prefix in keyScratch_.
+  void setMapEntry(int index, std::string_view userKey, std::string_view bytes, bool present) {
+    CachedRow& row = rowForWrite(index);
+    auto [it, inserted] = row.entries.try_emplace(toAbsl(userKey));
+    CachedValue& entry = it->second;
+    const int64_t before =
+        inserted ? -static_cast<int64_t>(userKey.size()) - RocksDbStateCache::kEntryOverhead
+                 : static_cast<int64_t>(entry.bytes.capacity());
+    entry.bytes.assign(bytes);
+    entry.present = present;
+    entry.dirty = true;
+    stateCache_.charge(row, static_cast<int64_t>(entry.bytes.capacity()) - before);
+  }
+
+  /// Adds the write back of one dirty cached entry to `batch`.
+  absl::Status addWriteBack(rocksdb::WriteBatch* batch,
+                            std::string_view rowKey,
+                            std::string_view userKey,
+                            const CachedValue& value) {
+    uint32_t index = 0;
+    for (int i = 0; i < 4; ++i) {
+      index = (index << 8) | static_cast<uint8_t>(rowKey[static_cast<size_t>(i)]);
+    }
+    const StateInfo& state = states_[index];
+    writeBackKey_.assign(rowKey.substr(4));
+    writeBackKey_.append(userKey);
+    rocksdb::Status s = value.present
+                            ? batch->Put(state.columnFamily, writeBackKey_, toSlice(value.bytes))
+                            : batch->Delete(state.columnFamily, writeBackKey_);
+    return s.ok() ? absl::OkStatus() : error(s, state, "writing back cached state");
+  }
+
+  /// Writes the cache's dirty entries (of its old generation only, when `oldOnly`) to RocksDB,
+  /// in batches of at most restoreBatchBytes_.
+  absl::Status writeBack(bool oldOnly) {
+    rocksdb::WriteBatch batch;
+    absl::Status status;
+    stateCache_.forEachDirty(
+        oldOnly, [&](std::string_view rowKey, std::string_view userKey, const CachedValue& value) {
+          if (status.ok()) {
+            status = addWriteBack(&batch, rowKey, userKey, value);
+          }
+          if (status.ok() && batch.GetDataSize() >= restoreBatchBytes_) {
+            status = write(&batch, "writing cached state back");
+            batch.Clear();
+          }
+        });
+    BROOK_RETURN_IF_ERROR(status);
+    return batch.Count() > 0 ? write(&batch, "writing cached state back") : absl::OkStatus();
+  }
+
+  /// Evicts the old generation once the cache is full.
+  absl::Status evictIfFull() {
+    if (!stateCache_.full()) {
+      return absl::OkStatus();
+    }
+    BROOK_RETURN_IF_ERROR(writeBack(/*oldOnly=*/true));
+    stateCache_.rotate();
+    return absl::OkStatus();
+  }
+
+  /// Writes every dirty cached entry to RocksDB, so that RocksDB holds the whole state.
+  absl::Status writeBackAll() {
+    if (stateCache_.bytes() == 0) {
+      return absl::OkStatus();
+    }
+    BROOK_RETURN_IF_ERROR(writeBack(/*oldOnly=*/false));
+    stateCache_.markClean();
+    return absl::OkStatus();
+  }
+
+  /// Appends the length-prefixed elements in valueScratch_ to the list state's entry for
+  /// keyScratch_: in the cache when it holds the list, else through the merge operator (which
+  /// does not read the list).
+  absl::Status addToList(int index, const StateInfo& state) {
+    if (stateCache_.enabled()) {
+      if (CachedRow* row = findRow(index); row != nullptr) {
+        appendToList(*row, valueScratch_);
+        return evictIfFull();
+      }
+    }
+    return merge(state, valueScratch_, "adding to the list");
+  }
+
+  /// Writes the dirty entries of one map row to RocksDB (the prefix is in keyScratch_).
+  absl::Status writeBackMapRow(CachedRow& row) {
+    rocksdb::WriteBatch batch;
+    for (auto& [userKey, value] : row.entries) {
+      if (value.dirty) {
+        BROOK_RETURN_IF_ERROR(addWriteBack(&batch, rowKey_, userKey, value));
+      }
+    }
+    if (batch.Count() > 0) {
+      BROOK_RETURN_IF_ERROR(write(&batch, "writing cached state back"));
+    }
+    for (auto& [userKey, value] : row.entries) {
+      value.dirty = false;
+    }
+    return absl::OkStatus();
+  }
+
   const std::string directory_;
+  RocksDbStateCache stateCache_;
   // The clock of state time-to-live, shared with the compaction filter factories.
   const std::shared_ptr<const Clock> clock_;
   rocksdb::DBOptions dbOptions_;
@@ -718,6 +910,8 @@ class RocksDbKeyedStore::Impl {
   std::map<std::string, int, std::less<>> stateIndex_;
   std::string keyScratch_;
   std::string valueScratch_;
+  std::string rowKey_;
+  std::string writeBackKey_;
 };
 
 namespace {
@@ -982,6 +1176,9 @@ absl::StatusOr<RocksDbKeyedStore::Options> RocksDbKeyedStore::Options::fromConfi
   BROOK_ASSIGN_OR_RETURN(
       options.writeBufferBytes,
       config.getBytes(config_keys::kRocksDbWriteBufferSize, options.writeBufferBytes));
+  BROOK_ASSIGN_OR_RETURN(
+      options.stateCacheBytes,
+      config.getBytes(config_keys::kRocksDbStateCacheSize, options.stateCacheBytes));
   BROOK_ASSIGN_OR_RETURN(int64_t jobs, config.getInt(config_keys::kRocksDbMaxBackgroundJobs,
                                                      options.maxBackgroundJobs));
   if (options.blockCacheBytes <= 0) {
@@ -991,6 +1188,10 @@ absl::StatusOr<RocksDbKeyedStore::Options> RocksDbKeyedStore::Options::fromConfi
   if (options.writeBufferBytes <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_keys::kRocksDbWriteBufferSize, " must be positive"));
+  }
+  if (options.stateCacheBytes < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config_keys::kRocksDbStateCacheSize, " cannot be negative"));
   }
   if (jobs < 1 || jobs > 1024) {
     return absl::InvalidArgumentError(
@@ -1011,6 +1212,11 @@ absl::StatusOr<std::unique_ptr<RocksDbKeyedStore>> RocksDbKeyedStore::open(std::
         "RocksDB store '", directory, "': block cache (", options.blockCacheBytes,
         " bytes), write buffers (", options.writeBufferBytes, " bytes) and background jobs (",
         options.maxBackgroundJobs, ") must be positive"));
+  }
+  if (options.stateCacheBytes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("RocksDB store '", directory,
+                                                   "': the state cache (", options.stateCacheBytes,
+                                                   " bytes) cannot be negative"));
   }
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -1127,7 +1333,18 @@ absl::StatusOr<bool> RocksDbKeyedStore::getValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
                                                                   keyGroup, key, stateNamespace));
-  return impl_->get(*info, value, "reading the value");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    return impl.get(*info, value, "reading the value");
+  }
+  BROOK_ASSIGN_OR_RETURN(CachedRow * row,
+                         impl.loadValueRow(state.index, *info, "reading the value"));
+  const bool present = row->value.present;
+  if (present && value != nullptr) {
+    value->assign(row->value.bytes);
+  }
+  BROOK_RETURN_IF_ERROR(impl.evictIfFull());
+  return present;
 }
 
 absl::Status RocksDbKeyedStore::putValue(StateId state,
@@ -1138,7 +1355,12 @@ absl::Status RocksDbKeyedStore::putValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
                                                                   keyGroup, key, stateNamespace));
-  return impl_->put(*info, value, "writing the value");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    return impl.put(*info, value, "writing the value");
+  }
+  impl.setValue(impl.rowForWrite(state.index), value, /*present=*/true);
+  return impl.evictIfFull();
 }
 
 absl::Status RocksDbKeyedStore::removeValue(StateId state,
@@ -1148,7 +1370,12 @@ absl::Status RocksDbKeyedStore::removeValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info, impl_->prepareKey(state, StateKind::kValue,
                                                                   keyGroup, key, stateNamespace));
-  return impl_->remove(*info, "removing the value");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    return impl.remove(*info, "removing the value");
+  }
+  impl.setValue(impl.rowForWrite(state.index), {}, /*present=*/false);
+  return impl.evictIfFull();
 }
 
 absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
@@ -1160,11 +1387,21 @@ absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
   elements->clear();
-  BROOK_ASSIGN_OR_RETURN(bool found, impl_->get(*info, &impl_->valueScratch_, "reading the list"));
-  if (!found) {
-    return false;
+  Impl& impl = *impl_;
+  std::string_view stored;
+  if (impl.stateCache_.enabled()) {
+    BROOK_ASSIGN_OR_RETURN(CachedRow * row,
+                           impl.loadValueRow(state.index, *info, "reading the list"));
+    if (row->value.present) {
+      stored = row->value.bytes;
+    }
+  } else {
+    BROOK_ASSIGN_OR_RETURN(bool found, impl.get(*info, &impl.valueScratch_, "reading the list"));
+    if (found) {
+      stored = impl.valueScratch_;
+    }
   }
-  ByteReader r(impl_->valueScratch_);
+  ByteReader r(stored);
   while (!r.empty()) {
     std::string_view element;
     if (!r.readLengthPrefixed(&element)) {
@@ -1174,6 +1411,8 @@ absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
     }
     elements->emplace_back(element);
   }
+  // After decoding: an eviction may drop the row that `stored` points into.
+  BROOK_RETURN_IF_ERROR(impl.evictIfFull());
   return !elements->empty();
 }
 
@@ -1185,9 +1424,10 @@ absl::Status RocksDbKeyedStore::addToList(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
-  impl_->valueScratch_.clear();
-  appendLengthPrefixed(&impl_->valueScratch_, element);
-  return impl_->merge(*info, impl_->valueScratch_, "adding to the list");
+  Impl& impl = *impl_;
+  impl.valueScratch_.clear();
+  appendLengthPrefixed(&impl.valueScratch_, element);
+  return impl.addToList(state.index, *info);
 }
 
 absl::Status RocksDbKeyedStore::addAllToList(StateId state,
@@ -1201,11 +1441,12 @@ absl::Status RocksDbKeyedStore::addAllToList(StateId state,
   if (elements.empty()) {
     return absl::OkStatus();
   }
-  impl_->valueScratch_.clear();
+  Impl& impl = *impl_;
+  impl.valueScratch_.clear();
   for (const std::string& element : elements) {
-    appendLengthPrefixed(&impl_->valueScratch_, element);
+    appendLengthPrefixed(&impl.valueScratch_, element);
   }
-  return impl_->merge(*info, impl_->valueScratch_, "adding to the list");
+  return impl.addToList(state.index, *info);
 }
 
 absl::Status RocksDbKeyedStore::updateList(StateId state,
@@ -1216,14 +1457,19 @@ absl::Status RocksDbKeyedStore::updateList(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
-  if (elements.empty()) {
-    return impl_->remove(*info, "clearing the list");
-  }
-  impl_->valueScratch_.clear();
+  Impl& impl = *impl_;
+  impl.valueScratch_.clear();
   for (const std::string& element : elements) {
-    appendLengthPrefixed(&impl_->valueScratch_, element);
+    appendLengthPrefixed(&impl.valueScratch_, element);
   }
-  return impl_->put(*info, impl_->valueScratch_, "replacing the list");
+  if (impl.stateCache_.enabled()) {
+    impl.setValue(impl.rowForWrite(state.index), impl.valueScratch_, !elements.empty());
+    return impl.evictIfFull();
+  }
+  if (elements.empty()) {
+    return impl.remove(*info, "clearing the list");
+  }
+  return impl.put(*info, impl.valueScratch_, "replacing the list");
 }
 
 absl::Status RocksDbKeyedStore::clearList(StateId state,
@@ -1233,7 +1479,12 @@ absl::Status RocksDbKeyedStore::clearList(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
-  return impl_->remove(*info, "clearing the list");
+  Impl& impl = *impl_;
+  if (impl.stateCache_.enabled()) {
+    impl.setValue(impl.rowForWrite(state.index), {}, /*present=*/false);
+    return impl.evictIfFull();
+  }
+  return impl.remove(*info, "clearing the list");
 }
 
 absl::StatusOr<bool> RocksDbKeyedStore::getMapValue(StateId state,
@@ -1245,8 +1496,19 @@ absl::StatusOr<bool> RocksDbKeyedStore::getMapValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
-  impl_->keyScratch_.append(userKey);
-  return impl_->get(*info, value, "reading a map entry");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    impl.keyScratch_.append(userKey);
+    return impl.get(*info, value, "reading a map entry");
+  }
+  BROOK_ASSIGN_OR_RETURN(const CachedValue* entry,
+                         impl.loadMapEntry(state.index, *info, userKey, "reading a map entry"));
+  const bool present = entry != nullptr && entry->present;
+  if (present && value != nullptr) {
+    value->assign(entry->bytes);
+  }
+  BROOK_RETURN_IF_ERROR(impl.evictIfFull());
+  return present;
 }
 
 absl::Status RocksDbKeyedStore::putMapValue(StateId state,
@@ -1258,8 +1520,13 @@ absl::Status RocksDbKeyedStore::putMapValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
-  impl_->keyScratch_.append(userKey);
-  return impl_->put(*info, value, "writing a map entry");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    impl.keyScratch_.append(userKey);
+    return impl.put(*info, value, "writing a map entry");
+  }
+  impl.setMapEntry(state.index, userKey, value, /*present=*/true);
+  return impl.evictIfFull();
 }
 
 absl::Status RocksDbKeyedStore::removeMapValue(StateId state,
@@ -1270,8 +1537,13 @@ absl::Status RocksDbKeyedStore::removeMapValue(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
-  impl_->keyScratch_.append(userKey);
-  return impl_->remove(*info, "removing a map entry");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    impl.keyScratch_.append(userKey);
+    return impl.remove(*info, "removing a map entry");
+  }
+  impl.setMapEntry(state.index, userKey, {}, /*present=*/false);
+  return impl.evictIfFull();
 }
 
 absl::StatusOr<bool> RocksDbKeyedStore::containsMapKey(StateId state,
@@ -1282,8 +1554,16 @@ absl::StatusOr<bool> RocksDbKeyedStore::containsMapKey(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
-  impl_->keyScratch_.append(userKey);
-  return impl_->get(*info, nullptr, "reading a map entry");
+  Impl& impl = *impl_;
+  if (!impl.stateCache_.enabled()) {
+    impl.keyScratch_.append(userKey);
+    return impl.get(*info, nullptr, "reading a map entry");
+  }
+  BROOK_ASSIGN_OR_RETURN(const CachedValue* entry,
+                         impl.loadMapEntry(state.index, *info, userKey, "reading a map entry"));
+  const bool present = entry != nullptr && entry->present;
+  BROOK_RETURN_IF_ERROR(impl.evictIfFull());
+  return present;
 }
 
 absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> RocksDbKeyedStore::iterateMap(
@@ -1291,6 +1571,12 @@ absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> RocksDbKeyedStore::iterateMa
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
+  if (impl_->stateCache_.enabled()) {
+    // The iterator reads RocksDB, which must hold the map's cached changes first.
+    if (CachedRow* row = impl_->findRow(state.index); row != nullptr) {
+      BROOK_RETURN_IF_ERROR(impl_->writeBackMapRow(*row));
+    }
+  }
   auto iteratorImpl = std::make_unique<RocksDbMapIterator::Impl>();
   iteratorImpl->store = impl_;
   iteratorImpl->prefixSize = impl_->keyScratch_.size();
@@ -1314,7 +1600,18 @@ absl::Status RocksDbKeyedStore::clearMap(StateId state,
                          impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
   rocksdb::WriteBatch batch;
   BROOK_RETURN_IF_ERROR(impl_->deleteMapEntries(*info, &batch));
-  return impl_->write(&batch, absl::StrCat("clearing map state '", info->name, "'"));
+  BROOK_RETURN_IF_ERROR(
+      impl_->write(&batch, absl::StrCat("clearing map state '", info->name, "'")));
+  if (impl_->stateCache_.enabled()) {
+    // The map is now known to be empty: its later reads need not ask RocksDB.
+    CachedRow& row = impl_->rowForWrite(state.index);
+    row.entries = {};
+    row.complete = true;
+    impl_->stateCache_.charge(row, static_cast<int64_t>(impl_->rowKey_.size()) +
+                                       RocksDbStateCache::kRowOverhead - row.bytes);
+    return impl_->evictIfFull();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksDbKeyedStore::clearAll(int keyGroup,
@@ -1325,6 +1622,14 @@ absl::Status RocksDbKeyedStore::clearAll(int keyGroup,
   Impl& impl = *impl_;
   impl.keyScratch_.clear();
   appendKeyPrefix(&impl.keyScratch_, keyGroup, key, stateNamespace);
+  if (impl.stateCache_.enabled()) {
+    // The deletes below cover whatever the dropped rows had not written back.
+    for (size_t i = 0; i < impl.states_.size(); ++i) {
+      if (impl.findRow(static_cast<int>(i)) != nullptr) {
+        impl.stateCache_.erase(impl.rowKey_);
+      }
+    }
+  }
   rocksdb::WriteBatch batch;
   for (const StateInfo& state : impl.states_) {
     if (state.kind == StateKind::kMap) {
@@ -1351,6 +1656,7 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::snapshot(
     BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.start));
     BROOK_RETURN_IF_ERROR(impl_->checkKeyGroup(range.end));
   }
+  BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
   return std::unique_ptr<KeyedStateSnapshot>(
       new RocksDbKeyedStateSnapshot(impl_, range, impl_->states_, std::move(extra)));
 }
@@ -1367,6 +1673,7 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::nativeSna
   }
   const std::string context = absl::StrCat("native snapshot of RocksDB store '", directory_,
                                            "' into '", nativeDirectory, "'");
+  BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(impl_->db_.get(), &raw);
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
@@ -1399,6 +1706,9 @@ absl::Status RocksDbKeyedStore::restoreNative(const std::string& directory,
                                               KeyGroupRange sourceRange,
                                               KeyGroupRange range) {
   BROOK_RETURN_IF_ERROR(checkOpen());
+  // Restores write RocksDB directly: the cache must not hold what they replace.
+  BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
+  impl_->stateCache_.clear();
   if (impl_->states_.empty() && sourceRange == range) {
     return impl_->adoptFiles(directory);
   }
@@ -1473,6 +1783,9 @@ absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader,
                                         const RestoreDiversion& diversion) {
   BROOK_RETURN_IF_ERROR(checkOpen());
   Impl& impl = *impl_;
+  // The restore writes RocksDB directly: the cache must not hold what it replaces.
+  BROOK_RETURN_IF_ERROR(impl.writeBackAll());
+  impl.stateCache_.clear();
   const std::string context =
       absl::StrCat("restoring RocksDB store '", directory_, "' from keyed state snapshot '",
                    reader.sourceName(), "'");
@@ -1547,6 +1860,9 @@ absl::Status RocksDbKeyedStore::restore(KeyedStateSnapshotReader& reader,
 
 absl::Status RocksDbKeyedStore::flushAndCompact() {
   BROOK_RETURN_IF_ERROR(checkOpen());
+  // Everything to RocksDB, and nothing left in the cache: reads then see what is on disk.
+  BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
+  impl_->stateCache_.clear();
   for (const StateInfo& state : impl_->states_) {
     rocksdb::Status s = impl_->db_->Flush(rocksdb::FlushOptions(), state.columnFamily);
     if (s.ok()) {
@@ -1566,6 +1882,7 @@ RocksDbKeyedStore::MemoryUsage RocksDbKeyedStore::memoryUsage() const {
     usage.blockCacheCapacity = static_cast<int64_t>(impl_->cache_->GetCapacity());
     usage.blockCacheUsage = static_cast<int64_t>(impl_->cache_->GetUsage());
     usage.memTableBytes = static_cast<int64_t>(impl_->writeBufferManager_->memory_usage());
+    usage.stateCacheBytes = impl_->stateCache_.bytes();
   }
   return usage;
 }

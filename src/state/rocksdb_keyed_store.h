@@ -51,6 +51,7 @@ namespace brook::state {
 namespace config_keys {
 using brook::config_keys::kRocksDbBlockCacheSize;
 using brook::config_keys::kRocksDbMaxBackgroundJobs;
+using brook::config_keys::kRocksDbStateCacheSize;
 using brook::config_keys::kRocksDbWriteBufferSize;
 }  // namespace config_keys
 
@@ -78,6 +79,12 @@ class RocksDbMapIterator;
 /// background flush frees memory) and charged to that cache, so the store's memory stays
 /// bounded by about the sum of the two options however many states it has. The write-ahead
 /// log is off: after a failure, state comes back from a checkpoint, never from disk.
+///
+/// State cache: the entries the store's thread used last stay in memory, serialized, in front of
+/// RocksDB, up to `stateCacheBytes` (state/rocksdb_state_cache.h). Reads of cached entries skip
+/// RocksDB; writes reach RocksDB when the cache evicts them, in write batches, and before every
+/// snapshot, map iteration and restore, so that what RocksDB holds is always the whole state
+/// when anything reads it there. It adds its capacity to the store's memory.
 class RocksDbKeyedStore {
  public:
   /// The store's resources; see the class comment for how they bound its memory.
@@ -86,6 +93,8 @@ class RocksDbKeyedStore {
     int64_t blockCacheBytes = 64 << 20;
     /// Memory for the memtables of all states together.
     int64_t writeBufferBytes = 32 << 20;
+    /// Capacity of the state cache (see "State cache" above; 0: none).
+    int64_t stateCacheBytes = 16 << 20;
     /// Background flushes and compactions that may run at once.
     int maxBackgroundJobs = 2;
     /// The clock of state time-to-live in epoch milliseconds (null: the system clock). Called
@@ -102,6 +111,8 @@ class RocksDbKeyedStore {
     /// Everything in the cache, including the memtable reservations charged to it.
     int64_t blockCacheUsage = 0;
     int64_t memTableBytes = 0;
+    /// The state cache's entries.
+    int64_t stateCacheBytes = 0;
   };
 
   /// Creates `directory` (with missing parents) and opens a new, empty store in it. Fails with
@@ -280,7 +291,8 @@ class RocksDbKeyedStore {
   /// Flushes every memtable and compacts every column family, so that the data lives in SST
   /// files and merge operands have been merged, and the compaction filter has dropped the
   /// expired entries of states with a time-to-live (list elements that a compaction merges with
-  /// later additions may stay until the next one). For tests and benchmarks.
+  /// later additions may stay until the next one). Writes the state cache back first and
+  /// empties it. For tests and benchmarks.
   absl::Status flushAndCompact();
 
   MemoryUsage memoryUsage() const;

@@ -96,14 +96,70 @@ class StoreAndModel {
     for (const auto& [state, kind] : model_.kinds) {
       model_.values.erase({state, group(key), key, ns});
       model_.lists.erase({state, group(key), key, ns});
-      auto first = model_.maps.lower_bound({state, group(key), key, ns, ""});
-      auto last = first;
-      while (last != model_.maps.end() && std::get<0>(last->first) == state &&
-             std::get<2>(last->first) == key && std::get<3>(last->first) == ns) {
-        ++last;
-      }
-      model_.maps.erase(first, last);
+      eraseMapFromModel(state, key, ns);
     }
+  }
+  void eraseMapFromModel(const std::string& state, const std::string& key, const std::string& ns) {
+    auto first = model_.maps.lower_bound({state, group(key), key, ns, ""});
+    auto last = first;
+    while (last != model_.maps.end() && std::get<0>(last->first) == state &&
+           std::get<2>(last->first) == key && std::get<3>(last->first) == ns) {
+      ++last;
+    }
+    model_.maps.erase(first, last);
+  }
+
+  void clearMap(const std::string& state, const std::string& key, const std::string& ns) {
+    ASSERT_OK(store_->clearMap(id(state, StateKind::kMap), group(key), key, ns));
+    eraseMapFromModel(state, key, ns);
+  }
+
+  /// Reads one entry of each kind and the whole map of (key, ns), and checks them against the
+  /// model.
+  void expectReads(const std::string& key, const std::string& ns, const std::string& userKey) {
+    std::string value;
+    auto found = store_->getValue(id("count", StateKind::kValue), group(key), key, ns, &value);
+    ASSERT_TRUE(found.ok()) << found.status();
+    auto v = model_.values.find({"count", group(key), key, ns});
+    ASSERT_EQ(*found, v != model_.values.end()) << key << " " << ns;
+    if (*found) {
+      EXPECT_EQ(value, v->second);
+    }
+    std::vector<std::string> elements;
+    found = store_->getList(id("events", StateKind::kList), group(key), key, ns, &elements);
+    ASSERT_TRUE(found.ok()) << found.status();
+    auto l = model_.lists.find({"events", group(key), key, ns});
+    const std::vector<std::string> expected =
+        l != model_.lists.end() ? l->second : std::vector<std::string>{};
+    EXPECT_EQ(*found, !expected.empty());
+    EXPECT_EQ(elements, expected);
+    found =
+        store_->getMapValue(id("by-user", StateKind::kMap), group(key), key, ns, userKey, &value);
+    ASSERT_TRUE(found.ok()) << found.status();
+    auto m = model_.maps.find({"by-user", group(key), key, ns, userKey});
+    ASSERT_EQ(*found, m != model_.maps.end());
+    if (*found) {
+      EXPECT_EQ(value, m->second);
+    }
+    auto contains =
+        store_->containsMapKey(id("by-user", StateKind::kMap), group(key), key, ns, userKey);
+    ASSERT_TRUE(contains.ok()) << contains.status();
+    EXPECT_EQ(*contains, m != model_.maps.end());
+    auto it = store_->iterateMap(id("by-user", StateKind::kMap), group(key), key, ns);
+    ASSERT_TRUE(it.ok()) << it.status();
+    std::vector<std::pair<std::string, std::string>> seen;
+    for (; (*it)->valid(); (*it)->next()) {
+      seen.emplace_back((*it)->userKey(), (*it)->value());
+    }
+    ASSERT_OK((*it)->status());
+    std::vector<std::pair<std::string, std::string>> inModel;
+    for (auto e = model_.maps.lower_bound({"by-user", group(key), key, ns, ""});
+         e != model_.maps.end() && std::get<0>(e->first) == "by-user" &&
+         std::get<2>(e->first) == key && std::get<3>(e->first) == ns;
+         ++e) {
+      inModel.emplace_back(std::get<4>(e->first), e->second);
+    }
+    EXPECT_EQ(seen, inModel);
   }
 
   /// Random operations over `keys` keys, several namespaces and every state kind.
@@ -476,6 +532,94 @@ TEST_F(RocksDbKeyedStoreTest, RandomOperationsMatchTheModel) {
   s.randomOperations(8, 1000, 2);
   expectReadsMatch(s.store(), s.model(), kAllKeyGroups);
   EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+}
+
+// The state cache in front of RocksDB: off, so small that nearly every operation evicts, and the
+// default. Reads (which cache what they find, also absent entries), map clears and iterations,
+// and snapshots taken while entries are dirty must all see exactly the model.
+TEST_F(RocksDbKeyedStoreTest, RandomOperationsAndReadsMatchTheModelWhateverTheStateCache) {
+  for (int64_t cacheBytes : {int64_t{0}, int64_t{2} << 10, int64_t{64} << 10, int64_t{16} << 20}) {
+    SCOPED_TRACE(cacheBytes);
+    RocksDbKeyedStore::Options options;
+    options.stateCacheBytes = cacheBytes;
+    StoreAndModel s(open("db-" + std::to_string(cacheBytes), options));
+    std::mt19937_64 random(static_cast<uint64_t>(cacheBytes) + 1);
+    const std::vector<std::string> namespaces = {"", "w1", "w2"};
+    for (int round = 0; round < 6; ++round) {
+      s.randomOperations(static_cast<uint64_t>(round), 200, 1);
+      for (int i = 0; i < 300; ++i) {
+        const std::string key = "user-" + std::to_string(random() % 200);
+        const std::string& ns = namespaces[random() % namespaces.size()];
+        const std::string userKey = randomBytes(random, 0, 4);
+        switch (random() % 8) {
+          case 0:
+            s.clearMap("by-user", key, ns);
+            break;
+          case 1:
+            s.addToList("events", key, ns, randomBytes(random, 0, 6));
+            break;
+          case 2:
+            s.putMap("by-user", key, ns, userKey, randomBytes(random, 0, 6));
+            break;
+          default:
+            s.expectReads(key, ns, userKey);
+            break;
+        }
+        if (::testing::Test::HasFatalFailure()) {
+          return;
+        }
+      }
+      // Snapshots see the cache's dirty entries.
+      EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+    }
+    expectReadsMatch(s.store(), s.model(), kAllKeyGroups);
+    const RocksDbKeyedStore::MemoryUsage usage = s.store().memoryUsage();
+    EXPECT_LE(usage.stateCacheBytes, cacheBytes + (4 << 10));
+    if (cacheBytes > 0) {
+      EXPECT_GT(usage.stateCacheBytes, 0);
+    }
+    // A restore into another store sees everything too.
+    std::string bytes = snapshotBytes(s.store(), kAllKeyGroups);
+    std::istringstream in(bytes);
+    auto reader = KeyedStateSnapshotReader::open(in, "rocksdb.snapshot");
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    std::unique_ptr<RocksDbKeyedStore> restored =
+        open("restored-" + std::to_string(cacheBytes), options);
+    ASSERT_OK(restored->restore(*reader, kAllKeyGroups));
+    expectReadsMatch(*restored, s.model(), kAllKeyGroups);
+    EXPECT_EQ(entriesOf(*restored, kAllKeyGroups), s.model().entries(kAllKeyGroups));
+  }
+}
+
+TEST_F(RocksDbKeyedStoreTest, AMapClearedThroughTheCacheStaysEmptyInRocksDb) {
+  RocksDbKeyedStore::Options options;
+  options.stateCacheBytes = 1 << 20;
+  StoreAndModel s(open("db", options));
+  for (int i = 0; i < 50; ++i) {
+    s.putMap("by-user", "k", "", "u" + std::to_string(i), "v");
+  }
+  ASSERT_OK(s.store().flushAndCompact());
+  s.putMap("by-user", "k", "", "dirty", "v");
+  s.clearMap("by-user", "k", "");
+  s.putMap("by-user", "k", "", "after", "v2");
+  s.expectReads("k", "", "u3");
+  s.expectReads("k", "", "after");
+  ASSERT_OK(s.store().flushAndCompact());
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+  EXPECT_EQ(s.model().entries(kAllKeyGroups).size(), 1u);
+}
+
+TEST_F(RocksDbKeyedStoreTest, ANegativeStateCacheIsRejected) {
+  RocksDbKeyedStore::Options options;
+  options.stateCacheBytes = -1;
+  auto store = RocksDbKeyedStore::open(directory("db"), options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("state cache"));
+  Configuration config;
+  config.set(config_keys::kRocksDbStateCacheSize, "2mb");
+  auto fromConfig = RocksDbKeyedStore::Options::fromConfiguration(config);
+  ASSERT_TRUE(fromConfig.ok()) << fromConfig.status();
+  EXPECT_EQ(fromConfig->stateCacheBytes, 2 << 20);
 }
 
 TEST_F(RocksDbKeyedStoreTest, RestoresAtAnotherParallelismExactly) {

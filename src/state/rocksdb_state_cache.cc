@@ -1,0 +1,82 @@
+#include "state/rocksdb_state_cache.h"
+
+#include <utility>
+
+namespace brook::state {
+
+namespace {
+
+// Abseil's string_view is its own type on this platform.
+absl::string_view toAbsl(std::string_view s) {
+  return {s.data(), s.size()};
+}
+
+}  // namespace
+
+RocksDbStateCache::RocksDbStateCache(int64_t capacityBytes)
+    : capacityBytes_(capacityBytes > 0 ? capacityBytes : 0) {}
+
+CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
+  if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
+    return it->second.get();
+  }
+  auto it = old_.find(toAbsl(rowKey));
+  if (it == old_.end()) {
+    return nullptr;
+  }
+  CachedRow* row = it->second.get();
+  oldBytes_ -= row->bytes;
+  youngBytes_ += row->bytes;
+  young_.insert(old_.extract(it));
+  return row;
+}
+
+CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
+  auto [it, inserted] = young_.emplace(std::string(rowKey), std::make_unique<CachedRow>());
+  CachedRow& row = *it->second;
+  row.bytes = static_cast<int64_t>(rowKey.size()) + kRowOverhead;
+  youngBytes_ += row.bytes;
+  return row;
+}
+
+void RocksDbStateCache::erase(std::string_view rowKey) {
+  if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
+    youngBytes_ -= it->second->bytes;
+    young_.erase(it);
+  } else if (auto old = old_.find(toAbsl(rowKey)); old != old_.end()) {
+    oldBytes_ -= old->second->bytes;
+    old_.erase(old);
+  }
+}
+
+void RocksDbStateCache::charge(CachedRow& row, int64_t delta) {
+  row.bytes += delta;
+  youngBytes_ += delta;
+}
+
+void RocksDbStateCache::rotate() {
+  old_ = std::move(young_);
+  young_ = Rows();
+  oldBytes_ = youngBytes_;
+  youngBytes_ = 0;
+}
+
+void RocksDbStateCache::clear() {
+  young_.clear();
+  old_.clear();
+  youngBytes_ = 0;
+  oldBytes_ = 0;
+}
+
+void RocksDbStateCache::markClean() {
+  for (Rows* rows : {&young_, &old_}) {
+    for (auto& [rowKey, row] : *rows) {
+      row->value.dirty = false;
+      for (auto& [userKey, value] : row->entries) {
+        value.dirty = false;
+      }
+    }
+  }
+}
+
+}  // namespace brook::state

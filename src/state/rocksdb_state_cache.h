@@ -1,0 +1,122 @@
+#pragma once
+
+/// The state cache of a RocksDbKeyedStore: the entries its thread used last, in their serialized
+/// form, in front of RocksDB. Reads of cached entries (also of entries known to be absent) skip
+/// RocksDB, and writes stay in the cache until it evicts them or the store needs RocksDB to hold
+/// everything (a snapshot, a map iteration, a restore): then the dirty entries go to RocksDB in
+/// one write batch. A keyed operator's records mostly touch a small set of hot keys, so most of
+/// their state accesses stop costing a RocksDB Get and Put.
+///
+/// Entries are grouped in rows, one per (state, key group, key, namespace) prefix: a value or a
+/// list state's row holds its one value, a map state's row the cached entries of that map, so
+/// that clearing or iterating a map finds its cached entries at once.
+///
+/// Eviction is by two generations, which approximates least-recently-used order without a list
+/// per entry: rows are found or made in the young generation (a row found in the old one moves
+/// to the young one); once the young generation holds half the capacity, the old generation's
+/// dirty entries are written back, it is dropped, and the young generation becomes the old one.
+/// The cache never holds much more than its capacity (plus one row).
+///
+/// Used on the store's thread only. No RocksDB type appears here: the store writes entries back.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <absl/container/flat_hash_map.h>
+
+namespace brook::state {
+
+/// One RocksDB key's value as the store last read or wrote it.
+struct CachedValue {
+  /// The bytes as RocksDB holds them (list state: the length-prefixed elements).
+  std::string bytes;
+  /// False: the key is absent (removed, or a read found nothing).
+  bool present = false;
+  /// Changed here and not yet written to RocksDB.
+  bool dirty = false;
+};
+
+/// The cached entries under one (state, key group, key, namespace) prefix.
+struct CachedRow {
+  /// The value of a value or list state's row.
+  CachedValue value;
+  /// The cached entries of a map state's row, by serialized user key.
+  absl::flat_hash_map<std::string, CachedValue> entries;
+  /// Map state: `entries` hold the whole map (it was cleared since it was cached), so a user key
+  /// they lack is absent without asking RocksDB.
+  bool complete = false;
+  /// What the row counts against the cache's capacity, in bytes.
+  int64_t bytes = 0;
+};
+
+class RocksDbStateCache {
+ public:
+  /// A cache of `capacityBytes` (0: the cache is off, and the store goes to RocksDB directly).
+  explicit RocksDbStateCache(int64_t capacityBytes);
+
+  bool enabled() const { return capacityBytes_ > 0; }
+  int64_t capacityBytes() const { return capacityBytes_; }
+  /// The bytes of the rows cached now.
+  int64_t bytes() const { return youngBytes_ + oldBytes_; }
+
+  /// The row cached under `rowKey`, moved to the young generation, or null.
+  CachedRow* find(std::string_view rowKey);
+  /// Makes an empty row under `rowKey`, which must not be cached, in the young generation.
+  CachedRow& insert(std::string_view rowKey);
+  /// Drops the row under `rowKey` (dirty entries and all), if cached.
+  void erase(std::string_view rowKey);
+  /// Counts `delta` more bytes for `row`, which `find` or `insert` returned since the last
+  /// `rotate` or `clear`.
+  void charge(CachedRow& row, int64_t delta);
+
+  /// Whether the young generation holds half the capacity: time to write back the old one's
+  /// dirty entries and `rotate`.
+  bool full() const { return youngBytes_ > capacityBytes_ / 2; }
+  /// Drops the old generation and makes the young generation the old one.
+  void rotate();
+  /// Drops every row.
+  void clear();
+
+  /// Calls `f(rowKey, userKey, value)` for each dirty entry, of the old generation only when
+  /// `oldOnly` (the value or list entry of a row has an empty user key).
+  template <typename F>
+  void forEachDirty(bool oldOnly, F&& f) const {
+    forEachDirtyIn(old_, f);
+    if (!oldOnly) {
+      forEachDirtyIn(young_, f);
+    }
+  }
+  /// Marks every entry clean (after its write back).
+  void markClean();
+
+  /// What a row and a map entry cost beyond their bytes (the nodes, the strings' headers).
+  static constexpr int64_t kRowOverhead = 96;
+  static constexpr int64_t kEntryOverhead = 72;
+
+ private:
+  using Rows = absl::flat_hash_map<std::string, std::unique_ptr<CachedRow>>;
+
+  template <typename F>
+  static void forEachDirtyIn(const Rows& rows, F& f) {
+    for (const auto& [rowKey, row] : rows) {
+      if (row->value.dirty) {
+        f(std::string_view(rowKey), std::string_view(), row->value);
+      }
+      for (const auto& [userKey, value] : row->entries) {
+        if (value.dirty) {
+          f(std::string_view(rowKey), std::string_view(userKey), value);
+        }
+      }
+    }
+  }
+
+  int64_t capacityBytes_;
+  Rows young_;
+  Rows old_;
+  int64_t youngBytes_ = 0;
+  int64_t oldBytes_ = 0;
+};
+
+}  // namespace brook::state
