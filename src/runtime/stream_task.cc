@@ -175,6 +175,10 @@ void StreamTask::createKeyedStateBackend(size_t index, int nodeId) {
                      " state backend of operator '", contexts_[index]->subtaskDescription(), "'",
                      namesDirectory ? "" : absl::StrCat(" in '", directory, "'"), ": ", message));
   }
+  if (!directory.empty()) {
+    getLogger("runtime")->info("[{}] {}: keyed state in RocksDB at '{}'", env_.jobId,
+                               contexts_[index]->subtaskDescription(), directory);
+  }
   keyedStateBackends_[index] = std::move(*backend);
   contexts_[index]->keyedStateBackend = keyedStateBackends_[index].get();
 }

@@ -42,6 +42,8 @@ using internal::ByteReader;
 constexpr int kMaxKeyGroup = 0xFFFF;
 // A restore writes in batches of about this size, or a quarter of the write buffers if less.
 constexpr size_t kRestoreBatchBytes = 4 << 20;
+// The most entries of one map that a read puts into the state cache at once.
+constexpr size_t kMapScanEntries = 64;
 
 absl::string_view toAbsl(std::string_view s) {
   return absl::string_view(s.data(), s.size());
@@ -758,6 +760,36 @@ class RocksDbKeyedStore::Impl {
     stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
   }
 
+  /// Reads the entries of the map whose prefix is in keyScratch_ into its cached `row` (but
+  /// not over the entries the row holds), up to kMapScanEntries: a map that has no more becomes
+  /// complete, so that its later reads, of present and absent user keys alike, stay in the
+  /// cache. One scan costs about what one point read of an absent key costs.
+  absl::Status scanMapIntoRow(CachedRow& row, const StateInfo& state, std::string_view what) {
+    row.scanned = true;
+    std::string upper = prefixSuccessor(keyScratch_);
+    rocksdb::Slice upperSlice(upper);
+    rocksdb::ReadOptions options = readOptions_;
+    if (!upper.empty()) {
+      options.iterate_upper_bound = &upperSlice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
+    int64_t added = 0;
+    size_t scanned = 0;
+    for (it->Seek(keyScratch_); it->Valid() && scanned < kMapScanEntries; it->Next(), ++scanned) {
+      const std::string_view userKey = toView(it->key()).substr(keyScratch_.size());
+      auto [entry, inserted] = row.entries.try_emplace(toAbsl(userKey));
+      if (inserted) {
+        entry->second.bytes.assign(toView(it->value()));
+        entry->second.present = true;
+        added += static_cast<int64_t>(userKey.size() + entry->second.bytes.capacity()) +
+                 RocksDbStateCache::kEntryOverhead;
+      }
+    }
+    row.complete = !it->Valid() && it->status().ok();
+    stateCache_.charge(row, added);
+    return it->status().ok() ? absl::OkStatus() : error(it->status(), state, what);
+  }
+
   /// The entry of `userKey` in the map row for the prefix in keyScratch_, read from RocksDB when
   /// not cached; null when the map is known not to hold it.
   absl::StatusOr<const CachedValue*> loadMapEntry(int index,
@@ -765,19 +797,20 @@ class RocksDbKeyedStore::Impl {
                                                   std::string_view userKey,
                                                   std::string_view what) {
     CachedRow* row = findRow(index);
-    if (row != nullptr) {
-      if (auto it = row->entries.find(toAbsl(userKey)); it != row->entries.end()) {
-        return &it->second;
+    if (row == nullptr || (!row->complete && !row->scanned)) {
+      if (row == nullptr) {
+        row = &stateCache_.insert(rowKey_);
       }
-      if (row->complete) {
-        return nullptr;
-      }
+      BROOK_RETURN_IF_ERROR(scanMapIntoRow(*row, state, what));
+    }
+    if (auto it = row->entries.find(toAbsl(userKey)); it != row->entries.end()) {
+      return &it->second;
+    }
+    if (row->complete) {
+      return nullptr;
     }
     keyScratch_.append(userKey);
     BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
-    if (row == nullptr) {
-      row = &stateCache_.insert(rowKey_);
-    }
     auto [it, inserted] = row->entries.try_emplace(toAbsl(userKey));
     CachedValue& entry = it->second;
     if (found) {

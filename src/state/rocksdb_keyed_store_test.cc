@@ -609,6 +609,31 @@ TEST_F(RocksDbKeyedStoreTest, AMapClearedThroughTheCacheStaysEmptyInRocksDb) {
   EXPECT_EQ(s.model().entries(kAllKeyGroups).size(), 1u);
 }
 
+// A read of a map that is not cached reads the whole map into the cache when it is small, and
+// part of it when it is large; either way later reads, writes and iterations see the model.
+TEST_F(RocksDbKeyedStoreTest, SmallAndLargeMapsReadThroughTheCacheMatchTheModel) {
+  StoreAndModel s(open("db"));
+  for (int i = 0; i < 200; ++i) {
+    s.putMap("by-user", "large", "", "u" + std::to_string(1000 + i), "v" + std::to_string(i));
+  }
+  for (int i = 0; i < 5; ++i) {
+    s.putMap("by-user", "small", "", "u" + std::to_string(1000 + i), "v" + std::to_string(i));
+  }
+  ASSERT_OK(s.store().flushAndCompact());
+  for (const std::string key : {"large", "small"}) {
+    s.expectReads(key, "", "u1003");  // present
+    s.expectReads(key, "", "u1150");  // present in the large map only, after the first 64
+    s.expectReads(key, "", "absent");
+    s.removeMap("by-user", key, "", "u1001");
+    s.putMap("by-user", key, "", "u1199", "changed");
+    s.putMap("by-user", key, "", "new", "added");
+    s.expectReads(key, "", "u1001");
+    s.expectReads(key, "", "u1199");
+    s.expectReads(key, "", "new");
+  }
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+}
+
 TEST_F(RocksDbKeyedStoreTest, ANegativeStateCacheIsRejected) {
   RocksDbKeyedStore::Options options;
   options.stateCacheBytes = -1;

@@ -47,6 +47,9 @@ struct CachedRow {
   /// Map state: `entries` hold the whole map (it was cleared since it was cached), so a user key
   /// they lack is absent without asking RocksDB.
   bool complete = false;
+  /// Map state: the map's entries were read from RocksDB into `entries` once (all of them when
+  /// `complete`, else the map was too large to cache whole).
+  bool scanned = false;
   /// What the row counts against the cache's capacity, in bytes.
   int64_t bytes = 0;
 };

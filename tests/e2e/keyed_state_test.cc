@@ -83,29 +83,9 @@ std::vector<std::string> jobArguments(const std::filesystem::path& output) {
           "--keys=" + std::to_string(kKeys), "--output=" + output.string()};
 }
 
-// True when a RocksDB store (a folder with a CURRENT file) exists under `root`. Stores
-// appear and vanish while this runs, so errors only end the search.
-bool hasRocksDbStore(const std::filesystem::path& root) {
-  std::error_code error;
-  std::filesystem::recursive_directory_iterator it(root, error);
-  for (; !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-    if (it->path().filename() == "CURRENT")
-      return true;
-  }
-  return false;
-}
-
-// Watches `root` until `cli` exits; true if a RocksDB store appeared there meanwhile. The job
-// runs for seconds, so a 20 ms poll cannot miss its stores.
-bool sawRocksDbStore(ChildProcess& cli, const std::filesystem::path& root) {
-  bool seen = false;
-  eventually(
-      [&] {
-        seen = seen || hasRocksDbStore(root);
-        return seen || !cli.running();
-      },
-      kJobTimeout);
-  return seen;
+// The log line of a task that keeps its keyed state in RocksDB under `root`.
+std::string rocksDbStoreLine(const std::filesystem::path& root) {
+  return "keyed state in RocksDB at '" + root.string();
 }
 
 class KeyedStateJobTest : public ClusterTest {
@@ -120,11 +100,16 @@ class KeyedStateJobTest : public ClusterTest {
                                   "-D",  "io.tmp.dirs=" + (dir.path() / "tmp").string()};
     for (auto& a : jobArguments(dir.path() / "out"))
       args.push_back(std::move(a));
-    auto cli = startCli("local-" + backend, args);
-    // The setting reaches the tasks: RocksDB keeps its stores in the local state folder.
-    EXPECT_EQ(sawRocksDbStore(*cli, dir.path() / "tmp"), backend == "rocksdb");
+    // At log level info, the tasks say where their RocksDB stores are.
+    std::vector<std::string> argv{BROOK_CLI_PATH, "--log-level", "info"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto cli = std::make_unique<ChildProcess>(logDir_, "local-" + backend, std::move(argv));
     int rc = cli->stop(0, kJobTimeout);
     EXPECT_EQ(rc, 0) << cli->stderrText();
+    // The setting reaches the tasks: RocksDB keeps its stores in the local state folder.
+    EXPECT_EQ(cli->stderrText().find(rocksDbStoreLine(dir.path() / "tmp")) != std::string::npos,
+              backend == "rocksdb")
+        << cli->stderrText();
     EXPECT_THAT(cli->stderrText(), HasSubstr("switched to FINISHED"));
     if (rc != 0)
       return {};
@@ -166,9 +151,11 @@ TEST_F(KeyedStateJobTest, TwoTaskManagersWithRocksDbBackendMatchTheOracle) {
   for (auto& a : jobArguments(output.path() / "out"))
     args.push_back(std::move(a));
   auto cli = startCli("cluster-rocksdb", args);
-  // The TaskManagers keep their local state under their io.tmp.dirs, the test's log folder.
-  EXPECT_TRUE(sawRocksDbStore(*cli, logDir_));
   ASSERT_EQ(cli->stop(0, kJobTimeout), 0) << cli->stderrText();
+  // The TaskManagers keep their local state under their io.tmp.dirs, the test's log folder.
+  for (const auto& taskManager : taskManagers_) {
+    EXPECT_THAT(taskManager->stderrText(), HasSubstr(rocksDbStoreLine(logDir_)));
+  }
   EXPECT_THAT(cli->stderrText(), HasSubstr("switched to FINISHED"));
   EXPECT_EQ(testing::fileCount(output.path() / "out"), 4u);
   EXPECT_TRUE(sameLines(sortedLines(output.path() / "out"), expected()));

@@ -81,18 +81,6 @@ const std::vector<std::string>& expected() {
   return lines;
 }
 
-// True when a RocksDB store (a folder with a CURRENT file) exists under `root`. Stores
-// appear and vanish while this runs, so errors only end the search.
-bool hasRocksDbStore(const std::filesystem::path& root) {
-  std::error_code error;
-  std::filesystem::recursive_directory_iterator it(root, error);
-  for (; !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-    if (it->path().filename() == "CURRENT")
-      return true;
-  }
-  return false;
-}
-
 class WindowJobTest : public ClusterTest {
  protected:
   // Runs the job with `brook run -p 4` on two TaskManagers of two slots each with `backend`,
@@ -119,17 +107,15 @@ class WindowJobTest : public ClusterTest {
                                   "--output=" + (output.path() / "out").string()};
     auto started = std::chrono::steady_clock::now();
     auto cli = startCli("cluster-" + backend, args);
-    // The setting reaches the tasks: RocksDB keeps its stores under the TaskManagers'
-    // io.tmp.dirs, the test's log folder. The job runs for seconds, so a 20 ms poll sees them.
-    bool sawStore = false;
-    eventually(
-        [&] {
-          sawStore = sawStore || hasRocksDbStore(logDir_);
-          return sawStore || !cli->running();
-        },
-        kJobTimeout);
-    EXPECT_EQ(sawStore, backend == "rocksdb");
     int rc = cli->stop(0, kJobTimeout);
+    // The setting reaches the tasks: RocksDB keeps its stores under the TaskManagers'
+    // io.tmp.dirs, the test's log folder, and the tasks say so.
+    for (const auto& taskManager : taskManagers_) {
+      EXPECT_EQ(taskManager->stderrText().find("keyed state in RocksDB at '" + logDir_) !=
+                    std::string::npos,
+                backend == "rocksdb")
+          << taskManager->stderrText();
+    }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
     EXPECT_EQ(rc, 0) << cli->stderrText();
     if (rc != 0)
