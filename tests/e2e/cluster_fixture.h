@@ -31,7 +31,10 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    logDir_ = ::testing::TempDir() + "/brook-e2e-" + info->name();
+    // Suite and test name: tests of two suites may share a name, and ctest runs them at once.
+    std::string name = std::string(info->test_suite_name()) + "." + info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    logDir_ = ::testing::TempDir() + "/brook-e2e-" + name;
     std::filesystem::remove_all(logDir_);
     std::filesystem::create_directories(logDir_);
   }
