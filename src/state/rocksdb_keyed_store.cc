@@ -42,6 +42,8 @@ using internal::ByteReader;
 constexpr int kMaxKeyGroup = 0xFFFF;
 // A restore writes in batches of about this size, or a quarter of the write buffers if less.
 constexpr size_t kRestoreBatchBytes = 4 << 20;
+// The most states one store holds.
+constexpr int kMaxStates = 1 << 16;
 // The most entries of one map that a read puts into the state cache at once.
 constexpr size_t kMapScanEntries = 64;
 
@@ -703,16 +705,15 @@ class RocksDbKeyedStore::Impl {
     return absl::OkStatus();
   }
 
-  // The state cache (state/rocksdb_state_cache.h). A row key is the state's index (4 bytes,
+  // The state cache (state/rocksdb_state_cache.h). A row key is the state's index (2 bytes,
   // big-endian) and the RocksDB key prefix of keyScratch_; a map entry's RocksDB key is the
   // prefix and its user key.
 
   /// The cached row of state `index` for the prefix in keyScratch_ (rowKey_ is its key), or null.
   CachedRow* findRow(int index) {
     rowKey_.clear();
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      rowKey_.push_back(static_cast<char>((index >> shift) & 0xFF));
-    }
+    rowKey_.push_back(static_cast<char>((index >> 8) & 0xFF));
+    rowKey_.push_back(static_cast<char>(index & 0xFF));
     rowKey_.append(keyScratch_);
     return stateCache_.find(rowKey_);
   }
@@ -841,12 +842,10 @@ class RocksDbKeyedStore::Impl {
                             std::string_view rowKey,
                             std::string_view userKey,
                             const CachedValue& value) {
-    uint32_t index = 0;
-    for (int i = 0; i < 4; ++i) {
-      index = (index << 8) | static_cast<uint8_t>(rowKey[static_cast<size_t>(i)]);
-    }
+    const size_t index = (static_cast<size_t>(static_cast<uint8_t>(rowKey[0])) << 8) |
+                         static_cast<uint8_t>(rowKey[1]);
     const StateInfo& state = states_[index];
-    writeBackKey_.assign(rowKey.substr(4));
+    writeBackKey_.assign(rowKey.substr(2));
     writeBackKey_.append(userKey);
     rocksdb::Status s = value.present
                             ? batch->Put(state.columnFamily, writeBackKey_, toSlice(value.bytes))
@@ -1318,8 +1317,13 @@ absl::StatusOr<StateId> RocksDbKeyedStore::registerState(std::string_view name, 
         absl::StrCat("state '", toAbsl(name), "' has invalid kind ", static_cast<int>(kind)));
   }
   // Column family names are private to the store; the index keeps them distinct from each other
-  // and from RocksDB's "default".
+  // and from RocksDB's "default". The state cache names a state by its index in two bytes.
   const int index = static_cast<int>(impl.states_.size());
+  if (index > kMaxStates - 1) {
+    return absl::InvalidArgumentError(absl::StrCat("RocksDB store '", directory_,
+                                                   "': cannot register state '", toAbsl(name),
+                                                   "': it already holds ", kMaxStates, " states"));
+  }
   // The time-to-live comes later, from setTimeToLive; the factory reads it per compaction.
   auto ttlMillis = std::make_shared<std::atomic<int64_t>>(0);
   const rocksdb::ColumnFamilyOptions options = impl.columnFamilyOptionsFor(kind, ttlMillis);

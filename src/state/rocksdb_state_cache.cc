@@ -18,22 +18,20 @@ RocksDbStateCache::RocksDbStateCache(int64_t capacityBytes)
 
 CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
   if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
-    return it->second.get();
+    return &it->second;
   }
   auto it = old_.find(toAbsl(rowKey));
   if (it == old_.end()) {
     return nullptr;
   }
-  CachedRow* row = it->second.get();
-  oldBytes_ -= row->bytes;
-  youngBytes_ += row->bytes;
-  young_.insert(old_.extract(it));
-  return row;
+  const int64_t bytes = it->second.bytes;
+  oldBytes_ -= bytes;
+  youngBytes_ += bytes;
+  return &young_.insert(old_.extract(it)).position->second;
 }
 
 CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
-  auto [it, inserted] = young_.emplace(std::string(rowKey), std::make_unique<CachedRow>());
-  CachedRow& row = *it->second;
+  CachedRow& row = young_.try_emplace(std::string(rowKey)).first->second;
   row.bytes = static_cast<int64_t>(rowKey.size()) + kRowOverhead;
   youngBytes_ += row.bytes;
   return row;
@@ -41,10 +39,10 @@ CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
 
 void RocksDbStateCache::erase(std::string_view rowKey) {
   if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
-    youngBytes_ -= it->second->bytes;
+    youngBytes_ -= it->second.bytes;
     young_.erase(it);
   } else if (auto old = old_.find(toAbsl(rowKey)); old != old_.end()) {
-    oldBytes_ -= old->second->bytes;
+    oldBytes_ -= old->second.bytes;
     old_.erase(old);
   }
 }
@@ -71,8 +69,8 @@ void RocksDbStateCache::clear() {
 void RocksDbStateCache::markClean() {
   for (Rows* rows : {&young_, &old_}) {
     for (auto& [rowKey, row] : *rows) {
-      row->value.dirty = false;
-      for (auto& [userKey, value] : row->entries) {
+      row.value.dirty = false;
+      for (auto& [userKey, value] : row.entries) {
         value.dirty = false;
       }
     }

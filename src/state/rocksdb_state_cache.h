@@ -15,12 +15,12 @@
 /// per entry: rows are found or made in the young generation (a row found in the old one moves
 /// to the young one); once the young generation holds half the capacity, the old generation's
 /// dirty entries are written back, it is dropped, and the young generation becomes the old one.
-/// The cache never holds much more than its capacity (plus one row).
+/// The cache never holds much more than its capacity (plus one row), as far as its estimate of
+/// each row's memory goes.
 ///
 /// Used on the store's thread only. No RocksDB type appears here: the store writes entries back.
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -64,7 +64,9 @@ class RocksDbStateCache {
   /// The bytes of the rows cached now.
   int64_t bytes() const { return youngBytes_ + oldBytes_; }
 
-  /// The row cached under `rowKey`, moved to the young generation, or null.
+  /// The row cached under `rowKey`, moved to the young generation, or null. Rows live inside
+  /// the generations' tables: a row's address is valid until the next `find`, `insert`,
+  /// `rotate` or `clear`.
   CachedRow* find(std::string_view rowKey);
   /// Makes an empty row under `rowKey`, which must not be cached, in the young generation.
   CachedRow& insert(std::string_view rowKey);
@@ -94,20 +96,25 @@ class RocksDbStateCache {
   /// Marks every entry clean (after its write back).
   void markClean();
 
-  /// What a row and a map entry cost beyond their bytes (the nodes, the strings' headers).
-  static constexpr int64_t kRowOverhead = 96;
-  static constexpr int64_t kEntryOverhead = 72;
+  /// What a row and a map entry cost beyond their bytes: their slots in a hash table (a key
+  /// string and the row or value), with the table's free slots (half again as many, on average).
+  static constexpr int64_t kRowOverhead =
+      static_cast<int64_t>(sizeof(std::string) + sizeof(CachedRow)) * 3 / 2;
+  static constexpr int64_t kEntryOverhead =
+      static_cast<int64_t>(sizeof(std::string) + sizeof(CachedValue)) * 3 / 2;
 
  private:
-  using Rows = absl::flat_hash_map<std::string, std::unique_ptr<CachedRow>>;
+  // Rows inline, keys of up to 15 bytes in the string itself: a value state's row with an
+  // 8-byte key costs no allocation of its own.
+  using Rows = absl::flat_hash_map<std::string, CachedRow>;
 
   template <typename F>
   static void forEachDirtyIn(const Rows& rows, F& f) {
     for (const auto& [rowKey, row] : rows) {
-      if (row->value.dirty) {
-        f(std::string_view(rowKey), std::string_view(), row->value);
+      if (row.value.dirty) {
+        f(std::string_view(rowKey), std::string_view(), row.value);
       }
-      for (const auto& [userKey, value] : row->entries) {
+      for (const auto& [userKey, value] : row.entries) {
         if (value.dirty) {
           f(std::string_view(rowKey), std::string_view(userKey), value);
         }
