@@ -1,0 +1,89 @@
+#include "state/rocksdb_state_cache.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace brook::state {
+namespace {
+
+std::vector<std::pair<std::string, std::string>> dirtyEntries(const RocksDbStateCache& cache,
+                                                              bool oldOnly) {
+  std::vector<std::pair<std::string, std::string>> dirty;
+  cache.forEachDirty(oldOnly, [&](std::string_view rowKey, std::string_view userKey,
+                                  const CachedValue&) { dirty.emplace_back(rowKey, userKey); });
+  std::sort(dirty.begin(), dirty.end());
+  return dirty;
+}
+
+TEST(RocksDbStateCacheTest, CountsTheBytesOfItsRowsAndForgetsThemWhenDropped) {
+  RocksDbStateCache cache(1 << 20);
+  ASSERT_TRUE(cache.enabled());
+  CachedRow& row = cache.insert("row-1");
+  EXPECT_EQ(cache.bytes(), 5 + RocksDbStateCache::kRowOverhead);
+  cache.charge(row, 100);
+  EXPECT_EQ(row.bytes, 5 + RocksDbStateCache::kRowOverhead + 100);
+  EXPECT_EQ(cache.bytes(), row.bytes);
+  cache.insert("row-2");
+  cache.erase("row-1");
+  EXPECT_EQ(cache.bytes(), 5 + RocksDbStateCache::kRowOverhead);
+  EXPECT_EQ(cache.find("row-1"), nullptr);
+  EXPECT_NE(cache.find("row-2"), nullptr);
+  cache.clear();
+  EXPECT_EQ(cache.bytes(), 0);
+  EXPECT_EQ(cache.find("row-2"), nullptr);
+  EXPECT_FALSE(RocksDbStateCache(0).enabled());
+}
+
+// Rows used since the last rotation survive the next one; the others go with it.
+TEST(RocksDbStateCacheTest, ARotationDropsTheRowsNotUsedSinceThePreviousOne) {
+  RocksDbStateCache cache(1 << 20);
+  cache.insert("hot").value.dirty = true;
+  cache.insert("cold").value.dirty = true;
+  EXPECT_FALSE(cache.full());
+  cache.rotate();
+  // Both rows are old now: their dirty entries are what an eviction writes back.
+  EXPECT_EQ(dirtyEntries(cache, /*oldOnly=*/true),
+            (std::vector<std::pair<std::string, std::string>>{{"cold", ""}, {"hot", ""}}));
+  CachedRow* hot = cache.find("hot");  // back to the young generation
+  ASSERT_NE(hot, nullptr);
+  EXPECT_TRUE(hot->value.dirty);
+  CachedRow& map = cache.insert("map");
+  map.entries["a"].dirty = true;
+  map.entries["b"];
+  EXPECT_EQ(dirtyEntries(cache, /*oldOnly=*/true),
+            (std::vector<std::pair<std::string, std::string>>{{"cold", ""}}));
+  EXPECT_EQ(
+      dirtyEntries(cache, /*oldOnly=*/false),
+      (std::vector<std::pair<std::string, std::string>>{{"cold", ""}, {"hot", ""}, {"map", "a"}}));
+  cache.rotate();
+  EXPECT_EQ(cache.find("cold"), nullptr);
+  EXPECT_NE(cache.find("hot"), nullptr);
+  EXPECT_NE(cache.find("map"), nullptr);
+  cache.markClean();
+  EXPECT_TRUE(dirtyEntries(cache, /*oldOnly=*/false).empty());
+}
+
+TEST(RocksDbStateCacheTest, IsFullWhenTheYoungGenerationHoldsHalfTheCapacity) {
+  const int64_t capacity = 64 << 10;
+  RocksDbStateCache cache(capacity);
+  int rows = 0;
+  while (!cache.full()) {
+    cache.charge(cache.insert("row-" + std::to_string(rows++)), 100);
+  }
+  EXPECT_GT(cache.bytes(), capacity / 2);
+  EXPECT_LE(cache.bytes(), capacity / 2 + 100 + 16 + RocksDbStateCache::kRowOverhead);
+  cache.rotate();
+  EXPECT_FALSE(cache.full());
+  // A second generation fills up beside the first: at most about the capacity in all.
+  while (!cache.full()) {
+    cache.charge(cache.insert("next-" + std::to_string(rows++)), 100);
+  }
+  EXPECT_LE(cache.bytes(), capacity + 2 * (100 + 16 + RocksDbStateCache::kRowOverhead));
+}
+
+}  // namespace
+}  // namespace brook::state
