@@ -677,15 +677,27 @@ class RocksDbKeyedStore::Impl {
   }
 
   /// Adds to `batch` a delete of every map entry under the prefix in keyScratch_.
-  absl::Status deleteMapEntries(const StateInfo& state, rocksdb::WriteBatch* batch) {
-    std::string upper = prefixSuccessor(keyScratch_);
-    rocksdb::Slice upperSlice(upper);
+  /// An iterator of `state` over the keys that begin with the prefix in keyScratch_, at the
+  /// first of them. Its bound lives in `*upper` and `*upperSlice`, which must outlive it.
+  std::unique_ptr<rocksdb::Iterator> seekPrefix(const StateInfo& state,
+                                                std::string* upper,
+                                                rocksdb::Slice* upperSlice) {
+    *upper = prefixSuccessor(keyScratch_);
+    *upperSlice = rocksdb::Slice(*upper);
     rocksdb::ReadOptions options = readOptions_;
-    if (!upper.empty()) {
-      options.iterate_upper_bound = &upperSlice;
+    if (!upper->empty()) {
+      options.iterate_upper_bound = upperSlice;
     }
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
-    for (it->Seek(keyScratch_); it->Valid(); it->Next()) {
+    it->Seek(keyScratch_);
+    return it;
+  }
+
+  absl::Status deleteMapEntries(const StateInfo& state, rocksdb::WriteBatch* batch) {
+    std::string upper;
+    rocksdb::Slice upperSlice;
+    std::unique_ptr<rocksdb::Iterator> it = seekPrefix(state, &upper, &upperSlice);
+    for (; it->Valid(); it->Next()) {
       rocksdb::Status s = batch->Delete(state.columnFamily, it->key());
       if (!s.ok()) {
         return error(s, state, "clearing a map");
@@ -767,16 +779,11 @@ class RocksDbKeyedStore::Impl {
   /// cache. One scan costs about what one point read of an absent key costs.
   absl::Status scanMapIntoRow(CachedRow& row, const StateInfo& state, std::string_view what) {
     row.scanned = true;
-    std::string upper = prefixSuccessor(keyScratch_);
-    rocksdb::Slice upperSlice(upper);
-    rocksdb::ReadOptions options = readOptions_;
-    if (!upper.empty()) {
-      options.iterate_upper_bound = &upperSlice;
-    }
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
+    std::string upper;
+    rocksdb::Slice upperSlice;
+    std::unique_ptr<rocksdb::Iterator> it = seekPrefix(state, &upper, &upperSlice);
     int64_t added = 0;
-    size_t scanned = 0;
-    for (it->Seek(keyScratch_); it->Valid() && scanned < kMapScanEntries; it->Next(), ++scanned) {
+    for (size_t scanned = 0; it->Valid() && scanned < kMapScanEntries; it->Next(), ++scanned) {
       const std::string_view userKey = toView(it->key()).substr(keyScratch_.size());
       auto [entry, inserted] = row.entries.try_emplace(toAbsl(userKey));
       if (inserted) {
@@ -1588,19 +1595,7 @@ absl::StatusOr<bool> RocksDbKeyedStore::containsMapKey(StateId state,
                                                        std::string_view key,
                                                        std::string_view stateNamespace,
                                                        std::string_view userKey) {
-  BROOK_RETURN_IF_ERROR(checkOpen());
-  BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
-                         impl_->prepareKey(state, StateKind::kMap, keyGroup, key, stateNamespace));
-  Impl& impl = *impl_;
-  if (!impl.stateCache_.enabled()) {
-    impl.keyScratch_.append(userKey);
-    return impl.get(*info, nullptr, "reading a map entry");
-  }
-  BROOK_ASSIGN_OR_RETURN(const CachedValue* entry,
-                         impl.loadMapEntry(state.index, *info, userKey, "reading a map entry"));
-  const bool present = entry != nullptr && entry->present;
-  BROOK_RETURN_IF_ERROR(impl.evictIfFull());
-  return present;
+  return getMapValue(state, keyGroup, key, stateNamespace, userKey, nullptr);
 }
 
 absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> RocksDbKeyedStore::iterateMap(
@@ -1617,14 +1612,8 @@ absl::StatusOr<std::unique_ptr<RocksDbMapIterator>> RocksDbKeyedStore::iterateMa
   auto iteratorImpl = std::make_unique<RocksDbMapIterator::Impl>();
   iteratorImpl->store = impl_;
   iteratorImpl->prefixSize = impl_->keyScratch_.size();
-  iteratorImpl->upper = prefixSuccessor(impl_->keyScratch_);
-  iteratorImpl->upperSlice = rocksdb::Slice(iteratorImpl->upper);
-  rocksdb::ReadOptions options = impl_->readOptions_;
-  if (!iteratorImpl->upper.empty()) {
-    options.iterate_upper_bound = &iteratorImpl->upperSlice;
-  }
-  iteratorImpl->iterator.reset(impl_->db_->NewIterator(options, info->columnFamily));
-  iteratorImpl->iterator->Seek(impl_->keyScratch_);
+  iteratorImpl->iterator =
+      impl_->seekPrefix(*info, &iteratorImpl->upper, &iteratorImpl->upperSlice);
   return std::unique_ptr<RocksDbMapIterator>(new RocksDbMapIterator(std::move(iteratorImpl)));
 }
 
@@ -1644,8 +1633,7 @@ absl::Status RocksDbKeyedStore::clearMap(StateId state,
     CachedRow& row = impl_->rowForWrite(state.index);
     row.entries = {};
     row.complete = true;
-    impl_->stateCache_.charge(row, static_cast<int64_t>(impl_->rowKey_.size()) +
-                                       RocksDbStateCache::kRowOverhead - row.bytes);
+    impl_->stateCache_.charge(row, RocksDbStateCache::emptyRowBytes(impl_->rowKey_) - row.bytes);
     return impl_->evictIfFull();
   }
   return absl::OkStatus();

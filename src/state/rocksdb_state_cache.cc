@@ -32,7 +32,7 @@ CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
 
 CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
   CachedRow& row = young_.try_emplace(std::string(rowKey)).first->second;
-  row.bytes = static_cast<int64_t>(rowKey.size()) + kRowOverhead;
+  row.bytes = emptyRowBytes(rowKey);
   youngBytes_ += row.bytes;
   return row;
 }

@@ -72,6 +72,10 @@ class RocksDbStateCache {
   CachedRow& insert(std::string_view rowKey);
   /// Drops the row under `rowKey` (dirty entries and all), if cached.
   void erase(std::string_view rowKey);
+  /// What an empty row under `rowKey` counts.
+  static int64_t emptyRowBytes(std::string_view rowKey) {
+    return static_cast<int64_t>(rowKey.size()) + kRowOverhead;
+  }
   /// Counts `delta` more bytes for `row`, which `find` or `insert` returned since the last
   /// `rotate` or `clear`.
   void charge(CachedRow& row, int64_t delta);
