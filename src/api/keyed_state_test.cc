@@ -2,18 +2,18 @@
 // come from std::hash. (The runtime's backends, with both heap and RocksDB storage, are tested in
 // src/state.)
 
-#include <brook/state.h>
-
 #include <functional>
 #include <random>
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include <gtest/gtest.h>
 
 #include <brook/internal/timer_service.h>
+#include <brook/state.h>
 
 namespace brook {
 namespace {
@@ -184,6 +184,106 @@ TEST(TimerQueueTest, OrdersKeysThatShareTheirFirstBytes) {
 TEST(TimerQueueTest, StaysExactWhenMostOperationsAreRemoves) {
   // Deleted timers wait in the heap until they reach its front or the heap is rebuilt.
   checkTimerQueueAgainstAnOrderedSet({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, 5, 3);
+}
+
+/// Collects the timers a TimerQueue snapshot writes, as (timestamp, key group, key, namespace).
+class TimerCollectingSink final : public internal::KeyedStateSink {
+ public:
+  using Entry = std::tuple<int64_t, int, std::string, std::string>;
+  void writeValue(int, std::string_view, std::string_view, std::string_view) override {
+    ADD_FAILURE() << "a timer written as a value";
+  }
+  void writeList(int, std::string_view, std::string_view, std::span<const std::string>) override {
+    ADD_FAILURE() << "a timer written as a list";
+  }
+  void writeMapEntry(int keyGroup,
+                     std::string_view key,
+                     std::string_view ns,
+                     std::string_view userKey,
+                     std::string_view userValue) override {
+    EXPECT_EQ(userKey.size(), 8u);
+    EXPECT_TRUE(userValue.empty());
+    entries.insert(Entry{internal::TimerQueue::decodeTimestamp(userKey.data()), keyGroup,
+                         std::string(key), std::string(ns)});
+  }
+  std::set<Entry> entries;
+};
+
+// Snapshots share the queue's timers: whatever the queue does after a snapshot was taken (adds,
+// deletions, polls, rebuilds), the snapshot writes the timers of the moment it was taken, also
+// while other snapshots are alive and when one is written on another thread.
+TEST(TimerQueueTest, SnapshotsKeepTheTimersOfTheirMoment) {
+  TestBackend backend;
+  auto& queue = backend.registerInternalTable<internal::TimerQueue>("_timers");
+  using Entry = TimerCollectingSink::Entry;
+  std::set<Entry> oracle;
+  std::mt19937_64 random(11);
+  const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g", "h"};
+  const std::vector<std::string> namespaces = {"", "w1"};
+  struct Taken {
+    std::unique_ptr<internal::KeyedStateTableSnapshot> snapshot;
+    std::set<Entry> expected;
+  };
+  std::vector<Taken> alive;
+  int checked = 0;
+  const auto check = [&](Taken& taken, int step) {
+    TimerCollectingSink sink;
+    for (int keyGroup : taken.snapshot->keyGroups())
+      taken.snapshot->write(keyGroup, sink);
+    EXPECT_EQ(sink.entries, taken.expected) << "step " << step;
+    ++checked;
+  };
+  int64_t watermark = 0;
+  for (int step = 0; step < 20000; ++step) {
+    const unsigned op = random() % 100;
+    if (op < 2 && alive.size() < 3) {
+      alive.push_back(Taken{queue.snapshotTable(0, 15), oracle});
+      continue;
+    }
+    if (op < 4 && !alive.empty()) {
+      const size_t which = random() % alive.size();
+      if (random() % 2 == 0) {
+        check(alive[which], step);
+      } else {
+        // Written on another thread while this one goes on changing the queue.
+        std::thread writer([&, which] { check(alive[which], step); });
+        for (int i = 0; i < 50; ++i) {
+          backend.setKeyString(keys[random() % keys.size()]);
+          const int64_t time = watermark + static_cast<int64_t>(random() % 50);
+          queue.remove(time, "");
+          oracle.erase(
+              Entry{time, backend.currentKeyGroup(), std::string(backend.currentKey()), ""});
+        }
+        writer.join();
+      }
+      alive.erase(alive.begin() + static_cast<std::ptrdiff_t>(which));
+      continue;
+    }
+    const std::string& key = keys[random() % keys.size()];
+    const std::string& ns = namespaces[random() % namespaces.size()];
+    const int64_t time = watermark + static_cast<int64_t>(random() % 50);
+    backend.setKeyString(key);
+    const Entry entry{time, backend.currentKeyGroup(), std::string(backend.currentKey()), ns};
+    if (op < 60) {
+      EXPECT_EQ(queue.add(time, ns), oracle.insert(entry).second) << "step " << step;
+    } else if (op < 90) {
+      queue.remove(time, ns);
+      oracle.erase(entry);
+    } else {
+      watermark += static_cast<int64_t>(random() % 10);
+      while (auto timer = queue.pollDue(watermark)) {
+        ASSERT_FALSE(oracle.empty()) << "step " << step;
+        EXPECT_EQ(Entry(timer->timestamp, timer->keyGroup, timer->key, timer->stateNamespace),
+                  *oracle.begin())
+            << "step " << step;
+        oracle.erase(oracle.begin());
+      }
+    }
+    ASSERT_EQ(queue.size(), oracle.size()) << "step " << step;
+  }
+  for (Taken& taken : alive)
+    check(taken, -1);
+  EXPECT_GT(checked, 100);
 }
 
 TEST(KeyedStateTest, NoCurrentKey) {

@@ -34,6 +34,25 @@ TEST(Crc32cTest, ExtendingEqualsComputingAtOnce) {
   }
 }
 
+TEST(Crc32cTest, AgreesWithThePortableComputationAtEveryLengthAndAlignment) {
+  std::string bytes;
+  uint32_t x = 12345;
+  for (int i = 0; i < 300; ++i) {
+    x = x * 1103515245 + 12345;
+    bytes.push_back(static_cast<char>(x >> 16));
+  }
+  const std::string_view view(bytes);
+  for (size_t start = 0; start < 9; ++start) {
+    for (size_t length = 0; start + length <= view.size(); length += (length < 40 ? 1 : 13)) {
+      const std::string_view part = view.substr(start, length);
+      EXPECT_EQ(crc32c(part), crc32cExtendPortable(0, part)) << start << " " << length;
+      EXPECT_EQ(crc32cExtend(0x1234567u, part), crc32cExtendPortable(0x1234567u, part))
+          << start << " " << length;
+    }
+  }
+  EXPECT_EQ(crc32cExtendPortable(0, "123456789"), 0xE3069283u);
+}
+
 TEST(ByteReaderTest, RoundTripsVarintsAndRejectsMalformedOnes) {
   std::string bytes;
   const uint64_t values[] = {0, 1, 127, 128, 300, uint64_t{1} << 35, ~uint64_t{0}};

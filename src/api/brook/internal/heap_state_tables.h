@@ -85,6 +85,43 @@ struct HeapKeyEq {
   bool operator()(absl::string_view a, absl::string_view b) const { return a == b; }
 };
 
+/// Prefetches the bytes a stored value keeps outside its map slot (a string's characters, a
+/// vector's elements), so that serializing it does not wait for memory.
+template <typename V>
+inline void prefetchHeldBytes(const V& value) {
+  if constexpr (kIsTtlValue<V>) {
+    prefetchHeldBytes(value.value);
+  } else if constexpr (requires {
+                         value.data();
+                         value.empty();
+                       }) {
+    if (!value.empty())
+      __builtin_prefetch(value.data());
+  }
+}
+
+/// Calls `visit(compositeKey, value)` for every entry of a heap table's map, prefetching the
+/// out-of-slot bytes of the entries some places ahead: a snapshot reads every entry once, in
+/// slot order, and a string value's bytes would otherwise cost a cache miss each.
+template <typename Map, typename Visit>
+void forEachEntryPrefetched(const Map& map, Visit&& visit) {
+  constexpr int kDistance = 16;
+  const auto prefetch = [](const typename Map::value_type& entry) {
+    prefetchHeldBytes(entry.first);
+    prefetchHeldBytes(entry.second);
+  };
+  auto ahead = map.begin();
+  for (int i = 0; i < kDistance && ahead != map.end(); ++i, ++ahead)
+    prefetch(*ahead);
+  for (const auto& entry : map) {
+    if (ahead != map.end()) {
+      prefetch(*ahead);
+      ++ahead;
+    }
+    visit(entry.first, entry.second);
+  }
+}
+
 /// Heap storage shared by the heap tables: one map per owned key group from (key, namespace)
 /// to a typed object.
 ///
@@ -283,14 +320,15 @@ class HeapValueTable final : public HeapTable<V> {
                               [](int keyGroup, const typename HeapTable<V>::Map& map,
                                  int64_t expired, KeyedStateSink& sink) {
                                 DataOutput out;
-                                for (const auto& [composite, value] : map) {
-                                  if (isExpired(value, expired))
-                                    continue;
-                                  auto [key, ns] = splitHeapKey(composite);
-                                  out.clear();
-                                  brook::serialize(value, out);
-                                  sink.writeValue(keyGroup, key, ns, out.view());
-                                }
+                                forEachEntryPrefetched(
+                                    map, [&](const std::string& composite, const V& value) {
+                                      if (isExpired(value, expired))
+                                        return;
+                                      auto [key, ns] = splitHeapKey(composite);
+                                      out.clear();
+                                      brook::serialize(value, out);
+                                      sink.writeValue(keyGroup, key, ns, out.view());
+                                    });
                               });
   }
   void restore(const RestoredEntry& entry) override {
@@ -347,19 +385,20 @@ class HeapListTable final : public HeapTable<std::vector<E>> {
            KeyedStateSink& sink) {
           DataOutput out;
           std::vector<std::string> elements;
-          for (const auto& [composite, list] : map) {
-            auto [key, ns] = splitHeapKey(composite);
-            elements.clear();
-            for (const E& e : list) {
-              if (isExpired(e, expired))
-                continue;
-              out.clear();
-              brook::serialize(e, out);
-              elements.emplace_back(out.view());
-            }
-            if (!elements.empty())
-              sink.writeList(keyGroup, key, ns, elements);
-          }
+          forEachEntryPrefetched(map,
+                                 [&](const std::string& composite, const std::vector<E>& list) {
+                                   auto [key, ns] = splitHeapKey(composite);
+                                   elements.clear();
+                                   for (const E& e : list) {
+                                     if (isExpired(e, expired))
+                                       continue;
+                                     out.clear();
+                                     brook::serialize(e, out);
+                                     elements.emplace_back(out.view());
+                                   }
+                                   if (!elements.empty())
+                                     sink.writeList(keyGroup, key, ns, elements);
+                                 });
         });
   }
   void restore(const RestoredEntry& entry) override {

@@ -6,6 +6,7 @@
 /// the operator's other state.
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <functional>
@@ -50,10 +51,22 @@ struct InternalTimer {
 /// in both fall back to comparing the keys and namespaces. A deleted timer stays in the heap,
 /// marked, until it reaches the front or until deleted ones are half of the heap, which is then
 /// rebuilt without them.
+///
+/// A snapshot shares the timers with the queue: its synchronous phase copies the heap's slots
+/// (pointers to the timers, grouped by key group), not the timers, and its asynchronous phase
+/// reads them. A timer never changes once added; one that leaves the queue while a snapshot is
+/// alive is kept (in the queue's retired list, which every snapshot taken since holds) until
+/// no snapshot can read it, and a deletion is stamped with the number of snapshots taken before
+/// it, so that older snapshots still see the timer.
 class TimerQueue final : public KeyedStateTable {
  public:
   TimerQueue(KeyedStateBackend* backend, std::string name)
       : KeyedStateTable(backend, std::move(name), StateShape::kMap) {}
+  ~TimerQueue() override {
+    // Snapshots still being written read these timers.
+    for (Slot& slot : heap_)
+      retire(std::move(slot.node));
+  }
 
   bool heapHeld() const override { return true; }
 
@@ -72,7 +85,7 @@ class TimerQueue final : public KeyedStateTable {
         index_.find(TimerRef{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns});
     if (it == index_.end())
       return;
-    (*it)->deleted = true;
+    (*it)->deletedAfter.store(snapshotsTaken_, std::memory_order_relaxed);
     index_.erase(it);
     ++deleted_;
     if (deleted_ > 64 && 2 * deleted_ > heap_.size()) {
@@ -93,21 +106,34 @@ class TimerQueue final : public KeyedStateTable {
     std::unique_ptr<Node> node = popFront();
     index_.erase(node.get());
     dropDeletedFront();
-    return std::move(node->timer);
+    if (!snapshotsAlive())
+      return std::move(node->timer);
+    InternalTimer timer = node->timer;
+    retire(std::move(node));
+    return timer;
   }
   size_t size() const { return heap_.size() - deleted_; }
 
-  /// A typed copy of the timers of the key groups in [firstKeyGroup, lastKeyGroup], grouped
-  /// by key group.
+  /// The timers of the key groups in [firstKeyGroup, lastKeyGroup], grouped by key group:
+  /// pointers to them, which stay valid while the snapshot lives.
   std::unique_ptr<KeyedStateTableSnapshot> snapshotTable(int firstKeyGroup,
                                                          int lastKeyGroup) override {
     auto snapshot = std::make_unique<Snapshot>();
+    snapshot->takenAfter = snapshotsTaken_++;
+    if (retired_ == nullptr || !snapshotsAlive()) {
+      retired_ = std::make_shared<Retired>();  // drops what no snapshot reads any more
+    } else {
+      auto newer = std::make_shared<Retired>();
+      retired_->newer = newer;
+      retired_ = std::move(newer);
+    }
+    snapshot->retired = retired_;
     const auto taken = [&](const Slot& slot) {
       const int keyGroup = keyGroupOf(slot);
-      return keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup && !slot.node->deleted;
+      return keyGroup >= firstKeyGroup && keyGroup <= lastKeyGroup;
     };
     // A counting sort by key group: the key groups of the taken timers span at most the
-    // operator's own.
+    // operator's own. Only the slots are read (a deleted timer is left out when written).
     int low = INT_MAX;
     int high = INT_MIN;
     for (const Slot& slot : heap_) {
@@ -135,7 +161,7 @@ class TimerQueue final : public KeyedStateTable {
     snapshot->timers.resize(next.back());
     for (const Slot& slot : heap_) {
       if (taken(slot))
-        snapshot->timers[next[static_cast<size_t>(keyGroupOf(slot) - low)]++] = slot.node->timer;
+        snapshot->timers[next[static_cast<size_t>(keyGroupOf(slot) - low)]++] = slot.node.get();
     }
     snapshot->starts.push_back(snapshot->timers.size());
     return snapshot;
@@ -166,9 +192,21 @@ class TimerQueue final : public KeyedStateTable {
   }
 
  private:
+  static constexpr uint64_t kNotDeleted = UINT64_MAX;
   struct Node {
-    InternalTimer timer;
-    bool deleted = false;
+    explicit Node(InternalTimer t) : timer(std::move(t)) {}
+    InternalTimer timer;  ///< never changed while a snapshot may read it
+    /// kNotDeleted, or the number of snapshots taken before the timer was deleted: written on
+    /// the task thread, read by snapshots on others.
+    std::atomic<uint64_t> deletedAfter{kNotDeleted};
+    bool deleted() const { return deletedAfter.load(std::memory_order_relaxed) != kNotDeleted; }
+  };
+  /// Timers that left the queue while snapshots that may read them were alive. Each snapshot
+  /// holds the list that was current when it was taken, which holds every newer list, so a
+  /// timer is freed once the snapshots taken before it left are gone.
+  struct Retired {
+    std::vector<std::unique_ptr<Node>> nodes;
+    std::shared_ptr<Retired> newer;
   };
   /// A heap slot: the timer's timestamp and (key group, key) prefix, and the timer.
   struct Slot {
@@ -181,22 +219,40 @@ class TimerQueue final : public KeyedStateTable {
   /// Timers in snapshot form: each as a map entry of (key, namespace) whose user key is the
   /// encoded timestamp and whose value is empty.
   struct Snapshot final : KeyedStateTableSnapshot {
+    ~Snapshot() override {
+      // Frees the chain of retired lists iteratively, newest last, where no other snapshot
+      // holds it.
+      std::shared_ptr<Retired> list = std::move(retired);
+      while (list != nullptr && list.use_count() == 1)
+        list = std::move(list->newer);
+    }
     const std::vector<int>& keyGroups() const override { return keyGroups_; }
     void write(int keyGroup, KeyedStateSink& sink) const override {
       auto it = std::lower_bound(keyGroups_.begin(), keyGroups_.end(), keyGroup);
       if (it == keyGroups_.end() || *it != keyGroup)
         return;
       const size_t group = static_cast<size_t>(it - keyGroups_.begin());
+      const size_t end = starts[group + 1];
+      constexpr size_t kPrefetchDistance = 16;  // the timers lie scattered in memory
+      for (size_t i = starts[group]; i < std::min(end, starts[group] + kPrefetchDistance); ++i)
+        __builtin_prefetch(timers[i]);
       char bytes[8];
-      for (size_t i = starts[group]; i < starts[group + 1]; ++i) {
-        const InternalTimer& t = timers[i];
+      for (size_t i = starts[group]; i < end; ++i) {
+        if (i + kPrefetchDistance < end)
+          __builtin_prefetch(timers[i + kPrefetchDistance]);
+        const Node& node = *timers[i];
+        if (node.deletedAfter.load(std::memory_order_relaxed) < takenAfter + 1)
+          continue;  // deleted before the snapshot
+        const InternalTimer& t = node.timer;
         encodeTimestamp(t.timestamp, bytes);
         sink.writeMapEntry(keyGroup, t.key, t.stateNamespace, std::string_view(bytes, 8), {});
       }
     }
     std::vector<int> keyGroups_;
     std::vector<size_t> starts;  // of each key group's timers, then the end
-    std::vector<InternalTimer> timers;
+    std::vector<const Node*> timers;
+    uint64_t takenAfter = 0;  // snapshots taken before this one
+    std::shared_ptr<Retired> retired;
   };
   /// A timer to look up, by views of its key and namespace.
   struct TimerRef {
@@ -246,7 +302,7 @@ class TimerQueue final : public KeyedStateTable {
   void insert(InternalTimer timer) {
     const int64_t timestamp = timer.timestamp;
     const uint64_t prefix = keyPrefixOf(timer.keyGroup, timer.key);
-    auto node = std::make_unique<Node>(Node{std::move(timer), false});
+    auto node = std::make_unique<Node>(std::move(timer));
     index_.insert(node.get());
     heap_.push_back(Slot{timestamp, prefix, std::move(node)});
     siftUp(heap_.size() - 1);
@@ -263,13 +319,17 @@ class TimerQueue final : public KeyedStateTable {
   }
   /// Keeps the front a timer that is not deleted.
   void dropDeletedFront() {
-    while (!heap_.empty() && heap_.front().node->deleted) {
-      (void)popFront();
+    while (!heap_.empty() && heap_.front().node->deleted()) {
+      retire(popFront());
       --deleted_;
     }
   }
   void rebuildWithoutDeleted() {
-    std::erase_if(heap_, [](const Slot& slot) { return slot.node->deleted; });
+    for (Slot& slot : heap_) {
+      if (slot.node->deleted())
+        retire(std::move(slot.node));
+    }
+    std::erase_if(heap_, [](const Slot& slot) { return slot.node == nullptr; });
     deleted_ = 0;
     for (size_t i = heap_.size() / 2; i-- > 0;)
       siftDown(i);
@@ -309,9 +369,21 @@ class TimerQueue final : public KeyedStateTable {
     heap_[i] = std::move(moving);
   }
 
+  /// Whether a snapshot may still read the timers: one holds the current retired list, or an
+  /// older list that holds it. Snapshots only ever let go of lists, so a false answer stays
+  /// true until the next snapshot.
+  bool snapshotsAlive() const { return retired_ != nullptr && retired_.use_count() > 1; }
+  /// Frees a timer that left the queue, or keeps it for the snapshots that may read it.
+  void retire(std::unique_ptr<Node> node) {
+    if (node != nullptr && snapshotsAlive())
+      retired_->nodes.push_back(std::move(node));
+  }
+
   std::vector<Slot> heap_;
   absl::flat_hash_set<Node*, RefHash, RefEq> index_;
   size_t deleted_ = 0;  // marked timers still in heap_
+  uint64_t snapshotsTaken_ = 0;
+  std::shared_ptr<Retired> retired_;  // the list that timers leaving now join
 };
 
 /// The timer service of one keyed operator: event-time timers fire as the watermark passes
