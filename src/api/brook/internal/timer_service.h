@@ -233,13 +233,20 @@ class TimerQueue final : public KeyedStateTable {
         return;
       const size_t group = static_cast<size_t>(it - keyGroups_.begin());
       const size_t end = starts[group + 1];
-      constexpr size_t kPrefetchDistance = 16;  // the timers lie scattered in memory
+      // The timers lie scattered in memory, each over two or three cache lines.
+      constexpr size_t kPrefetchDistance = 24;
+      const auto prefetch = [](const Node* node) {
+        const char* bytes = reinterpret_cast<const char*>(node);
+        __builtin_prefetch(bytes);
+        __builtin_prefetch(bytes + 64);
+        __builtin_prefetch(bytes + sizeof(Node) - 1);
+      };
       for (size_t i = starts[group]; i < std::min(end, starts[group] + kPrefetchDistance); ++i)
-        __builtin_prefetch(timers[i]);
+        prefetch(timers[i]);
       char bytes[8];
       for (size_t i = starts[group]; i < end; ++i) {
         if (i + kPrefetchDistance < end)
-          __builtin_prefetch(timers[i + kPrefetchDistance]);
+          prefetch(timers[i + kPrefetchDistance]);
         const Node& node = *timers[i];
         if (node.deletedAfter.load(std::memory_order_relaxed) < takenAfter + 1)
           continue;  // deleted before the snapshot
