@@ -473,6 +473,7 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
   // that this task declined or never finished.
   const bool isSavepoint = savepoints_.erase(checkpointId) > 0;
   savepoints_.erase(savepoints_.begin(), savepoints_.lower_bound(checkpointId));
+  const auto syncStart = std::chrono::steady_clock::now();
   auto pending = std::make_unique<PendingCheckpoint>();
   pending->id = checkpointId;
   pending->timestampMillis = timestampMillis;
@@ -543,6 +544,11 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
     }
     snapshot.operatorState = operatorStateStores_[i]->snapshot();
   }
+  getLogger("runtime")->debug(
+      "[{}] {}: checkpoint {}: synchronous phase took {} ms", env_.jobId, description_,
+      checkpointId,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - syncStart)
+          .count());
 
   if (kind == BarrierKind::kUnaligned && gate_.numberOfChannels() > 0) {
     // Per input channel, what it delivered that the task has not processed; the channels whose

@@ -861,21 +861,49 @@ class RocksDbKeyedStore::Impl {
   }
 
   /// Writes the cache's dirty entries (of its old generation only, when `oldOnly`) to RocksDB,
-  /// in batches of at most restoreBatchBytes_.
+  /// in batches of at most restoreBatchBytes_. The entries go in key order per state: inserting
+  /// into a memtable next to the previous insert is several times cheaper than at a random
+  /// place (RocksDB's skip list starts from where the last insert went).
   absl::Status writeBack(bool oldOnly) {
-    rocksdb::WriteBatch batch;
-    absl::Status status;
+    using Dirty = WriteBackEntry;
+    std::vector<Dirty>& dirty = writeBackEntries_;
+    std::string& keys = writeBackKeys_;
+    dirty.clear();
+    keys.clear();
     stateCache_.forEachDirty(
         oldOnly, [&](std::string_view rowKey, std::string_view userKey, const CachedValue& value) {
-          if (status.ok()) {
-            status = addWriteBack(&batch, rowKey, userKey, value);
-          }
-          if (status.ok() && batch.GetDataSize() >= restoreBatchBytes_) {
-            status = write(&batch, "writing cached state back");
-            batch.Clear();
-          }
+          const size_t index = (static_cast<size_t>(static_cast<uint8_t>(rowKey[0])) << 8) |
+                               static_cast<uint8_t>(rowKey[1]);
+          const size_t offset = keys.size();
+          keys.append(rowKey.substr(2));
+          keys.append(userKey);
+          dirty.push_back(Dirty{index, offset, keys.size() - offset, &value});
         });
-    BROOK_RETURN_IF_ERROR(status);
+    if (dirty.empty()) {
+      return absl::OkStatus();
+    }
+    const auto keyOf = [&](const Dirty& d) {
+      return std::string_view(keys).substr(d.keyOffset, d.keySize);
+    };
+    // A row lives in one generation only, so every key is written once.
+    std::sort(dirty.begin(), dirty.end(), [&](const Dirty& a, const Dirty& b) {
+      return a.state != b.state ? a.state < b.state : keyOf(a) < keyOf(b);
+    });
+    rocksdb::WriteBatch batch;
+    for (const Dirty& d : dirty) {
+      const StateInfo& state = states_[d.state];
+      const std::string_view key = keyOf(d);
+      rocksdb::Status s = d.value->present
+                              ? batch.Put(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
+                              : batch.Delete(state.columnFamily, toSlice(key));
+      if (!s.ok()) {
+        return error(s, state, "writing back cached state");
+      }
+      if (batch.GetDataSize() >= restoreBatchBytes_) {
+        BROOK_RETURN_IF_ERROR(write(&batch, "writing cached state back"));
+        batch.Clear();
+      }
+    }
     return batch.Count() > 0 ? write(&batch, "writing cached state back") : absl::OkStatus();
   }
 
@@ -951,6 +979,16 @@ class RocksDbKeyedStore::Impl {
   std::string valueScratch_;
   std::string rowKey_;
   std::string writeBackKey_;
+  // writeBack's scratch: the dirty entries' RocksDB keys, one after the other, and per entry its
+  // state, key and value.
+  struct WriteBackEntry {
+    size_t state;
+    size_t keyOffset;
+    size_t keySize;
+    const CachedValue* value;
+  };
+  std::string writeBackKeys_;
+  std::vector<WriteBackEntry> writeBackEntries_;
 };
 
 namespace {
