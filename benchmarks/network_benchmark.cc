@@ -570,7 +570,7 @@ constexpr const char* kAnalysisMarkdown =
     "created without them has 2 buffers of credit, as before.\n\n"
     "Runs on different days differ more than the repetitions of one run: the report of\n"
     "2026-11-26 measured 16% (16 B) and 38% (100 B), with plain TCP at 3861 and 2531 MB/s and\n"
-    "the remote channel at 632 and 953 MB/s, on the same data path.\n";
+    "the remote channel at 632 and 953 MB/s.\n";
 
 std::string tableMarkdown(const std::vector<RunResult>& results) {
   std::ostringstream out;
