@@ -734,10 +734,18 @@ absl::Status FileCheckpointStorage::discardUnreferencedSharedFiles(
   absl::Status status = absl::OkStatus();
   for (fs::directory_iterator it(shared, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
-    const int64_t uploader = sharedFileUploader(name);
+    // An upload being written is ".<name>.inprogress.<pid>" (StateFileStream); one whose
+    // checkpoint is neither in progress nor newer than the newest completed was abandoned (its
+    // process died, or its checkpoint was aborted), and a late writer's rename then fails.
+    std::string_view uploaded = name;
+    const size_t temporary = uploaded.rfind(".inprogress.");
+    const bool partial = uploaded.starts_with('.') && temporary != std::string_view::npos;
+    if (partial)
+      uploaded = uploaded.substr(1, temporary - 1);
+    const int64_t uploader = sharedFileUploader(uploaded);
     // A file of a checkpoint still being written, or of one newer than every completed
     // checkpoint, may yet be referenced; unknown files are left alone.
-    if (uploader < 0 || uploader > newestCompleted || referenced.count(name) != 0 ||
+    if (uploader < 0 || uploader > newestCompleted || (!partial && referenced.count(name) != 0) ||
         std::find(inProgress.begin(), inProgress.end(), uploader) != inProgress.end())
       continue;
     std::error_code removeError;

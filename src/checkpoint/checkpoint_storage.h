@@ -157,7 +157,8 @@ class FileCheckpointStorage {
   /// Removes the files of the shared directory that no completed checkpoint references and
   /// that a checkpoint neither in `inProgress` nor newer than `newestCompleted` uploaded (a
   /// pending checkpoint references only its own uploads and files of the latest completed
-  /// checkpoint). Keeps everything when a completed checkpoint's metadata cannot be read.
+  /// checkpoint), and the partial uploads of those checkpoints (left by a crash). Keeps
+  /// everything when a completed checkpoint's metadata cannot be read.
   absl::Status discardUnreferencedSharedFiles(int64_t newestCompleted,
                                               const std::vector<int64_t>& inProgress) const;
 

@@ -171,6 +171,10 @@ TEST(FileCheckpointStorageTest, SharedFilesGoWhenNoRetainedCheckpointReferencesT
   upload("chk-3-counter_0-000013.sst");
   upload("chk-4-counter_0-000014.sst");
   writeAll(shared / "notes", "x");
+  // Uploads that a crash cut short: checkpoint 1's is abandoned, 3's and 4's may be running.
+  writeAll(shared / ".chk-1-counter_0-000015.sst.inprogress.4242", "half");
+  writeAll(shared / ".chk-3-counter_0-000016.sst.inprogress.4242", "half");
+  writeAll(shared / ".chk-4-counter_0-000017.sst.inprogress.4242", "half");
 
   ASSERT_TRUE(storage->retain(1, {3}).ok());
   std::vector<std::string> names;
@@ -178,7 +182,9 @@ TEST(FileCheckpointStorageTest, SharedFilesGoWhenNoRetainedCheckpointReferencesT
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   EXPECT_THAT(names,
-              ElementsAre("chk-1-counter_0-000010.sst", "chk-2-counter_0-000012.sst",
+              ElementsAre(".chk-3-counter_0-000016.sst.inprogress.4242",
+                          ".chk-4-counter_0-000017.sst.inprogress.4242",
+                          "chk-1-counter_0-000010.sst", "chk-2-counter_0-000012.sst",
                           "chk-3-counter_0-000013.sst", "chk-4-counter_0-000014.sst", "notes"));
   EXPECT_EQ(storage->completedCheckpointIds(), std::vector<int64_t>{2});
   // The retained checkpoint is intact; a damaged shared file makes it unusable.
