@@ -358,8 +358,13 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
       if (!channel.ok()) {
         releaseChannels();
         unregister();
-        return absl::Status(channel.status().code(), absl::StrCat("input of ", description, ": ",
-                                                                  channel.status().message()));
+        // Not Unavailable even when the producer's TaskManager is unreachable: that code says
+        // this TaskManager is, and would have the JobManager declare it lost.
+        const absl::StatusCode code = channel.status().code() == absl::StatusCode::kUnavailable
+                                          ? absl::StatusCode::kFailedPrecondition
+                                          : channel.status().code();
+        return absl::Status(
+            code, absl::StrCat("input of ", description, ": ", channel.status().message()));
       }
       remoteChannels.push_back(*channel);
       gate.push_back((*channel)->subpartition());

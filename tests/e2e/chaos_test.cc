@@ -208,7 +208,11 @@ class ChaosTest : public ClusterTest, public ::testing::WithParamInterface<std::
         },
         remaining());
     EXPECT_TRUE(done && s.status() == v1::JOB_STATUS_FINISHED) << s.DebugString();
-    EXPECT_EQ(s.restarts(), kKills) << "one restart per kill: " << s.DebugString();
+    // One restart per kill; a restart whose deployment reaches a TaskManager killed moments
+    // before, not yet declared lost, fails and restarts once more (as in Flink), but a healthy
+    // TaskManager is never taken for a lost one, so restarts do not cascade.
+    EXPECT_GE(s.restarts(), kKills) << s.DebugString();
+    EXPECT_LE(s.restarts(), 2 * kKills) << "restarts cascade: " << s.DebugString();
     return done && s.status() == v1::JOB_STATUS_FINISHED;
   }
 
