@@ -223,8 +223,12 @@ class TimerQueue final : public KeyedStateTable {
       // Frees the chain of retired lists iteratively, newest last, where no other snapshot
       // holds it.
       std::shared_ptr<Retired> list = std::move(retired);
-      while (list != nullptr && list.use_count() == 1)
+      while (list != nullptr && list.use_count() == 1) {
+        // Pairs with the release of the queue's reference: its writes to the list (the
+        // retired timers, `newer`) happened before.
+        std::atomic_thread_fence(std::memory_order_acquire);
         list = std::move(list->newer);
+      }
     }
     const std::vector<int>& keyGroups() const override { return keyGroups_; }
     void write(int keyGroup, KeyedStateSink& sink) const override {
@@ -379,7 +383,14 @@ class TimerQueue final : public KeyedStateTable {
   /// Whether a snapshot may still read the timers: one holds the current retired list, or an
   /// older list that holds it. Snapshots only ever let go of lists, so a false answer stays
   /// true until the next snapshot.
-  bool snapshotsAlive() const { return retired_ != nullptr && retired_.use_count() > 1; }
+  bool snapshotsAlive() const {
+    if (retired_ != nullptr && retired_.use_count() > 1)
+      return true;
+    // Pairs with the release of the last snapshot's reference: its reads of the timers
+    // happened before the queue frees any.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return false;
+  }
   /// Frees a timer that left the queue, or keeps it for the snapshots that may read it.
   void retire(std::unique_ptr<Node> node) {
     if (node != nullptr && snapshotsAlive())
