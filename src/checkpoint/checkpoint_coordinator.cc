@@ -412,6 +412,11 @@ std::optional<CheckpointMetadata> CheckpointCoordinator::latestCompleted() const
   return latest_;
 }
 
+void CheckpointCoordinator::continueFrom(CheckpointMetadata restored) {
+  std::lock_guard lock(mutex_);
+  latest_ = std::move(restored);
+}
+
 CheckpointCoordinator::Counts CheckpointCoordinator::counts() const {
   std::lock_guard lock(mutex_);
   Counts c = counts_;

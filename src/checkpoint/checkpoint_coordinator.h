@@ -122,6 +122,11 @@ class CheckpointCoordinator {
   /// The newest completed checkpoint (not savepoint) of this run.
   std::optional<CheckpointMetadata> latestCompleted() const;
 
+  /// The job restarts from `restored`, one of its own completed checkpoints (an older one when
+  /// the newest could not be restored): later checkpoints build on it, their incremental
+  /// snapshots referencing the shared files that the tasks took over from it.
+  void continueFrom(CheckpointMetadata restored);
+
   struct Counts {
     int64_t triggered = 0;
     int64_t completed = 0;

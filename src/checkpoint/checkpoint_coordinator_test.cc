@@ -87,6 +87,24 @@ class CoordinatorTest : public ::testing::Test {
   }
   fs::path checkpointDir(int64_t id) { return tmp_.path() / "job-a" / ("chk-" + std::to_string(id)); }
 
+  // Writes the shared file `name` as an incremental snapshot uploads it.
+  StateFile uploadShared(const std::string& name) {
+    absl::StatusOr<StateFile> f =
+        writeStateFile(tmp_.path() / "job-a" / "shared", name, "sst " + name);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? *f : StateFile{};
+  }
+  // Acknowledges checkpoint `id` from subtask `subtask` of the counter with its RocksDB files.
+  static absl::Status ackNative(CheckpointCoordinator& c,
+                                int64_t id,
+                                int subtask,
+                                std::vector<NativeStateFile> files) {
+    TaskAcknowledgement a{{1, subtask}, {}};
+    a.operators.emplace_back("counter",
+                             SubtaskStateMetadata{subtask, 0, 127, {}, {}, {}, std::move(files)});
+    return c.acknowledge(id, a, 0);
+  }
+
   static CheckpointingOptions every(int64_t interval) {
     CheckpointingOptions o;
     o.intervalMillis = interval;
@@ -369,22 +387,14 @@ TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheck
   auto c = make(every(100));
   const fs::path shared = tmp_.path() / "job-a" / "shared";
   auto upload = [&](const std::string& name) {
-    absl::StatusOr<StateFile> f = writeStateFile(shared, name, "sst " + name);
-    EXPECT_TRUE(f.ok());
-    return *f;
-  };
-  auto ackNative = [&](int64_t id, int subtask, std::vector<NativeStateFile> files) {
-    TaskAcknowledgement a{{1, subtask}, {}};
-    a.operators.emplace_back("counter",
-                             SubtaskStateMetadata{subtask, 0, 127, {}, {}, {}, std::move(files)});
-    return c->acknowledge(id, a, 0);
+    return uploadShared(name);
   };
   ASSERT_TRUE(c->triggerCheckpoint(0).ok());
   ASSERT_TRUE(ack(*c, 1, {0, 0}).ok());
   const StateFile first0 = upload("chk-1-counter_0-000010.sst");
   const StateFile first1 = upload("chk-1-counter_1-000010.sst");
-  ASSERT_TRUE(ackNative(1, 0, {{"000010.sst", true, first0}}).ok());
-  ASSERT_TRUE(ackNative(1, 1, {{"000010.sst", true, first1}}).ok());
+  ASSERT_TRUE(ackNative(*c, 1, 0, {{"000010.sst", true, first0}}).ok());
+  ASSERT_TRUE(ackNative(*c, 1, 1, {{"000010.sst", true, first1}}).ok());
   ASSERT_THAT(rec_.completed, ElementsAre(1));
 
   // Subtask 0 still has 000010.sst; subtask 1 compacted its file away.
@@ -392,8 +402,8 @@ TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheck
   ASSERT_TRUE(ack(*c, 2, {0, 0}).ok());
   const StateFile second0 = upload("chk-2-counter_0-000011.sst");
   const StateFile second1 = upload("chk-2-counter_1-000012.sst");
-  ASSERT_TRUE(ackNative(2, 0, {{"000010.sst", true, {}}, {"000011.sst", true, second0}}).ok());
-  ASSERT_TRUE(ackNative(2, 1, {{"000012.sst", true, second1}}).ok());
+  ASSERT_TRUE(ackNative(*c, 2, 0, {{"000010.sst", true, {}}, {"000011.sst", true, second0}}).ok());
+  ASSERT_TRUE(ackNative(*c, 2, 1, {{"000012.sst", true, second1}}).ok());
   ASSERT_THAT(rec_.completed, ElementsAre(1, 2));
   absl::StatusOr<CheckpointMetadata> m = readMetadata(checkpointDir(2));
   ASSERT_TRUE(m.ok()) << m.status();
@@ -410,14 +420,53 @@ TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheck
   // A placeholder for a file the latest checkpoint does not hold aborts the checkpoint.
   ASSERT_TRUE(c->triggerCheckpoint(0).ok());
   ASSERT_TRUE(ack(*c, 3, {0, 0}).ok());
-  ASSERT_TRUE(ackNative(3, 0, {{"000010.sst", true, {}}}).ok());
-  ASSERT_TRUE(ackNative(3, 1, {{"000010.sst", true, {}}}).ok());
+  ASSERT_TRUE(ackNative(*c, 3, 0, {{"000010.sst", true, {}}}).ok());
+  ASSERT_TRUE(ackNative(*c, 3, 1, {{"000010.sst", true, {}}}).ok());
   EXPECT_THAT(rec_.completed, ElementsAre(1, 2));
   ASSERT_THAT(rec_.aborted, SizeIs(1));
   EXPECT_THAT(rec_.aborted[0].second,
               HasSubstr("subtask 1 of operator 'counter' references its RocksDB file 000010.sst "
                         "of an earlier checkpoint, which the latest completed checkpoint 2 "
                         "does not hold"));
+}
+
+// A failover restores an older checkpoint when the newest is damaged: the tasks that took over
+// its RocksDB files reference them by placeholder, and later checkpoints resolve them from it.
+TEST_F(CoordinatorTest, PlaceholdersResolveFromTheCheckpointTheJobContinuesFrom) {
+  CheckpointingOptions options = every(100);
+  options.numRetained = 2;
+  auto c = make(options);
+  const StateFile first = uploadShared("chk-1-counter_0-000010.sst");
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 1, {0, 0}).ok());
+  ASSERT_TRUE(ackNative(*c, 1, 0, {{"000010.sst", true, first}}).ok());
+  ASSERT_TRUE(ackNative(*c, 1, 1, {}).ok());
+  // Checkpoint 2 no longer holds 000010.sst (compacted into 000011.sst).
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 2, {0, 0}).ok());
+  ASSERT_TRUE(
+      ackNative(*c, 2, 0, {{"000011.sst", true, uploadShared("chk-2-counter_0-000011.sst")}}).ok());
+  ASSERT_TRUE(ackNative(*c, 2, 1, {}).ok());
+  ASSERT_THAT(rec_.completed, ElementsAre(1, 2));
+
+  absl::StatusOr<CheckpointMetadata> restored = readMetadata(checkpointDir(1));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  c->continueFrom(*restored);
+  EXPECT_EQ(c->latestCompleted()->checkpointId, 1);
+  ASSERT_TRUE(c->triggerCheckpoint(0).ok());
+  ASSERT_TRUE(ack(*c, 3, {0, 0}).ok());
+  const StateFile added = uploadShared("chk-3-counter_0-000012.sst");
+  ASSERT_TRUE(ackNative(*c, 3, 0, {{"000010.sst", true, {}}, {"000012.sst", true, added}}).ok());
+  ASSERT_TRUE(ackNative(*c, 3, 1, {}).ok());
+  ASSERT_THAT(rec_.completed, ElementsAre(1, 2, 3));
+  EXPECT_THAT(rec_.aborted, IsEmpty());
+  absl::StatusOr<CheckpointMetadata> m = readMetadata(checkpointDir(3));
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<NativeStateFile>& files = m->operators[1].subtasks[0].nativeKeyedState;
+  ASSERT_THAT(files, SizeIs(2));
+  EXPECT_EQ(files[0].file, first);
+  EXPECT_EQ(files[1].file, added);
+  EXPECT_TRUE(verifyStateFiles(*m, checkpointDir(3)).ok());
 }
 
 }  // namespace

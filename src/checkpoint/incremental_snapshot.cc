@@ -60,6 +60,18 @@ absl::StatusOr<std::vector<NativeStateFile>> IncrementalSnapshotUploader::upload
   return out;
 }
 
+void IncrementalSnapshotUploader::continueFrom(int64_t checkpointId,
+                                               const std::vector<NativeStateFile>& files) {
+  std::set<std::string> sstFiles;
+  for (const NativeStateFile& file : files) {
+    if (file.shared && isSstFile(file.localName))
+      sstFiles.insert(file.localName);
+  }
+  std::lock_guard lock(mutex_);
+  confirmed_ = std::move(sstFiles);
+  confirmedId_ = checkpointId;
+}
+
 void IncrementalSnapshotUploader::notifyCheckpointComplete(int64_t checkpointId) {
   std::lock_guard lock(mutex_);
   auto it = pending_.find(checkpointId);
@@ -75,9 +87,10 @@ void IncrementalSnapshotUploader::notifyCheckpointAborted(int64_t checkpointId) 
   pending_.erase(checkpointId);
 }
 
-absl::Status restoreNativeKeyedState(const fs::path& checkpointDirectory,
-                                     const SubtaskStateMetadata& subtask,
-                                     state::RuntimeKeyedStateBackend& backend) {
+absl::StatusOr<state::NativeRestore> restoreNativeKeyedState(
+    const fs::path& checkpointDirectory,
+    const SubtaskStateMetadata& subtask,
+    state::RuntimeKeyedStateBackend& backend) {
   const state::KeyGroupRange sourceRange{subtask.keyGroupStart, subtask.keyGroupEnd};
   const std::string local = backend.localDirectory();
   if (local.empty())
@@ -96,9 +109,10 @@ absl::Status restoreNativeKeyedState(const fs::path& checkpointDirectory,
     if (!copied.ok())
       break;
   }
-  absl::Status status = copied.ok() ? backend.restoreNative(staging.string(), sourceRange) : copied;
+  absl::StatusOr<state::NativeRestore> restored =
+      copied.ok() ? backend.restoreNative(staging.string(), sourceRange) : copied;
   fs::remove_all(staging, error);
-  return status;
+  return restored;
 }
 
 }  // namespace brook::checkpoint

@@ -23,6 +23,7 @@
 #include "checkpoint/checkpoint_metadata.h"
 
 namespace brook::state {
+enum class NativeRestore;
 struct NativeSnapshotFiles;
 class RuntimeKeyedStateBackend;
 }  // namespace brook::state
@@ -49,6 +50,11 @@ class IncrementalSnapshotUploader {
                                                       const std::filesystem::path& directory,
                                                       const std::atomic<bool>& cancelled);
 
+  /// The operator instance's RocksDB store took over the files `files` of the job's completed
+  /// checkpoint `checkpointId`, which the checkpoint coordinator continues from (see
+  /// CheckpointCoordinator::continueFrom): its SST files are referenced, not uploaded again.
+  void continueFrom(int64_t checkpointId, const std::vector<NativeStateFile>& files);
+
   /// Checkpoint `checkpointId` completed: its SST files may be referenced from now on.
   void notifyCheckpointComplete(int64_t checkpointId);
   /// Checkpoint `checkpointId` was aborted: its uploads are forgotten.
@@ -67,9 +73,10 @@ class IncrementalSnapshotUploader {
 /// Loads into `backend` the native files of `subtask` (a snapshot of the checkpoint in
 /// `checkpointDirectory` whose key groups overlap the backend's): copies them, checked, into a
 /// staging directory beside the backend's local directory and hands them to
-/// RuntimeKeyedStateBackend::restoreNative.
-absl::Status restoreNativeKeyedState(const std::filesystem::path& checkpointDirectory,
-                                     const SubtaskStateMetadata& subtask,
-                                     state::RuntimeKeyedStateBackend& backend);
+/// RuntimeKeyedStateBackend::restoreNative, whose answer it returns.
+absl::StatusOr<state::NativeRestore> restoreNativeKeyedState(
+    const std::filesystem::path& checkpointDirectory,
+    const SubtaskStateMetadata& subtask,
+    state::RuntimeKeyedStateBackend& backend);
 
 }  // namespace brook::checkpoint

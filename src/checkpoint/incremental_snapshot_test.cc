@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/state_assignment.h"
 #include "state/internal/rocksdb_keyed_state_backend.h"
 #include "state/keyed_state_backend_factory.h"
 
@@ -209,9 +211,62 @@ TEST_F(IncrementalSnapshotTest, RestoresFromTheUploadedFilesAtTheSameAndAnotherP
     damage.put('\x7f');
   }
   auto other = backend("other", all);
-  absl::Status status = restoreNativeKeyedState(directory, subtask, *other);
+  absl::Status status = restoreNativeKeyedState(directory, subtask, *other).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_THAT(status.message(), HasSubstr(sst->file.path));
+}
+
+// After a failover the store takes over the files of the checkpoint it restores; the next
+// checkpoint references them instead of uploading them again. A store that copied key groups
+// out of them (another parallelism) has files of its own.
+TEST_F(IncrementalSnapshotTest, AStoreThatTookOverACheckpointsFilesUploadsOnlyNewOnes) {
+  const state::KeyGroupRange all{0, kMaxParallelism - 1};
+  auto source = backend("source", all);
+  IncrementalSnapshotUploader sourceUploader("op_0");
+  put(*source, "a", 500);
+  RestoreSource restore;
+  restore.directory = root_ / "job" / "chk-1";
+  restore.metadata.checkpointId = 1;
+  OperatorStateMetadata& op = restore.metadata.operators.emplace_back();
+  op.operatorUid = "op";
+  op.maxParallelism = kMaxParallelism;
+  SubtaskStateMetadata& subtask = op.subtasks.emplace_back();
+  subtask.keyGroupStart = all.start;
+  subtask.keyGroupEnd = all.end;
+  subtask.nativeKeyedState = checkpoint(*source, sourceUploader, 1);
+  std::set<std::string> restoredSst;
+  for (const NativeStateFile& f : subtask.nativeKeyedState) {
+    if (f.shared)
+      restoredSst.insert(f.localName);
+  }
+  ASSERT_FALSE(restoredSst.empty());
+
+  auto half = backend("half", state::keyGroupRangeFor(kMaxParallelism, 2, 0));
+  absl::StatusOr<const SubtaskStateMetadata*> copied = restoreKeyedState(restore, op, *half);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(*copied, nullptr);
+
+  auto same = backend("same", all);
+  absl::StatusOr<const SubtaskStateMetadata*> adopted = restoreKeyedState(restore, op, *same);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  ASSERT_EQ(*adopted, &op.subtasks[0]);
+  IncrementalSnapshotUploader uploader("op_0");
+  uploader.continueFrom(1, (*adopted)->nativeKeyedState);
+  put(*same, "b", 10);
+  int uploaded = 0;
+  for (const auto& [name, f] : byName(checkpoint(*same, uploader, 2))) {
+    if (!f.shared)
+      continue;
+    if (restoredSst.erase(name) == 1) {
+      EXPECT_EQ(f.file.path, "") << name;  // a placeholder for checkpoint 1's file
+    } else {
+      EXPECT_EQ(f.file.path, "chk-2-op_0-" + name);
+      EXPECT_TRUE(fs::exists(root_ / "job" / "shared" / f.file.path)) << name;
+      ++uploaded;
+    }
+  }
+  EXPECT_THAT(restoredSst, ::testing::IsEmpty());  // every file of checkpoint 1 is still held
+  EXPECT_GE(uploaded, 1);
 }
 
 TEST_F(IncrementalSnapshotTest, TheHeapBackendRefusesNativeFiles) {
@@ -223,7 +278,7 @@ TEST_F(IncrementalSnapshotTest, TheHeapBackendRefusesNativeFiles) {
   SubtaskStateMetadata subtask;
   subtask.keyGroupEnd = kMaxParallelism - 1;
   subtask.nativeKeyedState.push_back({"CURRENT", false, {"op_0.native/CURRENT", 16, 0}});
-  absl::Status status = restoreNativeKeyedState(root_, subtask, **heap);
+  absl::Status status = restoreNativeKeyedState(root_, subtask, **heap).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("take a savepoint to change the backend"));
 }

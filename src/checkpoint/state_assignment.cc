@@ -110,17 +110,24 @@ absl::StatusOr<RestoreSource> loadRestoreSourceForJob(
   return source;
 }
 
-absl::Status restoreKeyedState(const RestoreSource& source, const OperatorStateMetadata& state,
-                               state::RuntimeKeyedStateBackend& backend) {
+absl::StatusOr<const SubtaskStateMetadata*> restoreKeyedState(
+    const RestoreSource& source,
+    const OperatorStateMetadata& state,
+    state::RuntimeKeyedStateBackend& backend) {
   const state::KeyGroupRange own = backend.keyGroupRange();
+  const SubtaskStateMetadata* adopted = nullptr;
   for (const SubtaskStateMetadata& subtask : state.subtasks) {
     if (subtask.keyGroupEnd < subtask.keyGroupStart || subtask.keyGroupEnd < own.start ||
         subtask.keyGroupStart > own.end) {
       continue;
     }
     // The native files first: they become the store's when they cover exactly its key groups.
-    if (!subtask.nativeKeyedState.empty())
-      BROOK_RETURN_IF_ERROR(restoreNativeKeyedState(source.directory, subtask, backend));
+    if (!subtask.nativeKeyedState.empty()) {
+      BROOK_ASSIGN_OR_RETURN(state::NativeRestore restored,
+                             restoreNativeKeyedState(source.directory, subtask, backend));
+      if (restored == state::NativeRestore::kFilesAdopted)
+        adopted = &subtask;
+    }
     for (const StateFile& file : subtask.keyedState) {
       BROOK_ASSIGN_OR_RETURN(std::string bytes, readStateFile(source.directory, file));
       std::istringstream in(std::move(bytes));
@@ -130,7 +137,7 @@ absl::Status restoreKeyedState(const RestoreSource& source, const OperatorStateM
       BROOK_RETURN_IF_ERROR(backend.restore(reader));
     }
   }
-  return absl::OkStatus();
+  return adopted;
 }
 
 absl::StatusOr<internal::OperatorStateSnapshotData> assignOperatorState(

@@ -54,9 +54,12 @@ absl::StatusOr<RestoreSource> loadRestoreSourceForJob(
     std::vector<std::string>* warnings);
 
 /// Loads into `backend` the keyed state of `state` in the backend's key groups, reading every
-/// snapshot file that covers some of them.
-absl::Status restoreKeyedState(const RestoreSource& source, const OperatorStateMetadata& state,
-                               state::RuntimeKeyedStateBackend& backend);
+/// snapshot file that covers some of them. Returns the subtask snapshot whose native RocksDB
+/// files the backend took over whole (it had the same key groups), or null.
+absl::StatusOr<const SubtaskStateMetadata*> restoreKeyedState(
+    const RestoreSource& source,
+    const OperatorStateMetadata& state,
+    state::RuntimeKeyedStateBackend& backend);
 
 /// The operator state of subtask `subtaskIndex` of `parallelism`: its own snapshot when the
 /// parallelism is unchanged, else the redistribution of all of them.

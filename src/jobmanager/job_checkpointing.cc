@@ -174,6 +174,11 @@ std::string JobCheckpointing::restoreDirectory() const {
   return restoreDirectory_;
 }
 
+bool JobCheckpointing::restoreContinuesCheckpoints() const {
+  std::lock_guard lock(mutex_);
+  return restoreContinuesCheckpoints_;
+}
+
 void JobCheckpointing::attemptStarted() {
   if (coordinator_)
     coordinator_->start(nowMillis());
@@ -210,8 +215,11 @@ absl::Status JobCheckpointing::prepareRestart() {
   if (latest.ok()) {
     log->info("[{}] the job restarts from checkpoint {} in {}", jobId_,
               latest->metadata.checkpointId, latest->directory.string());
+    if (coordinator_)
+      coordinator_->continueFrom(latest->metadata);
     std::lock_guard lock(mutex_);
     restoreDirectory_ = latest->directory.string();
+    restoreContinuesCheckpoints_ = coordinator_ != nullptr;
     return absl::OkStatus();
   }
   if (absl::IsNotFound(latest.status()))

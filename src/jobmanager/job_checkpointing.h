@@ -56,6 +56,8 @@ class JobCheckpointing {
   std::string checkpointDirectory() const;
   /// The checkpoint or savepoint the next attempt restores from; empty for a fresh start.
   std::string restoreDirectory() const;
+  /// Whether that is the job's own checkpoint, which the checkpoint coordinator continues from.
+  bool restoreContinuesCheckpoints() const;
 
   /// An attempt's tasks are deployed: periodic checkpoints start.
   void attemptStarted();
@@ -105,6 +107,7 @@ class JobCheckpointing {
   /// What the job started from, and what the next attempt restores.
   std::optional<checkpoint::RestoreSource> initial_;
   std::string restoreDirectory_;
+  bool restoreContinuesCheckpoints_ = false;
   /// Savepoints asked for and not yet triggered.
   struct SavepointRequest {
     std::string target;

@@ -355,6 +355,7 @@ absl::Status JobMaster::deployAll() {
       d.set_slot_index(slot.slotIndex);
       d.set_checkpoint_directory(checkpointing_->checkpointDirectory());
       d.set_restore_directory(checkpointing_->restoreDirectory());
+      d.set_restore_continues_checkpoints(checkpointing_->restoreContinuesCheckpoints());
       for (int e : v.inputs()) {
         const v1::JobEdge& edge = *edges.at(e);
         const v1::JobVertex& producer = graph_.vertices(edge.source_vertex());

@@ -138,9 +138,13 @@ struct JobRun {
   MiniClusterAttempt* current = nullptr;
 };
 
-/// Creates the partitions and tasks of one attempt, restoring from `restore` if set.
-void deployAttempt(JobRun& run, MiniClusterAttempt& exec, int attemptNumber,
-                   const checkpoint::RestoreSource* restore) {
+/// Creates the partitions and tasks of one attempt, restoring from `restore` if set (the job's
+/// own checkpoint that the coordinator continues from when `restoreContinuesCheckpoints`).
+void deployAttempt(JobRun& run,
+                   MiniClusterAttempt& exec,
+                   int attemptNumber,
+                   const checkpoint::RestoreSource* restore,
+                   bool restoreContinuesCheckpoints) {
   const JobGraph& jg = run.graph;
   // partitionOf[edge][producer subtask]
   std::vector<std::vector<ResultPartition*>> partitionOf(jg.edges.size());
@@ -191,6 +195,7 @@ void deployAttempt(JobRun& run, MiniClusterAttempt& exec, int attemptNumber,
       env.checkpointingMode = jg.checkpointing.mode;
       env.checkpointResponder = run.responder.get();
       env.restore = restore;
+      env.restoreContinuesCheckpoints = restoreContinuesCheckpoints;
       for (int e : v.outputs)
         env.outputs.push_back(partitionOf[static_cast<size_t>(e)][static_cast<size_t>(i)]);
       for (int e : v.inputs) {
@@ -318,7 +323,8 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   for (int attempt = 0;; ++attempt) {
     MiniClusterAttempt exec;
     run.current = &exec;
-    deployAttempt(run, exec, attempt, restore);
+    deployAttempt(run, exec, attempt, restore,
+                  run.coordinator && restoredCheckpoint && restore == &*restoredCheckpoint);
     {
       std::lock_guard lock(mutex_);
       running_ = &exec;
@@ -422,6 +428,8 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
         restoredCheckpoint = checkpoint::RestoreSource{std::move(latest->metadata),
                                                        std::move(latest->directory)};
         restore = &*restoredCheckpoint;
+        if (run.coordinator)
+          run.coordinator->continueFrom(restoredCheckpoint->metadata);
         log->info("[{}] restoring job '{}' from checkpoint {}", result.jobId, jg.jobName,
                   restore->metadata.checkpointId);
       } else if (!absl::IsNotFound(latest.status())) {

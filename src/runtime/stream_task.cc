@@ -73,6 +73,11 @@ std::string operatorDirectoryName(const std::string& operatorId, int nodeId) {
   return safe ? operatorId : absl::StrCat("node", nodeId);
 }
 
+// What names an operator instance's files in a checkpoint: "<operator>_<subtask>".
+std::string operatorFilePrefix(const std::string& operatorId, int nodeId, int subtaskIndex) {
+  return absl::StrCat(operatorDirectoryName(operatorId, nodeId), "_", subtaskIndex);
+}
+
 }  // namespace
 
 int64_t StreamTask::currentProcessingTime() const {
@@ -198,9 +203,16 @@ void StreamTask::restoreState(size_t index, int nodeId) {
                                           status.message()));
   };
   if (state::RuntimeKeyedStateBackend* backend = keyedStateBackends_[index].get()) {
-    if (absl::Status status = checkpoint::restoreKeyedState(*env_.restore, *state, *backend);
-        !status.ok()) {
-      fail(status);
+    absl::StatusOr<const checkpoint::SubtaskStateMetadata*> adopted =
+        checkpoint::restoreKeyedState(*env_.restore, *state, *backend);
+    if (!adopted.ok())
+      fail(adopted.status());
+    if (*adopted != nullptr && env_.restoreContinuesCheckpoints &&
+        (*adopted)->subtaskIndex == env_.subtaskIndex) {
+      uploaders_[index] = std::make_shared<checkpoint::IncrementalSnapshotUploader>(
+          operatorFilePrefix(uid, nodeId, env_.subtaskIndex));
+      uploaders_[index]->continueFrom(env_.restore->metadata.checkpointId,
+                                      (*adopted)->nativeKeyedState);
     }
   } else {
     for (const checkpoint::SubtaskStateMetadata& subtask : state->subtasks) {
@@ -515,8 +527,7 @@ void StreamTask::performCheckpoint(int64_t checkpointId,
     const int nodeId = v.chainedNodes[i];
     PendingCheckpoint::OperatorSnapshot& snapshot = pending->operators.emplace_back();
     snapshot.uid = jg.operatorIds[static_cast<size_t>(nodeId)];
-    snapshot.filePrefix =
-        absl::StrCat(operatorDirectoryName(snapshot.uid, nodeId), "_", env_.subtaskIndex);
+    snapshot.filePrefix = operatorFilePrefix(snapshot.uid, nodeId, env_.subtaskIndex);
     snapshot.state.subtaskIndex = env_.subtaskIndex;
     if (state::RuntimeKeyedStateBackend* backend = keyedStateBackends_[i].get()) {
       const state::KeyGroupRange range = backend->keyGroupRange();

@@ -90,6 +90,10 @@ class StreamTask final : public ProcessingTimeService {
     /// state recorded under its uid before it opens: keyed state of its key groups, operator
     /// state redistributed for its subtask.
     const checkpoint::RestoreSource* restore = nullptr;
+    /// `restore` is the job's own completed checkpoint, which its checkpoint coordinator
+    /// continues from (a failover): the RocksDB files an operator takes over from it whole are
+    /// referenced by the next incremental checkpoint instead of uploaded again.
+    bool restoreContinuesCheckpoints = false;
   };
   /// Called once, from the task thread, when the task reaches a terminal state.
   using CompletionCallback = std::function<void(TaskState, const std::string& failure)>;

@@ -107,7 +107,8 @@ class RuntimeKeyedStateBackend : public ::brook::internal::KeyedStateBackend {
   /// of a backend that owned `sourceRange` (see RocksDbKeyedStore::restoreNative); the directory
   /// is consumed. Its heap-held state comes with the snapshot's canonical file, through
   /// `restore`. The heap backend refuses (FailedPrecondition).
-  virtual absl::Status restoreNative(const std::string& directory, KeyGroupRange sourceRange) {
+  virtual absl::StatusOr<NativeRestore> restoreNative(const std::string& directory,
+                                                      KeyGroupRange sourceRange) {
     (void)directory;
     (void)sourceRange;
     return absl::FailedPreconditionError(absl::StrCat(

@@ -1765,20 +1765,22 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStore::nativeSna
       new RocksDbNativeSnapshot(range, std::move(extra), std::move(files)));
 }
 
-absl::Status RocksDbKeyedStore::restoreNative(const std::string& directory,
-                                              KeyGroupRange sourceRange,
-                                              KeyGroupRange range) {
+absl::StatusOr<NativeRestore> RocksDbKeyedStore::restoreNative(const std::string& directory,
+                                                               KeyGroupRange sourceRange,
+                                                               KeyGroupRange range) {
   BROOK_RETURN_IF_ERROR(checkOpen());
   // Restores write RocksDB directly: the cache must not hold what they replace.
   BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
   impl_->stateCache_.clear();
   if (impl_->states_.empty() && sourceRange == range) {
-    return impl_->adoptFiles(directory);
+    BROOK_RETURN_IF_ERROR(impl_->adoptFiles(directory));
+    return NativeRestore::kFilesAdopted;
   }
   absl::Status status = copyKeyGroupsFrom(directory, range);
   std::error_code ec;
   std::filesystem::remove_all(directory, ec);
-  return status;
+  BROOK_RETURN_IF_ERROR(status);
+  return NativeRestore::kEntriesCopied;
 }
 
 absl::Status RocksDbKeyedStore::copyKeyGroupsFrom(const std::string& directory,

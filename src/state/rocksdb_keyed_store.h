@@ -263,9 +263,9 @@ class RocksDbKeyedStore {
   /// directory is moved into its place); otherwise the entries in `range` are copied in and the
   /// directory is removed. Errors name the directory; files that RocksDB cannot open or read are
   /// DataLoss.
-  absl::Status restoreNative(const std::string& directory,
-                             KeyGroupRange sourceRange,
-                             KeyGroupRange range);
+  absl::StatusOr<NativeRestore> restoreNative(const std::string& directory,
+                                              KeyGroupRange sourceRange,
+                                              KeyGroupRange range);
 
   /// Loads the entries of the key groups in `range` from `reader`, registering the states it
   /// names and replacing what the store holds for the same keys. Meant for a new store, called

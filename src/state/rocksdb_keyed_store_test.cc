@@ -753,7 +753,9 @@ TEST_F(RocksDbKeyedStoreTest, ANativeSnapshotRestoresTheSameKeyGroupsByAdoptingI
   // A copy of the files, as a restore stages them, becomes the new store.
   std::filesystem::copy(files->directory, directory("staged"));
   auto target = open("target");
-  ASSERT_OK(target->restoreNative(directory("staged"), kAllKeyGroups, kAllKeyGroups));
+  auto restored = target->restoreNative(directory("staged"), kAllKeyGroups, kAllKeyGroups);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(*restored, NativeRestore::kFilesAdopted);
   EXPECT_FALSE(std::filesystem::exists(directory("staged")));
   EXPECT_EQ(entriesOf(*target, kAllKeyGroups), expected);
   expectReadsMatch(*target, s.model(), kAllKeyGroups);
@@ -785,7 +787,9 @@ TEST_F(RocksDbKeyedStoreTest, ANativeSnapshotRestoresAtAnotherParallelismExactly
     // A state registered before the restore keeps its id.
     auto count = target->registerState("count", StateKind::kValue);
     ASSERT_TRUE(count.ok());
-    ASSERT_OK(target->restoreNative(staged, kAllKeyGroups, range));
+    auto restored = target->restoreNative(staged, kAllKeyGroups, range);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(*restored, NativeRestore::kEntriesCopied);
     EXPECT_FALSE(std::filesystem::exists(staged));
     EXPECT_EQ(*target->findState("count"), *count);
     std::vector<ModelEntry> expected = s.model().entries(range);
@@ -800,7 +804,8 @@ TEST_F(RocksDbKeyedStoreTest, NativeFilesThatAreNotAStoresFailTheRestoreWithData
   auto target = open("target");
   std::filesystem::create_directories(directory("garbage"));
   std::ofstream(directory("garbage") + "/CURRENT") << "MANIFEST-000099\n";
-  absl::Status s = target->restoreNative(directory("garbage"), kAllKeyGroups, kAllKeyGroups);
+  absl::Status s =
+      target->restoreNative(directory("garbage"), kAllKeyGroups, kAllKeyGroups).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(s.message(), HasSubstr(directory("garbage")));
   // The store is still usable.

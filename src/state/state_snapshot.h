@@ -258,6 +258,10 @@ struct NativeSnapshotFiles {
   std::vector<std::string> files;
 };
 
+/// How a store restored a native snapshot: its files became the store's own (same names), or
+/// the entries of the store's key groups were copied out of them into new files.
+enum class NativeRestore { kFilesAdopted, kEntriesCopied };
+
 /// The asynchronous phase of a keyed state snapshot: what a backend's synchronous phase returns
 /// once it has frozen its state (a RocksDB snapshot, copy-on-write heap tables). `write` may run
 /// on another thread while the backend keeps taking writes, which it never sees; it writes the

@@ -278,6 +278,7 @@ absl::Status TaskExecutor::startTask(Job& job, const v1::TaskDeployment& d) {
           checkpoint::RestoreSource{*std::move(metadata), d.restore_directory()});
     }
     env.restore = restore.get();
+    env.restoreContinuesCheckpoints = d.restore_continues_checkpoints();
   }
   for (size_t i = 0; i < v.outputs.size(); ++i) {
     const runtime::JobEdge& e = jg.edges[static_cast<size_t>(v.outputs[i])];

@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> RocksDbKeyedStateBackend::in
                                        absl::StrCat(localDirectory(), ".chk-", checkpointId));
 }
 
-absl::Status RocksDbKeyedStateBackend::restoreNative(const std::string& directory,
-                                                     KeyGroupRange sourceRange) {
+absl::StatusOr<NativeRestore> RocksDbKeyedStateBackend::restoreNative(const std::string& directory,
+                                                                      KeyGroupRange sourceRange) {
   return rocksDbStore().restoreNative(directory, sourceRange, keyGroupRange());
 }
 

@@ -31,7 +31,8 @@ class RocksDbKeyedStateBackend final : public AbstractKeyedStateBackend {
   absl::Status restore(KeyedStateSnapshotReader& reader) override;
   absl::StatusOr<std::unique_ptr<KeyedStateSnapshot>> incrementalSnapshot(
       int64_t checkpointId) override;
-  absl::Status restoreNative(const std::string& directory, KeyGroupRange sourceRange) override;
+  absl::StatusOr<NativeRestore> restoreNative(const std::string& directory,
+                                              KeyGroupRange sourceRange) override;
   std::string localDirectory() const override { return bytesStore_->store().directory(); }
 
   RocksDbKeyedStore& rocksDbStore() { return bytesStore_->store(); }
