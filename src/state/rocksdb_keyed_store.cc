@@ -740,10 +740,14 @@ class RocksDbKeyedStore::Impl {
                                           const StateInfo& state,
                                           std::string_view what) {
     if (CachedRow* row = findRow(index); row != nullptr) {
+      if (row->value.appended) {
+        BROOK_RETURN_IF_ERROR(completeAppendedList(*row, state, what));
+      }
       return row;
     }
     BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
     CachedRow& row = stateCache_.insert(rowKey_);
+    row.value.stored = found;
     if (found) {
       row.value.bytes = valueScratch_;
       row.value.present = true;
@@ -752,12 +756,29 @@ class RocksDbKeyedStore::Impl {
     return &row;
   }
 
+  /// Makes the row of appended list elements for keyScratch_ the whole list: what RocksDB holds,
+  /// then the elements.
+  absl::Status completeAppendedList(CachedRow& row, const StateInfo& state, std::string_view what) {
+    BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
+    row.value.appended = false;
+    row.value.stored = found;
+    if (found) {
+      const auto before = static_cast<int64_t>(row.value.bytes.capacity());
+      valueScratch_.append(row.value.bytes);
+      row.value.bytes.assign(valueScratch_);
+      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+    }
+    return absl::OkStatus();
+  }
+
   /// Sets the value of a value or list state's row, to `bytes` or (not `present`) absent.
   void setValue(CachedRow& row, std::string_view bytes, bool present) {
     const auto before = static_cast<int64_t>(row.value.bytes.capacity());
     row.value.bytes.assign(bytes);
     row.value.present = present;
-    row.value.dirty = true;
+    row.value.appended = false;
+    // Removing what RocksDB does not hold writes nothing.
+    row.value.dirty = present || row.value.stored;
     stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
   }
 
@@ -854,9 +875,10 @@ class RocksDbKeyedStore::Impl {
     const StateInfo& state = states_[index];
     writeBackKey_.assign(rowKey.substr(2));
     writeBackKey_.append(userKey);
-    rocksdb::Status s = value.present
-                            ? batch->Put(state.columnFamily, writeBackKey_, toSlice(value.bytes))
-                            : batch->Delete(state.columnFamily, writeBackKey_);
+    rocksdb::Status s =
+        value.appended  ? batch->Merge(state.columnFamily, writeBackKey_, toSlice(value.bytes))
+        : value.present ? batch->Put(state.columnFamily, writeBackKey_, toSlice(value.bytes))
+                        : batch->Delete(state.columnFamily, writeBackKey_);
     return s.ok() ? absl::OkStatus() : error(s, state, "writing back cached state");
   }
 
@@ -893,9 +915,10 @@ class RocksDbKeyedStore::Impl {
     for (const Dirty& d : dirty) {
       const StateInfo& state = states_[d.state];
       const std::string_view key = keyOf(d);
-      rocksdb::Status s = d.value->present
-                              ? batch.Put(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
-                              : batch.Delete(state.columnFamily, toSlice(key));
+      rocksdb::Status s =
+          d.value->appended ? batch.Merge(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
+          : d.value->present ? batch.Put(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
+                             : batch.Delete(state.columnFamily, toSlice(key));
       if (!s.ok()) {
         return error(s, state, "writing back cached state");
       }
@@ -928,14 +951,19 @@ class RocksDbKeyedStore::Impl {
   }
 
   /// Appends the length-prefixed elements in valueScratch_ to the list state's entry for
-  /// keyScratch_: in the cache when it holds the list, else through the merge operator (which
-  /// does not read the list).
+  /// keyScratch_, without reading the list: in the cache (to the list it holds, else to a row of
+  /// appended elements that its write back merges into RocksDB's), else through the merge
+  /// operator.
   absl::Status addToList(int index, const StateInfo& state) {
     if (stateCache_.enabled()) {
-      if (CachedRow* row = findRow(index); row != nullptr) {
-        appendToList(*row, valueScratch_);
-        return evictIfFull();
+      CachedRow* row = findRow(index);
+      if (row == nullptr) {
+        row = &stateCache_.insert(rowKey_);
+        row->value.present = true;
+        row->value.appended = true;
       }
+      appendToList(*row, valueScratch_);
+      return evictIfFull();
     }
     return merge(state, valueScratch_, "adding to the list");
   }

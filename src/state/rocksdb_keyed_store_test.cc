@@ -464,6 +464,40 @@ TEST_F(RocksDbKeyedStoreTest, ListStateAppendsThroughTheMergeOperator) {
   EXPECT_FALSE(*store->getList(l, 1, "k", "", &elements));
 }
 
+// With the state cache, appends to a list the cache does not hold wait in the cache without
+// reading the list; a read, a snapshot or an eviction merges them with what RocksDB holds.
+TEST_F(RocksDbKeyedStoreTest, ListAppendsWaitInTheCacheAndMergeWithWhatRocksDbHolds) {
+  RocksDbKeyedStore::Options options;
+  options.stateCacheBytes = 1 << 20;
+  StoreAndModel s(open("db", options));
+  s.addToList("events", "k", "", "a");
+  s.addToList("events", "k", "", "b");
+  ASSERT_OK(s.store().flushAndCompact());  // RocksDB holds [a, b], the cache nothing
+  s.addToList("events", "k", "", "c");
+  s.addToList("events", "k", "", "d");
+  s.addToList("events", "fresh", "", "x");
+  // A snapshot writes the appended elements back as merges.
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+  s.addToList("events", "k", "", "e");
+  s.expectReads("k", "", "");
+  s.addToList("events", "k", "", "f");
+  s.expectReads("k", "", "");
+  ASSERT_OK(s.store().flushAndCompact());
+  s.expectReads("k", "", "");
+  s.expectReads("fresh", "", "");
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+  // Replaced or cleared before any read: what RocksDB held is gone.
+  s.addToList("events", "k", "", "g");
+  s.updateList("events", "k", "", {"only"});
+  s.addToList("events", "fresh", "", "y");
+  s.clearAll("fresh", "");
+  s.addToList("events", "fresh", "", "z");
+  s.expectReads("k", "", "");
+  s.expectReads("fresh", "", "");
+  ASSERT_OK(s.store().flushAndCompact());
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+}
+
 TEST_F(RocksDbKeyedStoreTest, MapStateIteratesOnlyItsOwnEntries) {
   auto store = open("db");
   StateId m = *store->registerState("m", StateKind::kMap);

@@ -67,12 +67,22 @@ void RocksDbStateCache::clear() {
 }
 
 void RocksDbStateCache::markClean() {
-  for (Rows* rows : {&young_, &old_}) {
-    for (auto& [rowKey, row] : *rows) {
-      row.value.dirty = false;
+  for (auto [rows, bytes] : {std::pair{&young_, &youngBytes_}, std::pair{&old_, &oldBytes_}}) {
+    for (auto it = rows->begin(); it != rows->end();) {
+      CachedRow& row = it->second;
+      if (row.value.appended) {
+        *bytes -= row.bytes;
+        rows->erase(it++);
+        continue;
+      }
+      if (row.value.dirty) {
+        row.value.stored = row.value.present;
+        row.value.dirty = false;
+      }
       for (auto& [userKey, value] : row.entries) {
         value.dirty = false;
       }
+      ++it;
     }
   }
 }

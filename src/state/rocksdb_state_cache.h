@@ -36,6 +36,12 @@ struct CachedValue {
   bool present = false;
   /// Changed here and not yet written to RocksDB.
   bool dirty = false;
+  /// List state: `bytes` are elements appended to whatever RocksDB holds for the key, which was
+  /// not read; the write back merges them. Such a value is `present` and `dirty`.
+  bool appended = false;
+  /// RocksDB may hold a value for the key. False once the store read the key as absent or wrote
+  /// its removal: removing the value again then needs no write back.
+  bool stored = true;
 };
 
 /// The cached entries under one (state, key group, key, namespace) prefix.
@@ -97,7 +103,8 @@ class RocksDbStateCache {
       forEachDirtyIn(young_, f);
     }
   }
-  /// Marks every entry clean (after its write back).
+  /// Marks every entry clean (after its write back). Rows of appended list elements are dropped:
+  /// RocksDB holds the whole list now.
   void markClean();
 
   /// What a row and a map entry cost beyond their bytes: their slots in a hash table (a key
