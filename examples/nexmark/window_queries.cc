@@ -207,23 +207,45 @@ class SlicedBidCounts final : public brook::KeyedProcessFunction<int64_t, int64_
     }
   }
 
+  /// Fires the window that ends at `timestamp` + 1 and every later one of the auction that the
+  /// watermark has passed too (a watermark that jumps, as at the end of the input, passes
+  /// several), from one read of their slices; then sets the timer of the next window that has
+  /// slices left.
   void onTimer(int64_t timestamp, OnTimerContext& ctx,
                brook::Collector<AuctionCount>& out) override {
-    const int64_t windowEnd = timestamp + 1;
-    const int64_t firstSlice = (windowEnd - kWindowSizeMillis) / kHopSlideMillis;
-    int64_t count = slices_->get(firstSlice).value_or(0);
-    bool slicesLeft = false;  // of the next window, other than its newest slice
-    for (int64_t slice = firstSlice + 1; slice < firstSlice + kSlicesPerWindow; ++slice) {
-      const int64_t sliceCount = slices_->get(slice).value_or(0);
-      count += sliceCount;
-      slicesLeft = slicesLeft || sliceCount > 0;
+    brook::TimerService& timers = ctx.timerService();
+    const int64_t watermark = timers.currentWatermark();
+    int64_t windowEnd = timestamp + 1;
+    int64_t firstSlice = (windowEnd - kWindowSizeMillis) / kHopSlideMillis;
+    std::array<int64_t, kSlicesPerWindow> counts{};
+    for (int64_t i = 0; i < kSlicesPerWindow; ++i)
+      counts[static_cast<size_t>(i)] = slices_->get(firstSlice + i).value_or(0);
+    for (;;) {
+      int64_t count = 0;
+      for (int64_t c : counts)
+        count += c;
+      if (count > 0)
+        out.collect(AuctionCount{ctx.getCurrentKey(), count, windowEnd});
+      if (counts[0] > 0)
+        slices_->remove(firstSlice);
+      // Slices of the next window other than its newest, which set that window's timer when
+      // it was made.
+      bool slicesLeft = false;
+      for (size_t i = 1; i < counts.size(); ++i)
+        slicesLeft = slicesLeft || counts[i] > 0;
+      if (!slicesLeft)
+        return;
+      windowEnd += kHopSlideMillis;
+      ++firstSlice;
+      if (windowEnd - 1 > watermark) {
+        timers.registerEventTimeTimer(windowEnd - 1);
+        return;
+      }
+      // The next window fires now: not again by a timer its newest slice may have set.
+      timers.deleteEventTimeTimer(windowEnd - 1);
+      std::copy(counts.begin() + 1, counts.end(), counts.begin());
+      counts.back() = slices_->get(firstSlice + kSlicesPerWindow - 1).value_or(0);
     }
-    if (count > 0)
-      out.collect(AuctionCount{ctx.getCurrentKey(), count, windowEnd});
-    slices_->remove(firstSlice);
-    // The newest slice of the next window set that window's timer when it was made.
-    if (slicesLeft)
-      ctx.timerService().registerEventTimeTimer(timestamp + kHopSlideMillis);
   }
 
  private:
