@@ -275,7 +275,8 @@ class Q3Join final : public brook::KeyedProcessFunction<int64_t, Q3Input, Q3Row>
 /// freed once it can no longer change: an auction's at an event-time timer at its `expires`
 /// (when the watermark has passed it, a bid that could still match would be late), and a
 /// pending bid's at a timer at its own dateTime (an auction arriving after that, with a
-/// dateTime at or before the bid's, would be late). Flink SQL's join keeps all of it forever
+/// dateTime at or before the bid's, would be late; the auction deletes the timers of the bids
+/// it takes). Flink SQL's join keeps all of it forever
 /// instead, so the two differ only on late events: a bid that arrives after the watermark
 /// passed its auction's expires, or an auction after the watermark passed its bids.
 class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, Q4MaxUpdate> {
@@ -316,6 +317,8 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
     std::vector<Q4PendingBid> pending = pending_->get();
     if (!pending.empty()) {
       for (const Q4PendingBid& bid : pending) {
+        // The bid no longer waits: its timer would only read the auction's state.
+        ctx.timerService().deleteEventTimeTimer(bid.dateTime);
         if (bid.dateTime >= state.dateTime && bid.dateTime <= state.expires &&
             (!state.hasBid || bid.price > state.maxPrice)) {
           state.maxPrice = bid.price;
