@@ -18,6 +18,7 @@
 #include <absl/hash/hash.h>
 #include <absl/strings/string_view.h>
 
+#include <brook/internal/heap_key.h>
 #include <brook/internal/key_hash.h>
 #include <brook/internal/keyed_state_backend.h>
 #include <brook/serializer.h>
@@ -137,7 +138,7 @@ void forEachEntryPrefetched(const Map& map, Visit&& visit) {
 template <typename V>
 class HeapTable : public KeyedStateTable {
  public:
-  using Map = absl::flat_hash_map<std::string, V, HeapKeyHash, HeapKeyEq>;
+  using Map = absl::flat_hash_map<HeapKey, V, HeapKeyHash, HeapKeyEq>;
 
   HeapTable(KeyedStateBackend* backend, std::string name, StateShape shape)
       : KeyedStateTable(backend, std::move(name), shape),
@@ -163,7 +164,7 @@ class HeapTable : public KeyedStateTable {
       return *cached;
     auto it = map.find(asAbsl(key));
     if (it == map.end())
-      it = map.try_emplace(std::string(key)).first;  // may rehash: only `it` is valid now
+      it = map.try_emplace(HeapKey(key)).first;  // may rehash: only `it` is valid now
     remember(map, *it);
     return it->second;
   }
@@ -261,7 +262,7 @@ class HeapTable : public KeyedStateTable {
   }
   /// The remembered slot's value if it is `key`'s in `map`, else null.
   V* cachedSlot(const Map& map, std::string_view key) const {
-    if (cachedMap_ != &map || std::string_view(cachedSlot_->first) != key)
+    if (cachedMap_ != &map || cachedSlot_->first.view() != key)
       return nullptr;
     return &cachedSlot_->second;
   }
@@ -271,7 +272,7 @@ class HeapTable : public KeyedStateTable {
   }
   void forget() { cachedMap_ = nullptr; }
   /// The map of a restored entry's key group and its composite key.
-  std::pair<Map*, std::string> restoredSlot(const RestoredEntry& entry) {
+  std::pair<Map*, HeapKey> restoredSlot(const RestoredEntry& entry) {
     int index = entry.keyGroup - backend_->firstKeyGroup();
     if (index < 0 || index >= backend_->numberOfKeyGroups())
       fail("restored entry of key group " + std::to_string(entry.keyGroup) +
@@ -281,7 +282,7 @@ class HeapTable : public KeyedStateTable {
     out.writeVarUint(entry.key.size());
     out.writeBytes(entry.key.data(), entry.key.size());
     out.writeBytes(entry.stateNamespace.data(), entry.stateNamespace.size());
-    return {&writable(maps_[static_cast<size_t>(index)]), std::string(out.view())};
+    return {&writable(maps_[static_cast<size_t>(index)]), HeapKey(out.view())};
   }
   /// Entries last accessed at or before this time are expired (INT64_MIN without a TTL).
   int64_t expiredAtOrBefore() const {
@@ -321,7 +322,7 @@ class HeapValueTable final : public HeapTable<V> {
                                  int64_t expired, KeyedStateSink& sink) {
                                 DataOutput out;
                                 forEachEntryPrefetched(
-                                    map, [&](const std::string& composite, const V& value) {
+                                    map, [&](std::string_view composite, const V& value) {
                                       if (isExpired(value, expired))
                                         return;
                                       auto [key, ns] = splitHeapKey(composite);
@@ -385,20 +386,19 @@ class HeapListTable final : public HeapTable<std::vector<E>> {
            KeyedStateSink& sink) {
           DataOutput out;
           std::vector<std::string> elements;
-          forEachEntryPrefetched(map,
-                                 [&](const std::string& composite, const std::vector<E>& list) {
-                                   auto [key, ns] = splitHeapKey(composite);
-                                   elements.clear();
-                                   for (const E& e : list) {
-                                     if (isExpired(e, expired))
-                                       continue;
-                                     out.clear();
-                                     brook::serialize(e, out);
-                                     elements.emplace_back(out.view());
-                                   }
-                                   if (!elements.empty())
-                                     sink.writeList(keyGroup, key, ns, elements);
-                                 });
+          forEachEntryPrefetched(map, [&](std::string_view composite, const std::vector<E>& list) {
+            auto [key, ns] = splitHeapKey(composite);
+            elements.clear();
+            for (const E& e : list) {
+              if (isExpired(e, expired))
+                continue;
+              out.clear();
+              brook::serialize(e, out);
+              elements.emplace_back(out.view());
+            }
+            if (!elements.empty())
+              sink.writeList(keyGroup, key, ns, elements);
+          });
         });
   }
   void restore(const RestoredEntry& entry) override {
