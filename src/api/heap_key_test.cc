@@ -38,7 +38,10 @@ TEST(HeapKeyTest, HoldsEveryLengthThroughCopiesAndMoves) {
     shortKey = shortKey;  // NOLINT: self-assignment keeps the bytes
     EXPECT_EQ(shortKey.view(), bytes);
     EXPECT_EQ(HeapKey(bytes), key);
+    EXPECT_TRUE(key == std::string_view(bytes));
     EXPECT_FALSE(HeapKey(bytes + "z") == key);
+    EXPECT_TRUE(key < HeapKey(bytes + "z"));  // byte order, as std::string compares
+    EXPECT_FALSE(HeapKey(bytes + "z") < key);
   }
 }
 

@@ -146,9 +146,15 @@ void checkTimerQueueAgainstAnOrderedSet(const std::vector<std::string>& keys, un
     const unsigned op = random() % 10;
     if (op < 8 - removeShare) {
       EXPECT_EQ(queue.add(time, ns), oracle.insert(entry).second) << "step " << step;
+      if (random() % 4 == 0) {  // at once again, as a window's trigger and cleanup timer
+        EXPECT_FALSE(queue.add(time, ns)) << "step " << step;
+      }
     } else if (op < 8) {
       queue.remove(time, ns);
       oracle.erase(entry);
+      if (random() % 4 == 0) {  // a timer removed is added anew
+        EXPECT_TRUE(queue.add(time, ns) && oracle.insert(entry).second) << "step " << step;
+      }
     } else {
       watermark += static_cast<int64_t>(random() % 10);
       while (auto timer = queue.pollDue(watermark)) {

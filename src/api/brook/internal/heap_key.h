@@ -2,6 +2,7 @@
 
 /// The key of a heap table's map: varint length + serialized key, then the namespace.
 
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -52,6 +53,8 @@ class HeapKey {
   operator absl::string_view() const { return {data(), size()}; }  // NOLINT
 
   friend bool operator==(const HeapKey& a, const HeapKey& b) { return a.view() == b.view(); }
+  friend bool operator==(const HeapKey& a, std::string_view b) { return a.view() == b; }
+  friend auto operator<=>(const HeapKey& a, const HeapKey& b) { return a.view() <=> b.view(); }
 
  private:
   // Inline: the bytes, then their count in the last byte. On the heap: the pointer and the

@@ -188,13 +188,13 @@ class IntervalJoinOperator final : public TwoInputFunctionOperator<T1, T2, OUT, 
     if (domain != TimeDomain::kEventTime)
       return;
     this->callUser([&] {
-      if (timer.stateNamespace == kCleanupNamespaceLeft) {
+      if (timer.stateNamespace == std::string_view(kCleanupNamespaceLeft)) {
         leftBuffer_->remove(timer.timestamp - 1 - settings_.upperBound);
-      } else if (timer.stateNamespace == kCleanupNamespaceRight) {
+      } else if (timer.stateNamespace == std::string_view(kCleanupNamespaceRight)) {
         rightBuffer_->remove(timer.timestamp - 1 + settings_.lowerBound);
       } else {
         throw std::logic_error("interval join timer in unknown namespace '" +
-                               timer.stateNamespace + "'");
+                               std::string(timer.stateNamespace.view()) + "'");
       }
     });
   }

@@ -19,6 +19,7 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include <brook/internal/heap_key.h>
 #include <brook/internal/keyed_state_backend.h>
 #include <brook/operator.h>
 #include <brook/process_function.h>
@@ -30,7 +31,9 @@ struct InternalTimer {
   int64_t timestamp = 0;
   int keyGroup = 0;
   std::string key;  ///< serialized
-  std::string stateNamespace;
+  /// In the timer itself up to 31 bytes (a window's 16): the index compares it on every
+  /// registration.
+  HeapKey stateNamespace;
 
   bool operator<(const InternalTimer& o) const {
     return std::tie(timestamp, keyGroup, key, stateNamespace) <
@@ -76,7 +79,7 @@ class TimerQueue final : public KeyedStateTable {
     const TimerRef ref{timestamp, backend_->currentKeyGroup(), backend_->currentKey(), ns};
     if (index_.contains(ref))
       return false;
-    insert(InternalTimer{timestamp, ref.keyGroup, std::string(ref.key), std::string(ns)});
+    insert(InternalTimer{timestamp, ref.keyGroup, std::string(ref.key), HeapKey(ns)});
     return true;
   }
   void remove(int64_t timestamp, std::string_view ns) {
@@ -174,7 +177,7 @@ class TimerQueue final : public KeyedStateTable {
     if (index_.contains(TimerRef{timestamp, entry.keyGroup, entry.key, entry.stateNamespace}))
       return;
     insert(InternalTimer{timestamp, entry.keyGroup, std::string(entry.key),
-                         std::string(entry.stateNamespace)});
+                         HeapKey(entry.stateNamespace)});
   }
 
   static void encodeTimestamp(int64_t timestamp, char* out) {
