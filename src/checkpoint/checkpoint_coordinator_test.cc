@@ -386,13 +386,10 @@ TEST_F(CoordinatorTest, AbortPendingDoesNotCountAsFailure) {
 TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheckpoint) {
   auto c = make(every(100));
   const fs::path shared = tmp_.path() / "job-a" / "shared";
-  auto upload = [&](const std::string& name) {
-    return uploadShared(name);
-  };
   ASSERT_TRUE(c->triggerCheckpoint(0).ok());
   ASSERT_TRUE(ack(*c, 1, {0, 0}).ok());
-  const StateFile first0 = upload("chk-1-counter_0-000010.sst");
-  const StateFile first1 = upload("chk-1-counter_1-000010.sst");
+  const StateFile first0 = uploadShared("chk-1-counter_0-000010.sst");
+  const StateFile first1 = uploadShared("chk-1-counter_1-000010.sst");
   ASSERT_TRUE(ackNative(*c, 1, 0, {{"000010.sst", true, first0}}).ok());
   ASSERT_TRUE(ackNative(*c, 1, 1, {{"000010.sst", true, first1}}).ok());
   ASSERT_THAT(rec_.completed, ElementsAre(1));
@@ -400,8 +397,8 @@ TEST_F(CoordinatorTest, SharedFilePlaceholdersResolveFromTheLatestCompletedCheck
   // Subtask 0 still has 000010.sst; subtask 1 compacted its file away.
   ASSERT_TRUE(c->triggerCheckpoint(0).ok());
   ASSERT_TRUE(ack(*c, 2, {0, 0}).ok());
-  const StateFile second0 = upload("chk-2-counter_0-000011.sst");
-  const StateFile second1 = upload("chk-2-counter_1-000012.sst");
+  const StateFile second0 = uploadShared("chk-2-counter_0-000011.sst");
+  const StateFile second1 = uploadShared("chk-2-counter_1-000012.sst");
   ASSERT_TRUE(ackNative(*c, 2, 0, {{"000010.sst", true, {}}, {"000011.sst", true, second0}}).ok());
   ASSERT_TRUE(ackNative(*c, 2, 1, {{"000012.sst", true, second1}}).ok());
   ASSERT_THAT(rec_.completed, ElementsAre(1, 2));

@@ -215,11 +215,10 @@ absl::Status JobCheckpointing::prepareRestart() {
   if (latest.ok()) {
     log->info("[{}] the job restarts from checkpoint {} in {}", jobId_,
               latest->metadata.checkpointId, latest->directory.string());
-    if (coordinator_)
-      coordinator_->continueFrom(latest->metadata);
+    coordinator_->continueFrom(latest->metadata);  // made with the storage
     std::lock_guard lock(mutex_);
     restoreDirectory_ = latest->directory.string();
-    restoreContinuesCheckpoints_ = coordinator_ != nullptr;
+    restoreContinuesCheckpoints_ = true;
     return absl::OkStatus();
   }
   if (absl::IsNotFound(latest.status()))

@@ -323,8 +323,9 @@ JobExecutionResult MiniCluster::execute(const JobGraph& jg,
   for (int attempt = 0;; ++attempt) {
     MiniClusterAttempt exec;
     run.current = &exec;
+    // Once a restart restored a checkpoint of this run, `restore` points to it.
     deployAttempt(run, exec, attempt, restore,
-                  run.coordinator && restoredCheckpoint && restore == &*restoredCheckpoint);
+                  run.coordinator != nullptr && restoredCheckpoint.has_value());
     {
       std::lock_guard lock(mutex_);
       running_ = &exec;

@@ -764,8 +764,7 @@ class RocksDbKeyedStore::Impl {
     row.value.stored = found;
     if (found) {
       const auto before = static_cast<int64_t>(row.value.bytes.capacity());
-      valueScratch_.append(row.value.bytes);
-      row.value.bytes.assign(valueScratch_);
+      row.value.bytes.insert(0, valueScratch_);
       stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
     }
     return absl::OkStatus();
@@ -865,20 +864,22 @@ class RocksDbKeyedStore::Impl {
     stateCache_.charge(row, static_cast<int64_t>(entry.bytes.capacity()) - before);
   }
 
-  /// Adds the write back of one dirty cached entry to `batch`.
+  /// The index of the state whose row `rowKey` is (its first 2 bytes, big-endian).
+  static size_t stateIndexOfRow(std::string_view rowKey) {
+    return (static_cast<size_t>(static_cast<uint8_t>(rowKey[0])) << 8) |
+           static_cast<uint8_t>(rowKey[1]);
+  }
+
+  /// Adds the write back of a dirty cached value under RocksDB key `key` to `batch`: its
+  /// appended list elements merged, its bytes put, or its removal.
   absl::Status addWriteBack(rocksdb::WriteBatch* batch,
-                            std::string_view rowKey,
-                            std::string_view userKey,
+                            const StateInfo& state,
+                            std::string_view key,
                             const CachedValue& value) {
-    const size_t index = (static_cast<size_t>(static_cast<uint8_t>(rowKey[0])) << 8) |
-                         static_cast<uint8_t>(rowKey[1]);
-    const StateInfo& state = states_[index];
-    writeBackKey_.assign(rowKey.substr(2));
-    writeBackKey_.append(userKey);
     rocksdb::Status s =
-        value.appended  ? batch->Merge(state.columnFamily, writeBackKey_, toSlice(value.bytes))
-        : value.present ? batch->Put(state.columnFamily, writeBackKey_, toSlice(value.bytes))
-                        : batch->Delete(state.columnFamily, writeBackKey_);
+        value.appended  ? batch->Merge(state.columnFamily, toSlice(key), toSlice(value.bytes))
+        : value.present ? batch->Put(state.columnFamily, toSlice(key), toSlice(value.bytes))
+                        : batch->Delete(state.columnFamily, toSlice(key));
     return s.ok() ? absl::OkStatus() : error(s, state, "writing back cached state");
   }
 
@@ -894,12 +895,10 @@ class RocksDbKeyedStore::Impl {
     keys.clear();
     stateCache_.forEachDirty(
         oldOnly, [&](std::string_view rowKey, std::string_view userKey, const CachedValue& value) {
-          const size_t index = (static_cast<size_t>(static_cast<uint8_t>(rowKey[0])) << 8) |
-                               static_cast<uint8_t>(rowKey[1]);
           const size_t offset = keys.size();
           keys.append(rowKey.substr(2));
           keys.append(userKey);
-          dirty.push_back(Dirty{index, offset, keys.size() - offset, &value});
+          dirty.push_back(Dirty{stateIndexOfRow(rowKey), offset, keys.size() - offset, &value});
         });
     if (dirty.empty()) {
       return absl::OkStatus();
@@ -913,15 +912,7 @@ class RocksDbKeyedStore::Impl {
     });
     rocksdb::WriteBatch batch;
     for (const Dirty& d : dirty) {
-      const StateInfo& state = states_[d.state];
-      const std::string_view key = keyOf(d);
-      rocksdb::Status s =
-          d.value->appended ? batch.Merge(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
-          : d.value->present ? batch.Put(state.columnFamily, toSlice(key), toSlice(d.value->bytes))
-                             : batch.Delete(state.columnFamily, toSlice(key));
-      if (!s.ok()) {
-        return error(s, state, "writing back cached state");
-      }
+      BROOK_RETURN_IF_ERROR(addWriteBack(&batch, states_[d.state], keyOf(d), *d.value));
       if (batch.GetDataSize() >= restoreBatchBytes_) {
         BROOK_RETURN_IF_ERROR(write(&batch, "writing cached state back"));
         batch.Clear();
@@ -973,7 +964,10 @@ class RocksDbKeyedStore::Impl {
     rocksdb::WriteBatch batch;
     for (auto& [userKey, value] : row.entries) {
       if (value.dirty) {
-        BROOK_RETURN_IF_ERROR(addWriteBack(&batch, rowKey_, userKey, value));
+        writeBackKey_.assign(std::string_view(rowKey_).substr(2));
+        writeBackKey_.append(userKey);
+        BROOK_RETURN_IF_ERROR(
+            addWriteBack(&batch, states_[stateIndexOfRow(rowKey_)], writeBackKey_, value));
       }
     }
     if (batch.Count() > 0) {
