@@ -277,6 +277,37 @@ TEST(WindowOperatorTest, CleanupRemovesContentsTriggerStateAndTimers) {
   EXPECT_THAT(h.out.watermarks, ElementsAre(10, 14, kMaxWatermark));
 }
 
+// A window's later elements find its timers registered by its first: the window still fires
+// at its end, fires again for each element within the allowed lateness, and is cleaned up.
+TEST(WindowOperatorTest, LaterElementsOfAWindowKeepItsTimers) {
+  SumHarness<EventTimeTrigger> h(EventTimeTrigger::create(), 10, 5);
+  for (int64_t i = 0; i < 5; ++i)
+    h.push("a", 1, i);
+  h.push("b", 10, 2);
+  h.push("b", 20, 8);
+  // Contents of 2 windows, their end timers (9, 9) and cleanup timers (14, 14).
+  EXPECT_EQ(h.stateEntries(kAllStates), 2u + 4u);
+  h.op.processWatermark(9);
+  EXPECT_THAT(h.emitted(), UnorderedElementsAre("a=5@9", "b=30@9"));
+  EXPECT_EQ(h.stateEntries(kAllStates), 2u + 2u);  // the end timers fired
+  h.push("a", 2, 7);  // late, within the allowed lateness: a late firing at once
+  h.push("a", 3, 1);
+  EXPECT_THAT(h.emitted(), UnorderedElementsAre("a=5@9", "b=30@9", "a=7@9", "a=10@9"));
+  EXPECT_EQ(h.stateEntries(kAllStates), 2u + 2u);
+  h.op.processWatermark(14);  // the cleanup timers
+  EXPECT_EQ(h.stateEntries(kAllStates), 0u);
+  h.push("a", 4, 3);  // later than the lateness: dropped
+  EXPECT_EQ(h.emitted().size(), 4u);
+  EXPECT_EQ(h.stateEntries(kAllStates), 0u);
+  // A new window of the same key after all that registers its own timers again.
+  h.push("a", 6, 21);
+  h.push("a", 7, 22);
+  EXPECT_EQ(h.stateEntries(kAllStates), 1u + 2u);
+  h.op.processWatermark(kMaxWatermark);
+  EXPECT_EQ(h.emitted().back(), "a=13@29");
+  EXPECT_EQ(h.stateEntries(kAllStates), 0u);
+}
+
 TEST(WindowOperatorTest, ContinuousEventTimeTriggerFiresEveryInterval) {
   SumHarness<ContinuousEventTimeTrigger> h(ContinuousEventTimeTrigger::of(milliseconds(10)),
                                            100, 0);

@@ -542,6 +542,50 @@ TEST_P(KeyedStateBackendTest, AggregatingState) {
   EXPECT_EQ(average.get(), std::nullopt);
 }
 
+// The window operator registers a window's timers only with its first element: an add to
+// reducing or aggregating state tells, through its table, whether the entry was there before.
+TEST_P(KeyedStateBackendTest, AnAddTellsWhetherTheEntryOfTheKeyAndNamespaceExisted) {
+  auto backend = create();
+  RuntimeContext context = contextOf(*backend);
+  ReducingState<int64_t>& sum =
+      context.getReducingState(ReducingStateDescriptor<int64_t>("sum", plus));
+  KeyedStateTable* table = backend->findTable("sum");
+  ASSERT_NE(table, nullptr);
+  using LastRead = KeyedStateTable::LastRead;
+  const auto add = [&](int64_t value) {
+    table->forgetLastRead();
+    sum.add(value);
+    return table->lastRead();
+  };
+
+  setKey(*backend, "a");
+  table->setCurrentNamespace(serialized("window-1"));
+  EXPECT_EQ(add(1), LastRead::kAbsent);
+  EXPECT_EQ(add(2), LastRead::kFound);
+  table->setCurrentNamespace(serialized("window-2"));
+  EXPECT_EQ(add(5), LastRead::kAbsent);
+  EXPECT_EQ(add(6), LastRead::kFound);
+  setKey(*backend, "b");  // same namespace, another key
+  EXPECT_EQ(add(7), LastRead::kAbsent);
+  setKey(*backend, "a");
+  EXPECT_EQ(add(10), LastRead::kFound);
+  setKey(*backend, "a");  // the same key set again
+  EXPECT_EQ(add(100), LastRead::kFound);
+  EXPECT_EQ(sum.get(), 121);
+  table->setCurrentNamespace(serialized("window-1"));
+  EXPECT_EQ(sum.get(), 3);
+  sum.clear();
+  EXPECT_EQ(table->lastRead(), LastRead::kNone);
+  EXPECT_EQ(add(4), LastRead::kAbsent);
+  EXPECT_EQ(sum.get(), 4);
+  setKey(*backend, "b");
+  table->setCurrentNamespace(serialized("window-2"));
+  EXPECT_EQ(sum.get(), 7);
+  table->setCurrentNamespace(serialized("window-1"));
+  EXPECT_EQ(sum.get(), std::nullopt);
+  EXPECT_EQ(table->lastRead(), LastRead::kAbsent);
+}
+
 TEST_P(KeyedStateBackendTest, NamespacesKeepEntriesApart) {
   auto backend = create();
   RuntimeContext context = contextOf(*backend);

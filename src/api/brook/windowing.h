@@ -764,12 +764,15 @@ class TriggerContext {
 
   int64_t getCurrentProcessingTime() const { return timers_->currentProcessingTime(); }
   int64_t getCurrentWatermark() const { return timers_->currentWatermark(); }
-  void registerEventTimeTimer(int64_t time) { timers_->registerEventTimeTimer(time); }
+  void registerEventTimeTimer(int64_t time) {
+    if (!(hasRegisteredTimer_ && time == registeredTimer_))
+      timers_->registerEventTimeTimer(time);
+  }
   void deleteEventTimeTimer(int64_t time) { timers_->deleteEventTimeTimer(time); }
   /// Ignored once the input has ended: processing time has then reached the end of time, and
   /// the remaining timers are being fired.
   void registerProcessingTimeTimer(int64_t time) {
-    if (!inputEnded_)
+    if (!inputEnded_ && !(hasRegisteredTimer_ && time == registeredTimer_))
       timers_->registerProcessingTimeTimer(time);
   }
   void deleteProcessingTimeTimer(int64_t time) { timers_->deleteProcessingTimeTimer(time); }
@@ -788,11 +791,20 @@ class TriggerContext {
   }
 
   void setInputEnded() { inputEnded_ = true; }
+  /// For the window operator: the current window's timer at `time` exists (in the domain of
+  /// the trigger, a default one), so registering it is skipped until clearRegisteredTimer.
+  void setRegisteredTimer(int64_t time) {
+    hasRegisteredTimer_ = true;
+    registeredTimer_ = time;
+  }
+  void clearRegisteredTimer() { hasRegisteredTimer_ = false; }
 
  private:
   internal::InternalTimerService* timers_;
   KeyedStateStore* windowState_;
   bool inputEnded_ = false;
+  bool hasRegisteredTimer_ = false;
+  int64_t registeredTimer_ = 0;
 };
 
 /// A trigger's view of the operator while windows merge (Trigger::onMerge), as Flink's

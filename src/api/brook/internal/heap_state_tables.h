@@ -149,26 +149,38 @@ class HeapTable : public KeyedStateTable {
   /// The current entry for reading, or null. The pointer is valid until the table changes.
   const V* find() {
     Map* map = currentMap().get();
-    return map == nullptr ? nullptr : lookup(*map);
+    if (map == nullptr) {
+      this->lastRead_ = LastRead::kAbsent;
+      return nullptr;
+    }
+    return lookup(*map);
   }
   /// The current entry for changing it, or null.
   V* findWritable() {
     std::shared_ptr<Map>& slot = currentMap();
-    return slot == nullptr ? nullptr : lookup(writable(slot));
+    if (slot == nullptr) {
+      this->lastRead_ = LastRead::kAbsent;
+      return nullptr;
+    }
+    return lookup(writable(slot));
   }
   /// The current entry for changing it, default-constructed when absent.
   V& findOrInsert() {
     Map& map = writable(currentMap());
     std::string_view key = compositeKey();
-    if (V* cached = cachedSlot(map, key))
+    if (V* cached = cachedSlot(map, key)) {
+      this->lastRead_ = LastRead::kFound;
       return *cached;
+    }
     auto it = map.find(asAbsl(key));
+    this->lastRead_ = it == map.end() ? LastRead::kAbsent : LastRead::kFound;
     if (it == map.end())
       it = map.try_emplace(HeapKey(key)).first;  // may rehash: only `it` is valid now
     remember(map, *it);
     return it->second;
   }
   void erase() {
+    this->lastRead_ = LastRead::kNone;
     std::shared_ptr<Map>& slot = currentMap();
     if (slot == nullptr)
       return;
@@ -242,33 +254,52 @@ class HeapTable : public KeyedStateTable {
     }
     return *slot;
   }
+  /// The current key and namespace as the maps key them; built once per (key, namespace).
   std::string_view compositeKey() {
     if (namespace_.empty())
       return backend_->currentKeyPrefix();
-    scratch_.assign(backend_->currentKeyPrefix());
-    scratch_.append(namespace_);
+    if (composedKeyVersion_ != backend_->keyVersion() ||
+        composedNamespaceVersion_ != namespaceVersion_) {
+      scratch_.assign(backend_->currentKeyPrefix());
+      scratch_.append(namespace_);
+      composedKeyVersion_ = backend_->keyVersion();
+      composedNamespaceVersion_ = namespaceVersion_;
+    }
     return scratch_;
   }
   /// The current (key, namespace)'s entry in `map`, or null; remembers its slot.
   V* lookup(Map& map) {
     std::string_view key = compositeKey();
-    if (V* cached = cachedSlot(map, key))
+    if (V* cached = cachedSlot(map, key)) {
+      this->lastRead_ = LastRead::kFound;
       return cached;
+    }
     auto it = map.find(asAbsl(key));
-    if (it == map.end())
+    if (it == map.end()) {
+      this->lastRead_ = LastRead::kAbsent;
       return nullptr;
+    }
+    this->lastRead_ = LastRead::kFound;
     remember(map, *it);
     return &it->second;
   }
-  /// The remembered slot's value if it is `key`'s in `map`, else null.
+  /// The remembered slot's value if it is `key`'s (the current key and namespace's) in `map`,
+  /// else null. Neither the key nor the namespace set again since the slot was remembered: it
+  /// is theirs without comparing bytes.
   V* cachedSlot(const Map& map, std::string_view key) const {
-    if (cachedMap_ != &map || cachedSlot_->first.view() != key)
+    if (cachedMap_ != &map)
+      return nullptr;
+    if ((cachedKeyVersion_ != backend_->keyVersion() ||
+         cachedNamespaceVersion_ != namespaceVersion_) &&
+        cachedSlot_->first.view() != key)
       return nullptr;
     return &cachedSlot_->second;
   }
   void remember(const Map& map, typename Map::value_type& slot) {
     cachedMap_ = &map;
     cachedSlot_ = &slot;
+    cachedKeyVersion_ = backend_->keyVersion();
+    cachedNamespaceVersion_ = namespaceVersion_;
   }
   void forget() { cachedMap_ = nullptr; }
   /// The map of a restored entry's key group and its composite key.
@@ -295,10 +326,16 @@ class HeapTable : public KeyedStateTable {
   }
 
   std::vector<std::shared_ptr<Map>> maps_;
+  // The composite key of the current key and namespace, and the versions it was built from.
   std::string scratch_;
-  // The last looked-up slot and its map (null: none); see the class comment.
+  uint64_t composedKeyVersion_ = UINT64_MAX;
+  uint64_t composedNamespaceVersion_ = UINT64_MAX;
+  // The last looked-up slot and its map (null: none), and the versions of the key and
+  // namespace it was looked up for; see the class comment.
   const Map* cachedMap_ = nullptr;
   typename Map::value_type* cachedSlot_ = nullptr;
+  uint64_t cachedKeyVersion_ = UINT64_MAX;
+  uint64_t cachedNamespaceVersion_ = UINT64_MAX;
 };
 
 /// Value state on the heap.

@@ -248,8 +248,17 @@ class KeyedStateTable {
   /// The serialized namespace that accesses refer to (empty: the default namespace).
   void setCurrentNamespace(std::string_view serializedNamespace) {
     namespace_.assign(serializedNamespace.data(), serializedNamespace.size());
+    ++namespaceVersion_;
   }
   const std::string& currentNamespace() const { return namespace_; }
+
+  /// What the last read of the current (key, namespace)'s entry found: kNone after
+  /// `forgetLastRead` or a removal, kFound or kAbsent after a value table's read (and a heap
+  /// value table's write, which reads before it inserts). Lets the window operator tell a
+  /// window's first element, which registers the window's timers, from the ones after it.
+  enum class LastRead : uint8_t { kNone, kFound, kAbsent };
+  LastRead lastRead() const { return lastRead_; }
+  void forgetLastRead() { lastRead_ = LastRead::kNone; }
 
   /// The time-to-live of the state's entries in milliseconds (0: none). Entries of a state with
   /// one are TtlValue<...>: snapshots leave out those last accessed `ttl` or more ago. Store-held
@@ -266,7 +275,9 @@ class KeyedStateTable {
   std::string name_;
   StateShape shape_;
   std::string namespace_;
+  uint64_t namespaceVersion_ = 0;  ///< changes with every setCurrentNamespace
   int64_t ttlMillis_ = 0;
+  LastRead lastRead_ = LastRead::kNone;
 };
 
 /// Keyed state of one operator instance: the current key, the states registered by name, and
@@ -292,7 +303,13 @@ class KeyedStateBackend {
   bool hasCurrentKey() const { return hasKey_; }
   /// Leaves no current key: state accesses fail until the next `setCurrentKey` (the broadcast
   /// side of a keyed broadcast function has no key).
-  void clearCurrentKey() { hasKey_ = false; }
+  void clearCurrentKey() {
+    hasKey_ = false;
+    ++keyVersion_;
+  }
+  /// Changes with every setCurrentKey (also to an equal key): tables that derive something
+  /// from the current key compare it to tell whether theirs is still current.
+  uint64_t keyVersion() const { return keyVersion_; }
   /// The serialized current key.
   std::string_view currentKey() const {
     return std::string_view(keyPrefix_).substr(keyPrefix_.size() - keySize_);
@@ -349,6 +366,7 @@ class KeyedStateBackend {
     keySize_ = serializedKey.size();
     keyGroup_ = keyGroup;
     hasKey_ = true;
+    ++keyVersion_;
   }
 
   /// Called when a state is registered; the subclass hands it restored entries it holds.
@@ -381,6 +399,7 @@ class KeyedStateBackend {
   KeyedBytesStore* store_;
 
   bool hasKey_ = false;
+  uint64_t keyVersion_ = 0;
   std::string keyPrefix_;
   size_t keySize_ = 0;
   int keyGroup_ = 0;

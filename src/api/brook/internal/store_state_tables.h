@@ -68,8 +68,11 @@ class StoreValueTable final : public StoreTableBase {
 
   std::optional<V> get() {
     requireKey();
-    if (!store_->getValue(id_, keyGroup(), key(), namespace_, &read_))
+    if (!store_->getValue(id_, keyGroup(), key(), namespace_, &read_)) {
+      lastRead_ = LastRead::kAbsent;
       return std::nullopt;
+    }
+    lastRead_ = LastRead::kFound;
     std::optional<V> value(std::in_place);
     decode(read_, *value);
     return value;
@@ -80,6 +83,7 @@ class StoreValueTable final : public StoreTableBase {
   }
   void remove() {
     requireKey();
+    lastRead_ = LastRead::kNone;
     store_->removeValue(id_, keyGroup(), key(), namespace_);
   }
 };

@@ -38,6 +38,10 @@ class ErasedTrigger {
   virtual TriggerResult onProcessingTime(int64_t time, const W& w, TriggerContext& ctx) = 0;
   virtual void clear(const W& w, TriggerContext& ctx) = 0;
   virtual void onMerge(const W& w, OnMergeContext& ctx) = 0;
+  /// The domain of the trigger's timer when its only timer is one at the window's max
+  /// timestamp that only `clear` deletes (the default triggers, EventTimeTrigger and
+  /// ProcessingTimeTrigger); none for every other trigger.
+  virtual std::optional<TimeDomain> windowEndTimerDomain() const = 0;
 };
 
 template <typename T, typename W, typename TR>
@@ -61,6 +65,15 @@ class TriggerHolder final : public ErasedTrigger<T, W> {
       // WindowedStream rejects such a trigger with a merging assigner at plan time.
       (void)w, (void)ctx;
       throw std::logic_error("the trigger does not support merging windows");
+    }
+  }
+  std::optional<TimeDomain> windowEndTimerDomain() const override {
+    if constexpr (std::is_same_v<TR, EventTimeTrigger>) {
+      return TimeDomain::kEventTime;
+    } else if constexpr (std::is_same_v<TR, ProcessingTimeTrigger>) {
+      return TimeDomain::kProcessingTime;
+    } else {
+      return std::nullopt;
     }
   }
 
@@ -117,7 +130,11 @@ class ListContents {
     scope.adopt(kWindowContentsState);
     table_ = backend.findTable(kWindowContentsState);
   }
-  void add(const T& value, int64_t) { state_->add(value); }
+  /// Adds an element; false: whether the window held elements before is not known.
+  bool add(const T& value, int64_t) {
+    state_->add(value);
+    return false;
+  }
   bool empty() { return state_->get().empty(); }
   void clear() { state_->clear(); }
   template <typename W, typename Call>
@@ -152,7 +169,12 @@ class ReduceContents {
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeNamespaces(*state_, *table_, target, sources);
   }
-  void add(const T& value, int64_t) { state_->add(value); }
+  /// Adds an element; returns whether the window held a value before (the add read it).
+  bool add(const T& value, int64_t) {
+    table_->forgetLastRead();
+    state_->add(value);
+    return table_->lastRead() == KeyedStateTable::LastRead::kFound;
+  }
   bool empty() { return !state_->get().has_value(); }
   void clear() { state_->clear(); }
   template <typename W, typename Call>
@@ -188,7 +210,12 @@ class AggregateContents {
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeAccumulatorNamespaces<ACC>(*table_, function_, target, sources);
   }
-  void add(const T& value, int64_t) { state_->add(value); }
+  /// Adds an element; returns whether the window held a value before (the add read it).
+  bool add(const T& value, int64_t) {
+    table_->forgetLastRead();
+    state_->add(value);
+    return table_->lastRead() == KeyedStateTable::LastRead::kFound;
+  }
   bool empty() { return !state_->get().has_value(); }
   void clear() { state_->clear(); }
   template <typename W, typename Call>
@@ -229,7 +256,11 @@ class EvictingContents {
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeNamespaces(*state_, *table_, target, sources);
   }
-  void add(const T& value, int64_t ts) { state_->add(TimestampedValue<T>{value, ts}); }
+  /// Adds an element; false: whether the window held elements before is not known.
+  bool add(const T& value, int64_t ts) {
+    state_->add(TimestampedValue<T>{value, ts});
+    return false;
+  }
   bool empty() { return state_->get().empty(); }
   void clear() { state_->clear(); }
   template <typename Call>
@@ -371,6 +402,9 @@ class WindowOperator final
     windowState_->setOther(&*globalState_);
     globalState_->setOther(&*windowState_);
     trigger_ = settings_.trigger();
+    const std::optional<TimeDomain> endTimer = trigger_->windowEndTimerDomain();
+    windowTimersFollowContents_ = !kMerging && endTimer.has_value() &&
+                                  (*endTimer == TimeDomain::kEventTime) == assigner_.isEventTime();
     triggerContext_.emplace(&keyed_.timers(), &*windowState_);
     // Per-window state of merging windows is not supported, as in Flink.
     functionContext_.emplace(this, &keyed_.timers(), kMerging ? nullptr : &*windowState_,
@@ -413,7 +447,10 @@ class WindowOperator final
  private:
   void assignWindows(const T& record, int64_t timestamp) {
     windows_.clear();
-    const WindowAssignerContext context{keyed_.timers().currentProcessingTime()};
+    // The built-in event-time assigners do not read the clock.
+    constexpr bool kReadsClock = !std::is_same_v<Assigner, TumblingEventTimeWindows> &&
+                                 !std::is_same_v<Assigner, SlidingEventTimeWindows>;
+    const WindowAssignerContext context{kReadsClock ? keyed_.timers().currentProcessingTime() : 0};
     if constexpr (requires { assigner_.assignWindows(record, timestamp, context, windows_); }) {
       assigner_.assignWindows(record, timestamp, context, windows_);
     } else {
@@ -430,13 +467,21 @@ class WindowOperator final
         continue;
       skipped = false;
       setWindow(window);
-      contents_.add(record, timestamp);
+      // A window that held contents already has its timers: its first element registered
+      // them, and with a default trigger only the window's cleanup removes them (with its
+      // contents). Registering them again would be a timer index lookup per element and
+      // window, each a likely cache miss.
+      const bool timersRegistered = contents_.add(record, timestamp) && windowTimersFollowContents_;
+      if (timersRegistered)
+        triggerContext_->setRegisteredTimer(window.maxTimestamp());
       TriggerResult result = trigger_->onElement(record, timestamp, window, *triggerContext_);
+      triggerContext_->clearRegisteredTimer();
       if (isFire(result))
         emit(key, window);
       if (isPurge(result))
         contents_.clear();
-      registerCleanupTimer(window);
+      if (!timersRegistered)
+        registerCleanupTimer(window);
     }
     if (skipped)
       sideOutputIfLate(record, timestamp);
@@ -645,6 +690,9 @@ class WindowOperator final
   Function function_;
   KeyedOperatorSupport<K> keyed_;
   std::unique_ptr<ErasedTrigger<T, W>> trigger_;
+  // Whether a window's timers exist once it holds contents (see processElement): a
+  // non-merging assigner whose default trigger's timer domain is the assigner's.
+  bool windowTimersFollowContents_ = false;
   std::optional<KeyedStateStore> windowState_;
   std::optional<KeyedStateStore> globalState_;
   std::optional<OnMergeContext> triggerContext_;
