@@ -48,7 +48,7 @@ class DataOutput {
   std::string_view view() const { return {buf_.data(), size_}; }
 
   void writeBytes(const void* src, size_t n) {
-    if (size_ + n > buf_.size())
+    if (size_ + n > buf_.size()) [[unlikely]]
       grow(size_ + n);
     std::memcpy(buf_.data() + size_, src, n);
     size_ += n;
@@ -71,7 +71,8 @@ class DataOutput {
   }
 
  private:
-  void grow(size_t need) { buf_.resize(std::max(need, buf_.size() * 2)); }
+  // Out of line, so that writes stay small enough to inline (a fixed-size write is then a store).
+  [[gnu::noinline]] void grow(size_t need) { buf_.resize(std::max(need, buf_.size() * 2)); }
 
   std::string buf_;
   size_t size_ = 0;
@@ -132,10 +133,12 @@ class DataInput {
 
  private:
   void require(size_t n) const {
-    if (n > remaining()) {
-      throw SerializationError("truncated record: needed " + std::to_string(n) + " more bytes, " +
-                               std::to_string(remaining()) + " left");
-    }
+    if (n > remaining()) [[unlikely]]
+      failTruncated(n);
+  }
+  [[noreturn, gnu::noinline, gnu::cold]] void failTruncated(size_t n) const {
+    throw SerializationError("truncated record: needed " + std::to_string(n) + " more bytes, " +
+                             std::to_string(remaining()) + " left");
   }
 
   const char* pos_;

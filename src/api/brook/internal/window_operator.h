@@ -629,6 +629,13 @@ class WindowOperator final
   /// Makes `window` the namespace of window state and timers, and `stateWindow` (merging
   /// windows) that of the window contents.
   void setWindow(const W& window, const W* stateWindow = nullptr) {
+    if constexpr (!kMerging && std::equality_comparable<W>) {
+      // Without merging only this sets the namespaces, and consecutive elements often share a
+      // window (of other keys): the tables and timers have it already.
+      if (currentWindow_.has_value() && *currentWindow_ == window)
+        return;
+      currentWindow_ = window;
+    }
     namespaceBytes_.clear();
     brook::serialize(window, namespaceBytes_);
     windowState_->setNamespace(namespaceBytes_.view());
@@ -698,6 +705,8 @@ class WindowOperator final
   std::optional<OnMergeContext> triggerContext_;
   std::optional<FunctionContext> functionContext_;
   std::vector<W> windows_;
+  // Non-merging: the window whose namespace the window state, contents and timers have.
+  std::optional<W> currentWindow_;
   DataOutput namespaceBytes_;
   TimestampedCollector<OUT> collector_;
   // Merging windows only.
