@@ -64,5 +64,34 @@ TEST(HeapKeyTest, AMapFindsItsKeysByView) {
   EXPECT_EQ(map.find(absl::string_view("absent")), map.end());
 }
 
+// A table looks keys up with a hash it combines from the hashes of the current key and
+// namespace; the map rehashes stored keys from their bytes. Both must agree, for keys whose
+// length prefix takes one varint byte or more, with and without a namespace.
+TEST(HeapKeyHashTest, TheHashOfAKeyIsTheCombinationOfItsPartsHashes) {
+  for (size_t keyBytes :
+       {size_t{0}, size_t{8}, size_t{16}, size_t{127}, size_t{128}, size_t{300}}) {
+    for (std::string ns : {std::string(), std::string(16, 'w'), std::string(40, 'n')}) {
+      SCOPED_TRACE(std::to_string(keyBytes) + " key bytes, " + std::to_string(ns.size()) +
+                   " namespace bytes");
+      DataOutput prefix;
+      prefix.writeVarUint(keyBytes);
+      for (size_t i = 0; i < keyBytes; ++i)
+        prefix.writeRaw(static_cast<uint8_t>(i * 7));
+      const std::string composite = std::string(prefix.view()) + ns;
+      const size_t combined =
+          combineHeapKeyHashes(heapKeyPartHash(absl::string_view(prefix.data(), prefix.size())),
+                               heapKeyPartHash(absl::string_view(ns.data(), ns.size())));
+      EXPECT_EQ(HeapKeyHash{}(absl::string_view(composite.data(), composite.size())), combined);
+      EXPECT_EQ(HeapKeyHash{}(HeapKey(composite)), combined);
+    }
+  }
+  // Unequal parts hash apart (a key's last byte is not taken for the namespace's first).
+  const auto hashOf = [](std::string_view composite) {
+    return HeapKeyHash{}(absl::string_view(composite.data(), composite.size()));
+  };
+  EXPECT_NE(hashOf(std::string(1, '\x02') + "ab" + "c"),
+            hashOf(std::string(1, '\x01') + "a" + "bc"));
+}
+
 }  // namespace
 }  // namespace brook::internal

@@ -33,50 +33,73 @@ inline std::pair<std::string_view, std::string_view> splitHeapKey(std::string_vi
   return {key, composite.substr(composite.size() - in.remaining())};
 }
 
-/// The hash of heap tables' map keys (varint length + serialized key, then namespace).
+/// The hash of one part of a heap table's map key: the length-prefixed serialized key, or the
+/// namespace.
 ///
-/// Keys of up to 16 bytes (an int64_t or a short string key in the default namespace) are read
+/// Parts of up to 16 bytes (an int64_t or a short string key in the default namespace) are read
 /// one byte at a time. The current key was written moments before the lookup (serialized, then
 /// copied behind its length by setKey), and a wide load that straddles those stores cannot take
 /// its bytes from the store buffer: it waits until the stores retire, which is after the
 /// previous record's lookups have come back from memory. Reading bytes keeps the lookup's
 /// address computation free of that wait, so that the cache misses of consecutive records can
 /// overlap (measured: absl::Hash of the same 9 bytes made a lookup loop 2-3 times slower).
-/// Longer keys use absl::Hash.
+/// Longer parts use absl::Hash.
+inline size_t heapKeyPartHash(absl::string_view bytes) {
+  const size_t n = bytes.size();
+  if (n > 16)
+    return absl::Hash<absl::string_view>{}(bytes);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  uint64_t low = 0;
+  uint64_t high = 0;
+  // Byte i goes to bit 8 * (i % 8) of low (i < 8) or high.
+  // clang-format off
+  switch (n) {
+    case 16: high |= uint64_t{p[15]} << 56; [[fallthrough]];
+    case 15: high |= uint64_t{p[14]} << 48; [[fallthrough]];
+    case 14: high |= uint64_t{p[13]} << 40; [[fallthrough]];
+    case 13: high |= uint64_t{p[12]} << 32; [[fallthrough]];
+    case 12: high |= uint64_t{p[11]} << 24; [[fallthrough]];
+    case 11: high |= uint64_t{p[10]} << 16; [[fallthrough]];
+    case 10: high |= uint64_t{p[9]} << 8; [[fallthrough]];
+    case 9: high |= uint64_t{p[8]}; [[fallthrough]];
+    case 8: low |= uint64_t{p[7]} << 56; [[fallthrough]];
+    case 7: low |= uint64_t{p[6]} << 48; [[fallthrough]];
+    case 6: low |= uint64_t{p[5]} << 40; [[fallthrough]];
+    case 5: low |= uint64_t{p[4]} << 32; [[fallthrough]];
+    case 4: low |= uint64_t{p[3]} << 24; [[fallthrough]];
+    case 3: low |= uint64_t{p[2]} << 16; [[fallthrough]];
+    case 2: low |= uint64_t{p[1]} << 8; [[fallthrough]];
+    case 1: low |= uint64_t{p[0]}; [[fallthrough]];
+    default: break;
+  }
+  // clang-format on
+  // Odd multipliers spread both words (and the length, which tells "a" from "a\0") before
+  // absl::Hash mixes the result; a rare collision only costs a key comparison.
+  return absl::Hash<uint64_t>{}(low * 0x9e3779b97f4a7c15ULL ^ (high + n) * 0xc2b2ae3d27d4eb4fULL);
+}
+
+/// The hash of a heap table's map key from the hashes of its parts.
+inline size_t combineHeapKeyHashes(size_t keyHash, size_t namespaceHash) {
+  return absl::Hash<std::pair<size_t, size_t>>{}({keyHash, namespaceHash});
+}
+
+/// The hash of heap tables' map keys (varint length + serialized key, then namespace): the
+/// combination of the parts' hashes, so that a table hashes a key once per current key and a
+/// namespace once per current namespace (a window's elements of many keys share it).
 struct HeapKeyHash {
   using is_transparent = void;
-  size_t operator()(absl::string_view bytes) const {
-    const size_t n = bytes.size();
-    if (n > 16)
-      return absl::Hash<absl::string_view>{}(bytes);
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-    uint64_t low = 0;
-    uint64_t high = 0;
-    // Byte i goes to bit 8 * (i % 8) of low (i < 8) or high.
-    // clang-format off
-    switch (n) {
-      case 16: high |= uint64_t{p[15]} << 56; [[fallthrough]];
-      case 15: high |= uint64_t{p[14]} << 48; [[fallthrough]];
-      case 14: high |= uint64_t{p[13]} << 40; [[fallthrough]];
-      case 13: high |= uint64_t{p[12]} << 32; [[fallthrough]];
-      case 12: high |= uint64_t{p[11]} << 24; [[fallthrough]];
-      case 11: high |= uint64_t{p[10]} << 16; [[fallthrough]];
-      case 10: high |= uint64_t{p[9]} << 8; [[fallthrough]];
-      case 9: high |= uint64_t{p[8]}; [[fallthrough]];
-      case 8: low |= uint64_t{p[7]} << 56; [[fallthrough]];
-      case 7: low |= uint64_t{p[6]} << 48; [[fallthrough]];
-      case 6: low |= uint64_t{p[5]} << 40; [[fallthrough]];
-      case 5: low |= uint64_t{p[4]} << 32; [[fallthrough]];
-      case 4: low |= uint64_t{p[3]} << 24; [[fallthrough]];
-      case 3: low |= uint64_t{p[2]} << 16; [[fallthrough]];
-      case 2: low |= uint64_t{p[1]} << 8; [[fallthrough]];
-      case 1: low |= uint64_t{p[0]}; [[fallthrough]];
-      default: break;
+  size_t operator()(absl::string_view composite) const {
+    size_t length = 0;
+    size_t i = 0;
+    for (int shift = 0; i < composite.size() && shift < 64; shift += 7) {
+      const auto byte = static_cast<unsigned char>(composite[i++]);
+      length |= static_cast<size_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0)
+        break;
     }
-    // clang-format on
-    // Odd multipliers spread both words (and the length, which tells "a" from "a\0") before
-    // absl::Hash mixes the result; a rare collision only costs a key comparison.
-    return absl::Hash<uint64_t>{}(low * 0x9e3779b97f4a7c15ULL ^ (high + n) * 0xc2b2ae3d27d4eb4fULL);
+    const size_t keyEnd = length > composite.size() - i ? composite.size() : i + length;
+    return combineHeapKeyHashes(heapKeyPartHash(composite.substr(0, keyEnd)),
+                                heapKeyPartHash(composite.substr(keyEnd)));
   }
 };
 
@@ -172,7 +195,7 @@ class HeapTable : public KeyedStateTable {
       this->lastRead_ = LastRead::kFound;
       return *cached;
     }
-    auto it = map.find(asAbsl(key));
+    auto it = map.find(asAbsl(key), compositeHash());
     this->lastRead_ = it == map.end() ? LastRead::kAbsent : LastRead::kFound;
     if (it == map.end())
       it = map.try_emplace(HeapKey(key)).first;  // may rehash: only `it` is valid now
@@ -185,7 +208,7 @@ class HeapTable : public KeyedStateTable {
     if (slot == nullptr)
       return;
     Map& map = writable(slot);
-    auto it = map.find(asAbsl(compositeKey()));
+    auto it = map.find(asAbsl(compositeKey()), compositeHash());
     if (it != map.end()) {
       forget();
       map.erase(it);
@@ -260,12 +283,27 @@ class HeapTable : public KeyedStateTable {
       return backend_->currentKeyPrefix();
     if (composedKeyVersion_ != backend_->keyVersion() ||
         composedNamespaceVersion_ != namespaceVersion_) {
-      scratch_.assign(backend_->currentKeyPrefix());
-      scratch_.append(namespace_);
+      const std::string_view prefix = backend_->currentKeyPrefix();
+      composite_.clear();
+      composite_.writeBytes(prefix.data(), prefix.size());
+      composite_.writeBytes(namespace_.data(), namespace_.size());
       composedKeyVersion_ = backend_->keyVersion();
       composedNamespaceVersion_ = namespaceVersion_;
     }
-    return scratch_;
+    return composite_.view();
+  }
+  /// HeapKeyHash of compositeKey(), from the hashes of the current key and namespace, each
+  /// computed once while it stays current.
+  size_t compositeHash() {
+    if (hashedKeyVersion_ != backend_->keyVersion()) {
+      keyHash_ = heapKeyPartHash(asAbsl(backend_->currentKeyPrefix()));
+      hashedKeyVersion_ = backend_->keyVersion();
+    }
+    if (hashedNamespaceVersion_ != namespaceVersion_) {
+      namespaceHash_ = heapKeyPartHash(asAbsl(namespace_));
+      hashedNamespaceVersion_ = namespaceVersion_;
+    }
+    return combineHeapKeyHashes(keyHash_, namespaceHash_);
   }
   /// The current (key, namespace)'s entry in `map`, or null; remembers its slot.
   V* lookup(Map& map) {
@@ -274,7 +312,7 @@ class HeapTable : public KeyedStateTable {
       this->lastRead_ = LastRead::kFound;
       return cached;
     }
-    auto it = map.find(asAbsl(key));
+    auto it = map.find(asAbsl(key), compositeHash());
     if (it == map.end()) {
       this->lastRead_ = LastRead::kAbsent;
       return nullptr;
@@ -327,9 +365,14 @@ class HeapTable : public KeyedStateTable {
 
   std::vector<std::shared_ptr<Map>> maps_;
   // The composite key of the current key and namespace, and the versions it was built from.
-  std::string scratch_;
+  DataOutput composite_;
   uint64_t composedKeyVersion_ = UINT64_MAX;
   uint64_t composedNamespaceVersion_ = UINT64_MAX;
+  // The hashes of the current key and namespace, and the versions they were computed from.
+  size_t keyHash_ = 0;
+  size_t namespaceHash_ = 0;
+  uint64_t hashedKeyVersion_ = UINT64_MAX;
+  uint64_t hashedNamespaceVersion_ = UINT64_MAX;
   // The last looked-up slot and its map (null: none), and the versions of the key and
   // namespace it was looked up for; see the class comment.
   const Map* cachedMap_ = nullptr;
