@@ -730,6 +730,14 @@ class RocksDbKeyedStore::Impl {
     return stateCache_.find(rowKey_);
   }
 
+  /// The map entries of `row`, made (and charged) on first use.
+  CachedMapEntries& mapOf(CachedRow& row) {
+    if (row.map == nullptr) {
+      row.map = std::make_unique<CachedMapEntries>();
+      stateCache_.charge(row, RocksDbStateCache::kMapOverhead);
+    }
+    return *row.map;
+  }
   CachedRow& rowForWrite(int index) {
     CachedRow* row = findRow(index);
     return row != nullptr ? *row : stateCache_.insert(rowKey_);
@@ -798,14 +806,15 @@ class RocksDbKeyedStore::Impl {
   /// complete, so that its later reads, of present and absent user keys alike, stay in the
   /// cache. One scan costs about what one point read of an absent key costs.
   absl::Status scanMapIntoRow(CachedRow& row, const StateInfo& state, std::string_view what) {
-    row.scanned = true;
+    CachedMapEntries& map = mapOf(row);
+    map.scanned = true;
     std::string upper;
     rocksdb::Slice upperSlice;
     std::unique_ptr<rocksdb::Iterator> it = seekPrefix(state, &upper, &upperSlice);
     int64_t added = 0;
     for (size_t scanned = 0; it->Valid() && scanned < kMapScanEntries; it->Next(), ++scanned) {
       const std::string_view userKey = toView(it->key()).substr(keyScratch_.size());
-      auto [entry, inserted] = row.entries.try_emplace(toAbsl(userKey));
+      auto [entry, inserted] = map.entries.try_emplace(toAbsl(userKey));
       if (inserted) {
         entry->second.bytes.assign(toView(it->value()));
         entry->second.present = true;
@@ -813,7 +822,7 @@ class RocksDbKeyedStore::Impl {
                  RocksDbStateCache::kEntryOverhead;
       }
     }
-    row.complete = !it->Valid() && it->status().ok();
+    map.complete = !it->Valid() && it->status().ok();
     stateCache_.charge(row, added);
     return it->status().ok() ? absl::OkStatus() : error(it->status(), state, what);
   }
@@ -825,21 +834,22 @@ class RocksDbKeyedStore::Impl {
                                                   std::string_view userKey,
                                                   std::string_view what) {
     CachedRow* row = findRow(index);
-    if (row == nullptr || (!row->complete && !row->scanned)) {
+    if (row == nullptr || (!row->mapComplete() && !row->mapScanned())) {
       if (row == nullptr) {
         row = &stateCache_.insert(rowKey_);
       }
       BROOK_RETURN_IF_ERROR(scanMapIntoRow(*row, state, what));
     }
-    if (auto it = row->entries.find(toAbsl(userKey)); it != row->entries.end()) {
+    CachedMapEntries& map = *row->map;  // made by the scan
+    if (auto it = map.entries.find(toAbsl(userKey)); it != map.entries.end()) {
       return &it->second;
     }
-    if (row->complete) {
+    if (map.complete) {
       return nullptr;
     }
     keyScratch_.append(userKey);
     BROOK_ASSIGN_OR_RETURN(bool found, get(state, &valueScratch_, what));
-    auto [it, inserted] = row->entries.try_emplace(toAbsl(userKey));
+    auto [it, inserted] = map.entries.try_emplace(toAbsl(userKey));
     CachedValue& entry = it->second;
     if (found) {
       entry.bytes = valueScratch_;
@@ -853,7 +863,7 @@ class RocksDbKeyedStore::Impl {
   /// Sets the entry of `userKey` in the map row for the prefix in keyScratch_.
   void setMapEntry(int index, std::string_view userKey, std::string_view bytes, bool present) {
     CachedRow& row = rowForWrite(index);
-    auto [it, inserted] = row.entries.try_emplace(toAbsl(userKey));
+    auto [it, inserted] = mapOf(row).entries.try_emplace(toAbsl(userKey));
     CachedValue& entry = it->second;
     const int64_t before =
         inserted ? -static_cast<int64_t>(userKey.size()) - RocksDbStateCache::kEntryOverhead
@@ -961,8 +971,11 @@ class RocksDbKeyedStore::Impl {
 
   /// Writes the dirty entries of one map row to RocksDB (the prefix is in keyScratch_).
   absl::Status writeBackMapRow(CachedRow& row) {
+    if (row.map == nullptr) {
+      return absl::OkStatus();
+    }
     rocksdb::WriteBatch batch;
-    for (auto& [userKey, value] : row.entries) {
+    for (auto& [userKey, value] : row.map->entries) {
       if (value.dirty) {
         writeBackKey_.assign(std::string_view(rowKey_).substr(2));
         writeBackKey_.append(userKey);
@@ -973,7 +986,7 @@ class RocksDbKeyedStore::Impl {
     if (batch.Count() > 0) {
       BROOK_RETURN_IF_ERROR(write(&batch, "writing cached state back"));
     }
-    for (auto& [userKey, value] : row.entries) {
+    for (auto& [userKey, value] : row.map->entries) {
       value.dirty = false;
     }
     return absl::OkStatus();
@@ -1691,9 +1704,10 @@ absl::Status RocksDbKeyedStore::clearMap(StateId state,
   if (impl_->stateCache_.enabled()) {
     // The map is now known to be empty: its later reads need not ask RocksDB.
     CachedRow& row = impl_->rowForWrite(state.index);
-    row.entries = {};
-    row.complete = true;
-    impl_->stateCache_.charge(row, RocksDbStateCache::emptyRowBytes(impl_->rowKey_) - row.bytes);
+    row.map = std::make_unique<CachedMapEntries>();
+    row.map->complete = true;
+    impl_->stateCache_.charge(row, RocksDbStateCache::emptyRowBytes(impl_->rowKey_) +
+                                       RocksDbStateCache::kMapOverhead - row.bytes);
     return impl_->evictIfFull();
   }
   return absl::OkStatus();

@@ -79,8 +79,10 @@ void RocksDbStateCache::markClean() {
         row.value.stored = row.value.present;
         row.value.dirty = false;
       }
-      for (auto& [userKey, value] : row.entries) {
-        value.dirty = false;
+      if (row.map != nullptr) {
+        for (auto& [userKey, value] : row.map->entries) {
+          value.dirty = false;
+        }
       }
       ++it;
     }

@@ -13,14 +13,19 @@
 ///
 /// Eviction is by two generations, which approximates least-recently-used order without a list
 /// per entry: rows are found or made in the young generation (a row found in the old one moves
-/// to the young one); once the young generation holds half the capacity, the old generation's
-/// dirty entries are written back, it is dropped, and the young generation becomes the old one.
-/// The cache never holds much more than its capacity (plus one row), as far as its estimate of
-/// each row's memory goes.
+/// to the young one); once both generations together hold more than the capacity, or the young
+/// one alone three quarters of it, the old generation's dirty entries are written back, it is
+/// dropped, and the young generation becomes the old one. So the rows used since the last
+/// rotation stay cached while they fit in three quarters of the capacity (an operator's windows
+/// in flight, say), and what is dropped is what was not used since. Each rotation follows at
+/// least a quarter of the capacity of rows made or moved young, or drops that much, so its cost
+/// is spread over the rows. The cache never holds much more than its capacity (plus one row),
+/// as far as its estimate of each row's memory goes.
 ///
 /// Used on the store's thread only. No RocksDB type appears here: the store writes entries back.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -44,20 +49,30 @@ struct CachedValue {
   bool stored = true;
 };
 
+/// The cached entries of a map state's row.
+struct CachedMapEntries {
+  /// By serialized user key.
+  absl::flat_hash_map<std::string, CachedValue> entries;
+  /// `entries` hold the whole map (it was cleared since it was cached), so a user key they lack
+  /// is absent without asking RocksDB.
+  bool complete = false;
+  /// The map's entries were read from RocksDB into `entries` once (all of them when `complete`,
+  /// else the map was too large to cache whole).
+  bool scanned = false;
+};
+
 /// The cached entries under one (state, key group, key, namespace) prefix.
 struct CachedRow {
   /// The value of a value or list state's row.
   CachedValue value;
-  /// The cached entries of a map state's row, by serialized user key.
-  absl::flat_hash_map<std::string, CachedValue> entries;
-  /// Map state: `entries` hold the whole map (it was cleared since it was cached), so a user key
-  /// they lack is absent without asking RocksDB.
-  bool complete = false;
-  /// Map state: the map's entries were read from RocksDB into `entries` once (all of them when
-  /// `complete`, else the map was too large to cache whole).
-  bool scanned = false;
+  /// A map state's row: its cached entries (null until the map is first read or written), apart
+  /// so that the many value and list rows stay small.
+  std::unique_ptr<CachedMapEntries> map;
   /// What the row counts against the cache's capacity, in bytes.
   int64_t bytes = 0;
+
+  bool mapComplete() const { return map != nullptr && map->complete; }
+  bool mapScanned() const { return map != nullptr && map->scanned; }
 };
 
 class RocksDbStateCache {
@@ -86,9 +101,11 @@ class RocksDbStateCache {
   /// `rotate` or `clear`.
   void charge(CachedRow& row, int64_t delta);
 
-  /// Whether the young generation holds half the capacity: time to write back the old one's
-  /// dirty entries and `rotate`.
-  bool full() const { return youngBytes_ > capacityBytes_ / 2; }
+  /// Whether the cache holds more than its capacity, or the young generation more than three
+  /// quarters of it: time to write back the old generation's dirty entries and `rotate`.
+  bool full() const {
+    return youngBytes_ + oldBytes_ > capacityBytes_ || youngBytes_ > capacityBytes_ / 4 * 3;
+  }
   /// Drops the old generation and makes the young generation the old one.
   void rotate();
   /// Drops every row.
@@ -113,6 +130,8 @@ class RocksDbStateCache {
       static_cast<int64_t>(sizeof(std::string) + sizeof(CachedRow)) * 3 / 2;
   static constexpr int64_t kEntryOverhead =
       static_cast<int64_t>(sizeof(std::string) + sizeof(CachedValue)) * 3 / 2;
+  /// What a map row's entries cost beyond them (their table, empty).
+  static constexpr int64_t kMapOverhead = static_cast<int64_t>(sizeof(CachedMapEntries));
 
  private:
   // Rows inline, keys of up to 15 bytes in the string itself: a value state's row with an
@@ -125,7 +144,10 @@ class RocksDbStateCache {
       if (row.value.dirty) {
         f(std::string_view(rowKey), std::string_view(), row.value);
       }
-      for (const auto& [userKey, value] : row.entries) {
+      if (row.map == nullptr) {
+        continue;
+      }
+      for (const auto& [userKey, value] : row.map->entries) {
         if (value.dirty) {
           f(std::string_view(rowKey), std::string_view(userKey), value);
         }

@@ -52,8 +52,9 @@ TEST(RocksDbStateCacheTest, ARotationDropsTheRowsNotUsedSinceThePreviousOne) {
   ASSERT_NE(hot, nullptr);
   EXPECT_TRUE(hot->value.dirty);
   CachedRow& map = cache.insert("map");
-  map.entries["a"].dirty = true;
-  map.entries["b"];
+  map.map = std::make_unique<CachedMapEntries>();
+  map.map->entries["a"].dirty = true;
+  map.map->entries["b"];
   EXPECT_EQ(dirtyEntries(cache, /*oldOnly=*/true),
             (std::vector<std::pair<std::string, std::string>>{{"cold", ""}}));
   EXPECT_EQ(
@@ -67,22 +68,58 @@ TEST(RocksDbStateCacheTest, ARotationDropsTheRowsNotUsedSinceThePreviousOne) {
   EXPECT_TRUE(dirtyEntries(cache, /*oldOnly=*/false).empty());
 }
 
-TEST(RocksDbStateCacheTest, IsFullWhenTheYoungGenerationHoldsHalfTheCapacity) {
+TEST(RocksDbStateCacheTest, IsFullWhenTheYoungGenerationHoldsThreeQuartersOfTheCapacity) {
   const int64_t capacity = 64 << 10;
+  const int64_t rowBytes = 100 + 16 + RocksDbStateCache::kRowOverhead;
   RocksDbStateCache cache(capacity);
   int rows = 0;
   while (!cache.full()) {
     cache.charge(cache.insert("row-" + std::to_string(rows++)), 100);
   }
-  EXPECT_GT(cache.bytes(), capacity / 2);
-  EXPECT_LE(cache.bytes(), capacity / 2 + 100 + 16 + RocksDbStateCache::kRowOverhead);
+  EXPECT_GT(cache.bytes(), capacity / 4 * 3);
+  EXPECT_LE(cache.bytes(), capacity / 4 * 3 + rowBytes);
   cache.rotate();
   EXPECT_FALSE(cache.full());
-  // A second generation fills up beside the first: at most about the capacity in all.
+  // A second generation fills up beside the first until both hold the capacity.
   while (!cache.full()) {
     cache.charge(cache.insert("next-" + std::to_string(rows++)), 100);
   }
-  EXPECT_LE(cache.bytes(), capacity + 2 * (100 + 16 + RocksDbStateCache::kRowOverhead));
+  EXPECT_GT(cache.bytes(), capacity);
+  EXPECT_LE(cache.bytes(), capacity + rowBytes);
+}
+
+// The rows used since the last rotation stay cached across rotations while they fit in three
+// quarters of the capacity, although new rows keep coming: what the rotations drop is the rows
+// that were not used.
+TEST(RocksDbStateCacheTest, RowsInUseSurviveRotationsWhileTheyFitThreeQuartersOfTheCapacity) {
+  const int64_t capacity = 64 << 10;
+  const int64_t rowBytes = 100 + 16 + RocksDbStateCache::kRowOverhead;
+  const int live = static_cast<int>(capacity * 2 / 3 / rowBytes);  // two thirds of the capacity
+  RocksDbStateCache cache(capacity);
+  int rotations = 0;
+  const auto use = [&](const std::string& key) {
+    if (cache.find(key) == nullptr)
+      cache.charge(cache.insert(key), 100);
+    EXPECT_LE(cache.bytes(), capacity + rowBytes);
+    if (cache.full()) {
+      cache.rotate();
+      ++rotations;
+    }
+  };
+  int misses = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < live; ++i) {
+      const std::string key = "live-" + std::to_string(i);
+      if (round > 0 && cache.find(key) == nullptr)
+        ++misses;
+      use(key);
+    }
+    // Short-lived rows, as closed windows leave behind.
+    for (int i = 0; i < 20; ++i)
+      use("dead-" + std::to_string(round) + "-" + std::to_string(i));
+  }
+  EXPECT_GE(rotations, 2);
+  EXPECT_EQ(misses, 0);
 }
 
 }  // namespace
