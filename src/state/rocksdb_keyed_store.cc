@@ -974,13 +974,14 @@ class RocksDbKeyedStore::Impl {
     if (row.map == nullptr) {
       return absl::OkStatus();
     }
+    const StateInfo& state = states_[stateIndexOfRow(rowKey_)];
+    const std::string_view prefix = std::string_view(rowKey_).substr(2);
     rocksdb::WriteBatch batch;
     for (auto& [userKey, value] : row.map->entries) {
       if (value.dirty) {
-        writeBackKey_.assign(std::string_view(rowKey_).substr(2));
+        writeBackKey_.assign(prefix);
         writeBackKey_.append(userKey);
-        BROOK_RETURN_IF_ERROR(
-            addWriteBack(&batch, states_[stateIndexOfRow(rowKey_)], writeBackKey_, value));
+        BROOK_RETURN_IF_ERROR(addWriteBack(&batch, state, writeBackKey_, value));
       }
     }
     if (batch.Count() > 0) {

@@ -765,14 +765,14 @@ class TriggerContext {
   int64_t getCurrentProcessingTime() const { return timers_->currentProcessingTime(); }
   int64_t getCurrentWatermark() const { return timers_->currentWatermark(); }
   void registerEventTimeTimer(int64_t time) {
-    if (!(hasRegisteredTimer_ && time == registeredTimer_))
+    if (registeredTimer_ != time)
       timers_->registerEventTimeTimer(time);
   }
   void deleteEventTimeTimer(int64_t time) { timers_->deleteEventTimeTimer(time); }
   /// Ignored once the input has ended: processing time has then reached the end of time, and
   /// the remaining timers are being fired.
   void registerProcessingTimeTimer(int64_t time) {
-    if (!inputEnded_ && !(hasRegisteredTimer_ && time == registeredTimer_))
+    if (!inputEnded_ && registeredTimer_ != time)
       timers_->registerProcessingTimeTimer(time);
   }
   void deleteProcessingTimeTimer(int64_t time) { timers_->deleteProcessingTimeTimer(time); }
@@ -793,18 +793,14 @@ class TriggerContext {
   void setInputEnded() { inputEnded_ = true; }
   /// For the window operator: the current window's timer at `time` exists (in the domain of
   /// the trigger, a default one), so registering it is skipped until clearRegisteredTimer.
-  void setRegisteredTimer(int64_t time) {
-    hasRegisteredTimer_ = true;
-    registeredTimer_ = time;
-  }
-  void clearRegisteredTimer() { hasRegisteredTimer_ = false; }
+  void setRegisteredTimer(int64_t time) { registeredTimer_ = time; }
+  void clearRegisteredTimer() { registeredTimer_.reset(); }
 
  private:
   internal::InternalTimerService* timers_;
   KeyedStateStore* windowState_;
   bool inputEnded_ = false;
-  bool hasRegisteredTimer_ = false;
-  int64_t registeredTimer_ = 0;
+  std::optional<int64_t> registeredTimer_;
 };
 
 /// A trigger's view of the operator while windows merge (Trigger::onMerge), as Flink's
