@@ -19,6 +19,10 @@ function(brook_cc_library)
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
   target_link_libraries(brook_${ARG_NAME} PUBLIC ${ARG_DEPS}
     PRIVATE brook_warnings ${ARG_PRIVATE_DEPS})
+  # A library's calls to its own functions bind to them, not through the PLT to whatever a
+  # process might interpose: the compiler may inline them and calls between its files are direct.
+  target_compile_options(brook_${ARG_NAME} PRIVATE -fno-semantic-interposition)
+  target_link_options(brook_${ARG_NAME} PRIVATE -Wl,-Bsymbolic-functions)
 endfunction()
 
 # brook_cc_test(NAME name SRCS ... DEPS ...): one gtest binary, labelled unit.

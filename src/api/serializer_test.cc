@@ -449,6 +449,35 @@ TEST(DataOutputTest, SerializesSeveralRecordsBackToBack) {
   EXPECT_EQ(in.remaining(), 0u);
 }
 
+// Writing into foreign memory: what fits stays there; the write that would pass its end moves
+// everything written so far to the output's own storage, and nothing past the memory's end is
+// touched.
+TEST(DataOutputTest, WritesIntoForeignMemoryUntilItIsFull) {
+  const Point point{-3, 2.5, "a label of some length"};
+  DataOutput expected;
+  serialize(point, expected);
+
+  for (size_t capacity : {size_t{0}, size_t{1}, size_t{4}, size_t{12}, expected.size() - 1,
+                          expected.size(), expected.size() + 10}) {
+    SCOPED_TRACE("capacity " + std::to_string(capacity));
+    std::string memory(capacity + 8, '#');
+    DataOutput out;
+    out.writeInto(memory.data(), capacity);
+    serialize(point, out);
+    EXPECT_EQ(out.view(), expected.view());
+    EXPECT_EQ(out.writesInto(memory.data()), capacity >= expected.size());
+    EXPECT_EQ(memory.substr(capacity), std::string(8, '#'));
+    // Back to its own storage, and a copy owns its bytes.
+    DataOutput copy(out);
+    out.writeOwned();
+    EXPECT_EQ(out.size(), 0u);
+    serialize(std::string("own"), out);
+    EXPECT_EQ(out.view(), std::string("\x03own"));
+    EXPECT_FALSE(copy.writesInto(memory.data()));
+    EXPECT_EQ(copy.view(), expected.view());
+  }
+}
+
 TEST(JobArgsTest, ParsesKeyValuePairsEqualsAndFlags) {
   JobArgs args =
       JobArgs::parse({"--input", "a.txt", "--output=out/", "--verbose", "-p", "4", "--last"});

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -10,6 +11,7 @@
 #include "runtime/input_gate.h"
 #include "runtime/record_writer.h"
 #include "runtime/result_partition.h"
+#include "state/key_group.h"
 
 namespace brook::runtime {
 namespace {
@@ -45,6 +47,28 @@ std::vector<Decoded> drain(ResultPartition& partition) {
   return out;
 }
 
+// Serializes a std::string payload as its bare bytes, in pieces of up to five bytes with a
+// varint or a single byte now and then, so that a record in a buffer's free part runs out of room
+// in the middle of any kind of write.
+void writePayloadInPieces(const void* record, DataOutput& out) {
+  const auto& payload = *static_cast<const std::string*>(record);
+  size_t i = 0;
+  while (i < payload.size()) {
+    auto byte = static_cast<unsigned char>(payload[i]);
+    if (i % 11 == 3 && byte < 0x80) {
+      out.writeVarUint(byte);
+      ++i;
+    } else if (i % 7 == 1) {
+      out.writeRaw(payload[i]);
+      ++i;
+    } else {
+      size_t n = std::min<size_t>(5, payload.size() - i);
+      out.writeBytes(payload.data() + i, n);
+      i += n;
+    }
+  }
+}
+
 class ElementDeserializerTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
@@ -59,7 +83,11 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
   for (int i = 0; i < 200; ++i) {
     std::string payload(static_cast<size_t>(i * 7 % 97), static_cast<char>('a' + i % 26));
     int64_t ts = i % 3 == 0 ? kNoTimestamp : 1000 + i;
-    writer.emit(payload, ts);
+    // Every other record is serialized straight into the writer's buffer.
+    if (i % 2 == 0)
+      writer.emit(payload, ts);
+    else
+      writer.emitSerialized(&writePayloadInPieces, &payload, ts);
     expected.push_back(
         {ts == kNoTimestamp ? ElementKind::kRecord : ElementKind::kTimedRecord, ts, payload});
     if (i % 50 == 49) {
@@ -350,6 +378,101 @@ TEST(RecordWriterTest, KeyedRecordsGoToTheOwnerOfTheirKeyGroup) {
     }
   }
   EXPECT_EQ(nonEmpty, 1);
+}
+
+// Records serialized into the writer's buffers reach the channels their partitioner picks: every
+// channel for broadcast, the owner of the key group for keyed records, the one asked for with
+// emitTo, and the channels in turn for rebalance; each arrives whole, with its timestamp.
+TEST(RecordWriterTest, SerializedRecordsReachTheChannelsOfTheirPartitioner) {
+  constexpr int kChannels = 3;
+  auto channelContents = [](ResultPartition& partition, int channel) {
+    std::vector<std::string> records;
+    ElementDeserializer deserializer("test channel");
+    bool more = true;
+    while (more) {
+      Buffer* b = partition.subpartition(channel).poll(more);
+      if (b == nullptr)
+        break;
+      deserializer.setBuffer(b);
+      StreamElement e;
+      while (deserializer.next(e)) {
+        if (e.kind == ElementKind::kEndOfPartition)
+          continue;
+        EXPECT_EQ(e.timestamp, e.kind == ElementKind::kTimedRecord ? 77 : kNoTimestamp);
+        records.emplace_back(e.payload);
+      }
+    }
+    return records;
+  };
+  std::atomic<bool> cancelled{false};
+  const std::vector<std::string> payloads = {"", "one", std::string(40, 'x'), std::string(300, 'y'),
+                                             "five"};
+
+  for (PartitionerKind kind :
+       {PartitionerKind::kBroadcast, PartitionerKind::kRebalance, PartitionerKind::kKeyGroup}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    ResultPartition partition(kChannels, 256, 64);
+    ChannelRecordWriter::Options options;
+    options.partitioner = kind;
+    ChannelRecordWriter writer(&partition, &cancelled, options);
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      int64_t ts = i % 2 == 0 ? kNoTimestamp : 77;
+      if (kind == PartitionerKind::kKeyGroup)
+        writer.emitKeyedSerialized("key-a", &writePayloadInPieces, &payloads[i], ts);
+      else
+        writer.emitSerialized(&writePayloadInPieces, &payloads[i], ts);
+    }
+    writer.emitToSerialized(2, &writePayloadInPieces, &payloads[1], kNoTimestamp);
+    writer.endOfPartition();
+
+    std::vector<std::vector<std::string>> expected(kChannels);
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      if (kind == PartitionerKind::kBroadcast) {
+        for (auto& channel : expected)
+          channel.push_back(payloads[i]);
+      } else if (kind == PartitionerKind::kRebalance) {
+        expected[i % kChannels].push_back(payloads[i]);
+      } else {
+        int keyGroup = state::keyGroupFor("key-a", options.maxParallelism);
+        expected[static_cast<size_t>(
+                     state::operatorIndexForKeyGroup(options.maxParallelism, kChannels, keyGroup))]
+            .push_back(payloads[i]);
+      }
+    }
+    expected[2].push_back(payloads[1]);
+    for (int c = 0; c < kChannels; ++c) {
+      EXPECT_EQ(channelContents(partition, c), expected[static_cast<size_t>(c)]) << "channel " << c;
+    }
+    EXPECT_EQ(writer.recordsOut(),
+              static_cast<int64_t>(
+                  (kind == PartitionerKind::kBroadcast ? kChannels : 1) * payloads.size() + 1));
+    EXPECT_EQ(partition.pool().availableBuffers(), partition.pool().numberOfBuffers());
+  }
+}
+
+// A record whose serializer throws leaves nothing behind: the records around it arrive intact.
+TEST(RecordWriterTest, ASerializerThatThrowsLeavesNoPartialRecord) {
+  ResultPartition partition(1, 64, 32);
+  std::atomic<bool> cancelled{false};
+  ChannelRecordWriter::Options options;
+  options.partitioner = PartitionerKind::kForward;
+  ChannelRecordWriter writer(&partition, &cancelled, options);
+  auto throwing = [](const void* record, DataOutput& out) {
+    writePayloadInPieces(record, out);
+    throw SerializationError("cannot serialize");
+  };
+  const std::string before = "before", failed(50, 'f'), after = "after";
+  writer.emitSerialized(&writePayloadInPieces, &before, kNoTimestamp);
+  EXPECT_THROW(writer.emitSerialized(+throwing, &failed, kNoTimestamp), SerializationError);
+  EXPECT_THROW(writer.emitSerialized(+throwing, &after, kNoTimestamp), SerializationError);
+  writer.emitSerialized(&writePayloadInPieces, &after, 5);
+  writer.endOfPartition();
+  auto decoded = drain(partition);
+  ASSERT_EQ(decoded.size(), 3u);
+  EXPECT_EQ(decoded[0].payload, before);
+  EXPECT_EQ(decoded[1].payload, after);
+  EXPECT_EQ(decoded[1].timestamp, 5);
+  EXPECT_EQ(decoded[2].kind, ElementKind::kEndOfPartition);
 }
 
 }  // namespace

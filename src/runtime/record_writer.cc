@@ -38,33 +38,106 @@ ChannelRecordWriter::~ChannelRecordWriter() {
   }
 }
 
-void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
+[[gnu::always_inline]] inline int ChannelRecordWriter::pickChannel() {
   switch (options_.partitioner) {
     case PartitionerKind::kForward:
     case PartitionerKind::kGlobal:
-      writeRecord(0, record, timestamp);
-      return;
+      return 0;
     case PartitionerKind::kBroadcast:
-      for (int c = 0; c < numberOfChannels_; ++c)
-        writeRecord(c, record, timestamp);
-      return;
+      return -1;
     case PartitionerKind::kShuffle:
-      writeRecord(static_cast<int>(random_() % static_cast<uint32_t>(numberOfChannels_)), record,
-                  timestamp);
-      return;
+      return static_cast<int>(random_() % static_cast<uint32_t>(numberOfChannels_));
     case PartitionerKind::kRescale: {
       int c = rescaleStart_ + nextChannel_ % rescaleCount_;
       nextChannel_ = (nextChannel_ + 1) % rescaleCount_;
-      writeRecord(c, record, timestamp);
-      return;
+      return c;
     }
     default: {
       int c = nextChannel_;
       nextChannel_ = nextChannel_ + 1 == numberOfChannels_ ? 0 : nextChannel_ + 1;
-      writeRecord(c, record, timestamp);
-      return;
+      return c;
     }
   }
+}
+
+[[gnu::always_inline]] inline void ChannelRecordWriter::writeSerialized(int channel,
+                                                                        RecordSerializeFn serialize,
+                                                                        const void* record,
+                                                                        int64_t timestamp) {
+  const size_t headerSize = timestamp == kNoTimestamp ? 5 : 13;
+  Buffer* b = current_[static_cast<size_t>(channel)];
+  if (b == nullptr) [[unlikely]]
+    b = currentBuffer(channel);
+  if (b->free() < headerSize) [[unlikely]] {
+    serialized_.writeOwned();
+    serialize(record, serialized_);
+    writeRecord(channel, serialized_.view(), timestamp);
+    return;
+  }
+  char* out = b->data + b->size;
+  char* payload = out + headerSize;
+  serialized_.writeInto(payload, b->free() - headerSize);
+  serialize(record, serialized_);
+  if (!serialized_.writesInto(payload)) {
+    // It did not fit: the bytes moved to the output's own storage.
+    writeRecord(channel, serialized_.view(), timestamp);
+    return;
+  }
+  auto length = static_cast<uint32_t>(serialized_.size());
+  if (timestamp == kNoTimestamp) {
+    out[0] = static_cast<char>(ElementKind::kRecord);
+    std::memcpy(out + 1, &length, 4);
+  } else {
+    out[0] = static_cast<char>(ElementKind::kTimedRecord);
+    std::memcpy(out + 1, &timestamp, 8);
+    std::memcpy(out + 9, &length, 4);
+  }
+  b->size += static_cast<uint32_t>(headerSize + length);
+  ++recordsOut_;
+  if (options_.flushAlways || b->free() == 0)
+    finishBuffer(channel);
+}
+
+void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
+  int channel = pickChannel();
+  if (channel >= 0) {
+    writeRecord(channel, record, timestamp);
+    return;
+  }
+  for (int c = 0; c < numberOfChannels_; ++c)
+    writeRecord(c, record, timestamp);
+}
+
+void ChannelRecordWriter::emitSerialized(RecordSerializeFn serialize,
+                                         const void* record,
+                                         int64_t timestamp) {
+  int channel = pickChannel();
+  if (channel >= 0) {
+    writeSerialized(channel, serialize, record, timestamp);
+    return;
+  }
+  // Broadcast: serialized once, copied to every channel.
+  serialized_.writeOwned();
+  serialize(record, serialized_);
+  for (int c = 0; c < numberOfChannels_; ++c)
+    writeRecord(c, serialized_.view(), timestamp);
+}
+
+void ChannelRecordWriter::emitKeyedSerialized(std::string_view serializedKey,
+                                              RecordSerializeFn serialize,
+                                              const void* record,
+                                              int64_t timestamp) {
+  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
+  writeSerialized(
+      state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup),
+      serialize, record, timestamp);
+}
+
+void ChannelRecordWriter::emitToSerialized(int channel,
+                                           RecordSerializeFn serialize,
+                                           const void* record,
+                                           int64_t timestamp) {
+  writeSerialized(channel, serialize, record, timestamp);
 }
 
 void ChannelRecordWriter::emitKeyed(std::string_view serializedKey,
@@ -116,25 +189,31 @@ void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int6
     finishBuffer(channel);
 }
 
+Buffer* ChannelRecordWriter::currentBuffer(int channel) {
+  auto& cur = current_[static_cast<size_t>(channel)];
+  if (cur != nullptr)
+    return cur;
+  cur = partition_->pool().tryRequest();
+  if (cur == nullptr) {
+    // Every buffer is in flight: the consumers are slower than this producer.
+    auto start = std::chrono::steady_clock::now();
+    cur = partition_->pool().request(*cancelled_);
+    if (backPressuredNanos_ != nullptr) {
+      backPressuredNanos_->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - start)
+                                         .count(),
+                                     std::memory_order_relaxed);
+    }
+    if (cur == nullptr)
+      throw TaskCancelledError{};
+  }
+  return cur;
+}
+
 void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
   auto& cur = current_[static_cast<size_t>(channel)];
   while (n > 0) {
-    if (cur == nullptr) {
-      cur = partition_->pool().tryRequest();
-      if (cur == nullptr) {
-        // Every buffer is in flight: the consumers are slower than this producer.
-        auto start = std::chrono::steady_clock::now();
-        cur = partition_->pool().request(*cancelled_);
-        if (backPressuredNanos_ != nullptr) {
-          backPressuredNanos_->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                             std::chrono::steady_clock::now() - start)
-                                             .count(),
-                                         std::memory_order_relaxed);
-        }
-        if (cur == nullptr)
-          throw TaskCancelledError{};
-      }
-    }
+    currentBuffer(channel);
     size_t take = std::min<size_t>(n, cur->free());
     std::memcpy(cur->data + cur->size, data, take);
     cur->size += static_cast<uint32_t>(take);

@@ -45,6 +45,15 @@ class ChannelRecordWriter final : public RecordWriter {
                  std::string_view record,
                  int64_t timestamp) override;
   void emitTo(int channel, std::string_view record, int64_t timestamp) override;
+  void emitSerialized(RecordSerializeFn serialize, const void* record, int64_t timestamp) override;
+  void emitKeyedSerialized(std::string_view serializedKey,
+                           RecordSerializeFn serialize,
+                           const void* record,
+                           int64_t timestamp) override;
+  void emitToSerialized(int channel,
+                        RecordSerializeFn serialize,
+                        const void* record,
+                        int64_t timestamp) override;
   void broadcastWatermark(int64_t watermark) override;
   void broadcastWatermarkStatus(bool idle) override;
   int numberOfChannels() const override { return numberOfChannels_; }
@@ -87,8 +96,21 @@ class ChannelRecordWriter final : public RecordWriter {
   }
 
  private:
+  // The channel the edge's partitioner picks for the next record; -1 for all of them
+  // (broadcast). Inline, in record_writer.cc: one switch per record.
+  inline int pickChannel();
   void writeRecord(int channel, std::string_view record, int64_t timestamp);
+  // Serializes a record into the current buffer of `channel` behind room for its header and
+  // completes the element there; a record that does not fit is written across buffers.
+  // Inline, in record_writer.cc: the record's serializer is the only call on the common path.
+  inline void writeSerialized(int channel,
+                              RecordSerializeFn serialize,
+                              const void* record,
+                              int64_t timestamp);
   void write(int channel, const char* data, size_t n);
+  // The current buffer of `channel`, requested from the pool (waiting for one if none is free)
+  // if it has none.
+  Buffer* currentBuffer(int channel);
   void finishBuffer(int channel);
 
   ResultPartition* partition_;
@@ -102,6 +124,8 @@ class ChannelRecordWriter final : public RecordWriter {
   int rescaleCount_ = 1;
   std::minstd_rand random_;
   int64_t recordsOut_ = 0;
+  // Where emit*Serialized() serialize: into a buffer's free part, or its own storage.
+  DataOutput serialized_;
 };
 
 }  // namespace brook::runtime

@@ -18,7 +18,7 @@
 
 /// Bumped whenever the layout of the API's types changes incompatibly; a job built against
 /// another version is refused when loaded.
-#define BROOK_ABI_VERSION 2
+#define BROOK_ABI_VERSION 3
 
 namespace brook {
 

@@ -108,6 +108,15 @@ class DiscardingOutput final : public Output<T> {
   void emitWatermark(int64_t) override {}
 };
 
+/// Serializes the record at `record`, of the type the function was instantiated for, into `out`.
+using RecordSerializeFn = void (*)(const void* record, DataOutput& out);
+
+/// The RecordSerializeFn of records of type `T`.
+template <typename T>
+void serializeRecord(const void* record, DataOutput& out) {
+  brook::serialize(*static_cast<const T*>(record), out);
+}
+
 /// The runtime's writer for one outgoing network edge of one subtask. The runtime implements
 /// it: it picks channels by the edge's partitioner, serializes into buffers and applies
 /// backpressure by blocking for free buffers.
@@ -122,6 +131,19 @@ class RecordWriter {
                          int64_t timestamp) = 0;
   /// Sends a record to one channel chosen by a custom partitioner.
   virtual void emitTo(int channel, std::string_view record, int64_t timestamp) = 0;
+  /// emit(), emitKeyed() and emitTo() of a record that `serialize` writes: the writer has it
+  /// serialize the record straight into the buffer that sends it, without a copy.
+  virtual void emitSerialized(RecordSerializeFn serialize,
+                              const void* record,
+                              int64_t timestamp) = 0;
+  virtual void emitKeyedSerialized(std::string_view serializedKey,
+                                   RecordSerializeFn serialize,
+                                   const void* record,
+                                   int64_t timestamp) = 0;
+  virtual void emitToSerialized(int channel,
+                                RecordSerializeFn serialize,
+                                const void* record,
+                                int64_t timestamp) = 0;
   virtual void broadcastWatermark(int64_t watermark) = 0;
   /// Sends the watermark status (idle or active) on every channel.
   virtual void broadcastWatermarkStatus(bool idle) { (void)idle; }
@@ -136,16 +158,13 @@ class NetworkOutput : public Output<T> {
  public:
   explicit NetworkOutput(RecordWriter* writer) : writer_(writer) {}
   void push(T&& record, int64_t timestamp) override {
-    buffer_.clear();
-    brook::serialize(record, buffer_);
-    writer_->emit(buffer_.view(), timestamp);
+    writer_->emitSerialized(&serializeRecord<T>, &record, timestamp);
   }
   void emitWatermark(int64_t watermark) override { writer_->broadcastWatermark(watermark); }
   void emitWatermarkStatus(bool idle) override { writer_->broadcastWatermarkStatus(idle); }
 
  protected:
   RecordWriter* writer_;
-  DataOutput buffer_;
 };
 
 /// Serializes records and their keys; the runtime routes by the key's key group.
@@ -157,9 +176,7 @@ class KeyedNetworkOutput final : public NetworkOutput<T> {
   void push(T&& record, int64_t timestamp) override {
     keyBuffer_.clear();
     brook::serialize(selector_(std::as_const(record)), keyBuffer_);
-    this->buffer_.clear();
-    brook::serialize(record, this->buffer_);
-    this->writer_->emitKeyed(keyBuffer_.view(), this->buffer_.view(), timestamp);
+    this->writer_->emitKeyedSerialized(keyBuffer_.view(), &serializeRecord<T>, &record, timestamp);
   }
 
  private:
@@ -221,9 +238,7 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
   void send(const T& record, int64_t timestamp) {
     keyBuffer_.clear();
     brook::serialize(selector_(record), keyBuffer_);
-    this->buffer_.clear();
-    brook::serialize(record, this->buffer_);
-    this->writer_->emitKeyed(keyBuffer_.view(), this->buffer_.view(), timestamp);
+    this->writer_->emitKeyedSerialized(keyBuffer_.view(), &serializeRecord<T>, &record, timestamp);
   }
   void sendHeld() {
     for (const auto& [key, value] : held_)
@@ -254,9 +269,7 @@ class CustomNetworkOutput final : public NetworkOutput<T> {
       throw std::out_of_range("custom partitioner returned channel " + std::to_string(channel) +
                               " of " + std::to_string(n));
     }
-    this->buffer_.clear();
-    brook::serialize(record, this->buffer_);
-    this->writer_->emitTo(channel, this->buffer_.view(), timestamp);
+    this->writer_->emitToSerialized(channel, &serializeRecord<T>, &record, timestamp);
   }
 
  private:

@@ -11,6 +11,7 @@
 /// The encoding is little-endian and stable across processes and releases of the same ABI
 /// version; key groups are computed from it, so it must never change silently.
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -37,20 +38,53 @@ class SerializationError : public std::runtime_error {
 };
 
 /// A growable byte sink, reused across records so that steady-state serialization does not
-/// allocate.
+/// allocate. It can also write into memory it does not own (`writeInto`), such as the free part of
+/// a network buffer, so that a record is serialized where it is sent from; once a write would pass
+/// the end of that memory, the bytes move to the output's own storage and writing goes on there.
 class DataOutput {
  public:
-  DataOutput() { buf_.reserve(256); }
+  DataOutput() : owned_(256, '\0'), data_(owned_.data()), capacity_(owned_.size()) {}
+  DataOutput(const DataOutput& other)
+      : owned_(std::max<size_t>(other.size_, 256), '\0'),
+        data_(owned_.data()),
+        size_(other.size_),
+        capacity_(owned_.size()) {
+    std::memcpy(data_, other.data_, size_);
+  }
+  DataOutput& operator=(const DataOutput& other) {
+    if (this != &other) {
+      clear();
+      writeOwned();
+      writeBytes(other.data_, other.size_);
+    }
+    return *this;
+  }
+  ~DataOutput() = default;
 
   void clear() { size_ = 0; }
-  const char* data() const { return buf_.data(); }
+  const char* data() const { return data_; }
   size_t size() const { return size_; }
-  std::string_view view() const { return {buf_.data(), size_}; }
+  std::string_view view() const { return {data_, size_}; }
+
+  /// Empties the output and has it write into the `capacity` bytes at `memory` until they are
+  /// full. `writesInto(memory)` tells afterwards whether everything written is still there.
+  void writeInto(char* memory, size_t capacity) {
+    data_ = memory;
+    capacity_ = capacity;
+    size_ = 0;
+  }
+  bool writesInto(const char* memory) const { return data_ == memory; }
+  /// Empties the output and has it write into its own storage again.
+  void writeOwned() {
+    data_ = owned_.data();
+    capacity_ = owned_.size();
+    size_ = 0;
+  }
 
   void writeBytes(const void* src, size_t n) {
-    if (size_ + n > buf_.size()) [[unlikely]]
+    if (size_ + n > capacity_) [[unlikely]]
       grow(size_ + n);
-    std::memcpy(buf_.data() + size_, src, n);
+    std::memcpy(data_ + size_, src, n);
     size_ += n;
   }
 
@@ -60,22 +94,36 @@ class DataOutput {
 
   /// Writes an unsigned LEB128 varint.
   void writeVarUint(uint64_t v) {
-    char tmp[10];
-    int n = 0;
+    if (size_ + 10 > capacity_) [[unlikely]]
+      grow(size_ + 10);
+    char* p = data_ + size_;
     while (v >= 0x80) {
-      tmp[n++] = static_cast<char>((v & 0x7f) | 0x80);
+      *p++ = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
     }
-    tmp[n++] = static_cast<char>(v);
-    writeBytes(tmp, n);
+    *p++ = static_cast<char>(v);
+    size_ = static_cast<size_t>(p - data_);
   }
 
  private:
   // Out of line, so that writes stay small enough to inline (a fixed-size write is then a store).
-  [[gnu::noinline]] void grow(size_t need) { buf_.resize(std::max(need, buf_.size() * 2)); }
+  [[gnu::noinline]] void grow(size_t need) {
+    if (data_ != owned_.data()) {
+      // Writing into foreign memory: carry what is there over into the own storage.
+      if (owned_.size() < need)
+        owned_.resize(std::max(need, owned_.size() * 2));
+      std::memcpy(owned_.data(), data_, size_);
+    } else {
+      owned_.resize(std::max(need, owned_.size() * 2));
+    }
+    data_ = owned_.data();
+    capacity_ = owned_.size();
+  }
 
-  std::string buf_;
+  std::string owned_;
+  char* data_;
   size_t size_ = 0;
+  size_t capacity_;
 };
 
 /// A bounds-checked cursor over serialized bytes. Reading past the end throws
