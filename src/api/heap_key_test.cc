@@ -64,22 +64,25 @@ TEST(HeapKeyTest, AMapFindsItsKeysByView) {
   EXPECT_EQ(map.find(absl::string_view("absent")), map.end());
 }
 
-// A table looks keys up with a hash it combines from the hashes of the current key and
-// namespace; the map rehashes stored keys from their bytes. Both must agree, for keys whose
-// length prefix takes one varint byte or more, with and without a namespace.
+// A table looks keys up with a hash it combines from the current key's hash (murmurKeyHash of
+// the serialized key, which the backend computed for its key group) and the namespace's; the
+// map rehashes stored keys from their bytes. Both must agree, for keys whose length prefix
+// takes one varint byte or more, with and without a namespace.
 TEST(HeapKeyHashTest, TheHashOfAKeyIsTheCombinationOfItsPartsHashes) {
   for (size_t keyBytes :
        {size_t{0}, size_t{8}, size_t{16}, size_t{127}, size_t{128}, size_t{300}}) {
     for (std::string ns : {std::string(), std::string(16, 'w'), std::string(40, 'n')}) {
       SCOPED_TRACE(std::to_string(keyBytes) + " key bytes, " + std::to_string(ns.size()) +
                    " namespace bytes");
+      std::string key;
+      for (size_t i = 0; i < keyBytes; ++i)
+        key.push_back(static_cast<char>(i * 7));
       DataOutput prefix;
       prefix.writeVarUint(keyBytes);
-      for (size_t i = 0; i < keyBytes; ++i)
-        prefix.writeRaw(static_cast<uint8_t>(i * 7));
+      prefix.writeBytes(key.data(), key.size());
       const std::string composite = std::string(prefix.view()) + ns;
       const size_t combined =
-          combineHeapKeyHashes(heapKeyPartHash(absl::string_view(prefix.data(), prefix.size())),
+          combineHeapKeyHashes(murmurKeyHash(key.data(), key.size()),
                                heapKeyPartHash(absl::string_view(ns.data(), ns.size())));
       EXPECT_EQ(HeapKeyHash{}(absl::string_view(composite.data(), composite.size())), combined);
       EXPECT_EQ(HeapKeyHash{}(HeapKey(composite)), combined);

@@ -19,6 +19,10 @@ ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
       current_(static_cast<size_t>(numberOfChannels_), nullptr),
       random_(static_cast<uint32_t>(options.subtaskIndex) + 1) {
   nextChannel_ = options_.subtaskIndex % numberOfChannels_;
+  if (numberOfChannels_ == 1 || options_.partitioner == PartitionerKind::kForward ||
+      options_.partitioner == PartitionerKind::kGlobal) {
+    fixedChannel_ = 0;
+  }
   // Rescale: each producer feeds a contiguous share of the consumers (or shares one).
   int p = options_.producerParallelism;
   int n = numberOfChannels_;
@@ -39,6 +43,8 @@ ChannelRecordWriter::~ChannelRecordWriter() {
 }
 
 [[gnu::always_inline]] inline int ChannelRecordWriter::pickChannel() {
+  if (fixedChannel_ >= 0)
+    return fixedChannel_;
   switch (options_.partitioner) {
     case PartitionerKind::kForward:
     case PartitionerKind::kGlobal:

@@ -119,6 +119,9 @@ class ChannelRecordWriter final : public RecordWriter {
   Options options_;
   int numberOfChannels_;
   std::vector<Buffer*> current_;
+  // The channel of every record when the partitioner has no choice (forward, global, or one
+  // channel); -1 otherwise.
+  int fixedChannel_ = -1;
   int nextChannel_ = 0;
   int rescaleStart_ = 0;
   int rescaleCount_ = 1;

@@ -11,10 +11,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include <brook/internal/key_hash.h>
+
 namespace brook::state {
 
 /// The 64-bit hash of a key's serialized bytes.
-uint64_t hashKeyBytes(std::string_view bytes);
+inline uint64_t hashKeyBytes(std::string_view bytes) {
+  return brook::internal::murmurKeyHash(bytes.data(), bytes.size());
+}
 
 inline int keyGroupForHash(uint64_t hash, int maxParallelism) {
   return static_cast<int>(hash % static_cast<uint64_t>(maxParallelism));

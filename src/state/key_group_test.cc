@@ -78,6 +78,80 @@ TEST(HashKeyBytesTest, HashesBytesNotCStrings) {
   EXPECT_NE(hashKeyBytes(std::string_view("\0", 1)), hashKeyBytes(""));
 }
 
+// MurmurHash3_x64_128's first half as the reference composes it, byte by byte.
+uint64_t referenceMurmur(std::string_view bytes) {
+  auto rotl = [](uint64_t x, int r) {
+    return (x << r) | (x >> (64 - r));
+  };
+  auto fmix = [](uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+  };
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const size_t len = bytes.size();
+  const uint64_t c1 = 0x87c37b91114253d5ULL;
+  const uint64_t c2 = 0x4cf5ad432745937fULL;
+  uint64_t h1 = 0;
+  uint64_t h2 = 0;
+  auto word = [&](size_t at, size_t n) {
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; ++i)
+      k |= uint64_t{data[at + i]} << (8 * i);
+    return k;
+  };
+  size_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    uint64_t k1 = word(i, 8) * c1;
+    k1 = rotl(k1, 31) * c2;
+    h1 ^= k1;
+    h1 = rotl(h1, 27) + h2;
+    h1 = h1 * 5 + 0x52dce729;
+    uint64_t k2 = word(i + 8, 8) * c2;
+    k2 = rotl(k2, 33) * c1;
+    h2 ^= k2;
+    h2 = rotl(h2, 31) + h1;
+    h2 = h2 * 5 + 0x38495ab5;
+  }
+  const size_t rest = len - i;
+  if (rest > 8) {
+    uint64_t k2 = word(i + 8, rest - 8) * c2;
+    h2 ^= rotl(k2, 33) * c1;
+  }
+  if (rest > 0) {
+    uint64_t k1 = word(i, std::min<size_t>(rest, 8)) * c1;
+    h1 ^= rotl(k1, 31) * c2;
+  }
+  h1 ^= len;
+  h2 ^= len;
+  h1 += h2;
+  h2 += h1;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  return h1 + h2;
+}
+
+// The word-loading implementation gives the reference's hash for every length (every tail
+// length several times over), bytes of all values, and keys at any alignment.
+TEST(HashKeyBytesTest, MatchesTheByteWiseReferenceForEveryLength) {
+  std::string buffer;
+  uint64_t state = 0x1234567;
+  for (int i = 0; i < 80; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    buffer.push_back(static_cast<char>(state >> 56));
+  }
+  for (size_t offset : {0, 1, 3, 7}) {
+    for (size_t len = 0; len + offset <= buffer.size(); ++len) {
+      std::string_view bytes(buffer.data() + offset, len);
+      ASSERT_EQ(hashKeyBytes(bytes), referenceMurmur(bytes))
+          << "length " << len << " at offset " << offset;
+    }
+  }
+}
+
 TEST(KeyGroupTest, KeyGroupIsHashModuloMaxParallelism) {
   const uint64_t fox = 0xe34bbc7bbc071b6cULL;
   EXPECT_EQ(keyGroupForHash(fox, 128), 0x6c);

@@ -39,11 +39,12 @@ AbstractKeyedStateBackend::AbstractKeyedStateBackend(const KeyedStateBackendOpti
       clock_(options.clock) {}
 
 void AbstractKeyedStateBackend::setCurrentKey(std::string_view serializedKey) {
-  const int keyGroup = keyGroupFor(serializedKey, maxParallelism());
+  const uint64_t hash = hashKeyBytes(serializedKey);
+  const int keyGroup = keyGroupForHash(hash, maxParallelism());
   if (!range_.contains(keyGroup)) [[unlikely]] {
     failKeyGroup(keyGroup);
   }
-  setKey(serializedKey, keyGroup);
+  setKey(serializedKey, keyGroup, hash);
 }
 
 void AbstractKeyedStateBackend::failKeyGroup(int keyGroup) const {

@@ -84,8 +84,10 @@ inline size_t combineHeapKeyHashes(size_t keyHash, size_t namespaceHash) {
 }
 
 /// The hash of heap tables' map keys (varint length + serialized key, then namespace): the
-/// combination of the parts' hashes, so that a table hashes a key once per current key and a
-/// namespace once per current namespace (a window's elements of many keys share it).
+/// combination of the parts' hashes, so that a table hashes a namespace once per current
+/// namespace (a window's elements of many keys share it) and takes the key's from the backend:
+/// murmurKeyHash, which the key's group came from. (Its low bits are the key group's, alike for
+/// all keys of one map: the combination mixes every bit into the map's hash.)
 struct HeapKeyHash {
   using is_transparent = void;
   size_t operator()(absl::string_view composite) const {
@@ -98,7 +100,7 @@ struct HeapKeyHash {
         break;
     }
     const size_t keyEnd = length > composite.size() - i ? composite.size() : i + length;
-    return combineHeapKeyHashes(heapKeyPartHash(composite.substr(0, keyEnd)),
+    return combineHeapKeyHashes(murmurKeyHash(composite.data() + i, keyEnd - i),
                                 heapKeyPartHash(composite.substr(keyEnd)));
   }
 };
@@ -292,18 +294,14 @@ class HeapTable : public KeyedStateTable {
     }
     return composite_.view();
   }
-  /// HeapKeyHash of compositeKey(), from the hashes of the current key and namespace, each
-  /// computed once while it stays current.
+  /// HeapKeyHash of compositeKey(), from the hashes of the current key (the backend's) and
+  /// namespace (computed once while it stays current).
   size_t compositeHash() {
-    if (hashedKeyVersion_ != backend_->keyVersion()) {
-      keyHash_ = heapKeyPartHash(asAbsl(backend_->currentKeyPrefix()));
-      hashedKeyVersion_ = backend_->keyVersion();
-    }
     if (hashedNamespaceVersion_ != namespaceVersion_) {
       namespaceHash_ = heapKeyPartHash(asAbsl(namespace_));
       hashedNamespaceVersion_ = namespaceVersion_;
     }
-    return combineHeapKeyHashes(keyHash_, namespaceHash_);
+    return combineHeapKeyHashes(backend_->currentKeyHash(), namespaceHash_);
   }
   /// The current (key, namespace)'s entry in `map`, or null; remembers its slot.
   V* lookup(Map& map) {
@@ -368,10 +366,8 @@ class HeapTable : public KeyedStateTable {
   DataOutput composite_;
   uint64_t composedKeyVersion_ = UINT64_MAX;
   uint64_t composedNamespaceVersion_ = UINT64_MAX;
-  // The hashes of the current key and namespace, and the versions they were computed from.
-  size_t keyHash_ = 0;
+  // The hash of the current namespace, and the version it was computed from.
   size_t namespaceHash_ = 0;
-  uint64_t hashedKeyVersion_ = UINT64_MAX;
   uint64_t hashedNamespaceVersion_ = UINT64_MAX;
   // The last looked-up slot and its map (null: none), and the versions of the key and
   // namespace it was looked up for; see the class comment.

@@ -15,7 +15,9 @@
 ///     type TtlValue<T>) when the descriptor enables a time-to-live.
 /// A user call is one virtual call into a facade; everything under it is inlined.
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -29,6 +31,7 @@
 #include <absl/strings/string_view.h>
 
 #include <brook/functions.h>
+#include <brook/internal/key_hash.h>
 #include <brook/serializer.h>
 
 namespace brook {
@@ -312,13 +315,15 @@ class KeyedStateBackend {
   uint64_t keyVersion() const { return keyVersion_; }
   /// The serialized current key.
   std::string_view currentKey() const {
-    return std::string_view(keyPrefix_).substr(keyPrefix_.size() - keySize_);
+    return {keyPrefix_.data() + keyPrefixSize_ - keySize_, keySize_};
   }
   int currentKeyGroup() const { return keyGroup_; }
   /// The current key group's index among the groups this backend owns.
   size_t currentKeyGroupIndex() const { return static_cast<size_t>(keyGroup_ - firstKeyGroup_); }
   /// The current key as heap tables key their maps: varint length + serialized key.
-  std::string_view currentKeyPrefix() const { return keyPrefix_; }
+  std::string_view currentKeyPrefix() const { return {keyPrefix_.data(), keyPrefixSize_}; }
+  /// murmurKeyHash of the serialized current key (the hash its key group comes from).
+  uint64_t currentKeyHash() const { return keyHash_; }
 
   const std::string& operatorDescription() const { return operatorDescription_; }
   int maxParallelism() const { return maxParallelism_; }
@@ -353,20 +358,29 @@ class KeyedStateBackend {
   KeyedStateTable* findTable(std::string_view name) const;
 
  protected:
-  /// Sets the current key and its key group (which the subclass computed and checked).
-  void setKey(std::string_view serializedKey, int keyGroup) {
-    keyPrefix_.clear();
-    uint64_t n = serializedKey.size();
+  /// Sets the current key, its hash (murmurKeyHash of `serializedKey`) and its key group
+  /// (which the subclass computed from the hash and checked).
+  void setKey(std::string_view serializedKey, int keyGroup, uint64_t keyHash) {
+    const size_t size = serializedKey.size();
+    if (size + 10 > keyPrefix_.size()) [[unlikely]]
+      keyPrefix_.resize(std::max(size + 10, 2 * keyPrefix_.size()));
+    char* out = keyPrefix_.data();
+    uint64_t n = size;
     while (n >= 0x80) {
-      keyPrefix_.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      *out++ = static_cast<char>((n & 0x7f) | 0x80);
       n >>= 7;
     }
-    keyPrefix_.push_back(static_cast<char>(n));
-    keyPrefix_.append(serializedKey.data(), serializedKey.size());
-    keySize_ = serializedKey.size();
+    *out++ = static_cast<char>(n);
+    std::memcpy(out, serializedKey.data(), size);
+    keyPrefixSize_ = static_cast<size_t>(out - keyPrefix_.data()) + size;
+    keySize_ = size;
+    keyHash_ = keyHash;
     keyGroup_ = keyGroup;
     hasKey_ = true;
     ++keyVersion_;
+  }
+  void setKey(std::string_view serializedKey, int keyGroup) {
+    setKey(serializedKey, keyGroup, murmurKeyHash(serializedKey.data(), serializedKey.size()));
   }
 
   /// Called when a state is registered; the subclass hands it restored entries it holds.
@@ -400,8 +414,10 @@ class KeyedStateBackend {
 
   bool hasKey_ = false;
   uint64_t keyVersion_ = 0;
-  std::string keyPrefix_;
+  std::string keyPrefix_ = std::string(64, '\0');  ///< its first keyPrefixSize_ bytes
+  size_t keyPrefixSize_ = 0;
   size_t keySize_ = 0;
+  uint64_t keyHash_ = 0;
   int keyGroup_ = 0;
 
   std::vector<std::unique_ptr<Registration>> registrations_;
