@@ -7,6 +7,23 @@
 
 namespace brook::runtime {
 
+namespace {
+
+// Writes a record element's header at `out`: its kind, the timestamp if it has one, and the
+// payload's length (5 or 13 bytes).
+inline void writeElementHeader(char* out, int64_t timestamp, uint32_t length) {
+  if (timestamp == kNoTimestamp) {
+    out[0] = static_cast<char>(ElementKind::kRecord);
+    std::memcpy(out + 1, &length, 4);
+  } else {
+    out[0] = static_cast<char>(ElementKind::kTimedRecord);
+    std::memcpy(out + 1, &timestamp, 8);
+    std::memcpy(out + 9, &length, 4);
+  }
+}
+
+}  // namespace
+
 ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
                                          const std::atomic<bool>* cancelled,
                                          Options options,
@@ -42,13 +59,16 @@ ChannelRecordWriter::~ChannelRecordWriter() {
   }
 }
 
+int ChannelRecordWriter::keyedChannel(std::string_view serializedKey) const {
+  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
+  return state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup);
+}
+
 [[gnu::always_inline]] inline int ChannelRecordWriter::pickChannel() {
   if (fixedChannel_ >= 0)
     return fixedChannel_;
+  // Forward and global have their fixed channel.
   switch (options_.partitioner) {
-    case PartitionerKind::kForward:
-    case PartitionerKind::kGlobal:
-      return 0;
     case PartitionerKind::kBroadcast:
       return -1;
     case PartitionerKind::kShuffle:
@@ -90,14 +110,7 @@ ChannelRecordWriter::~ChannelRecordWriter() {
     return;
   }
   auto length = static_cast<uint32_t>(serialized_.size());
-  if (timestamp == kNoTimestamp) {
-    out[0] = static_cast<char>(ElementKind::kRecord);
-    std::memcpy(out + 1, &length, 4);
-  } else {
-    out[0] = static_cast<char>(ElementKind::kTimedRecord);
-    std::memcpy(out + 1, &timestamp, 8);
-    std::memcpy(out + 9, &length, 4);
-  }
+  writeElementHeader(out, timestamp, length);
   b->size += static_cast<uint32_t>(headerSize + length);
   ++recordsOut_;
   if (options_.flushAlways || b->free() == 0)
@@ -133,10 +146,7 @@ void ChannelRecordWriter::emitKeyedSerialized(std::string_view serializedKey,
                                               RecordSerializeFn serialize,
                                               const void* record,
                                               int64_t timestamp) {
-  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
-  writeSerialized(
-      state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup),
-      serialize, record, timestamp);
+  writeSerialized(keyedChannel(serializedKey), serialize, record, timestamp);
 }
 
 void ChannelRecordWriter::emitToSerialized(int channel,
@@ -149,9 +159,7 @@ void ChannelRecordWriter::emitToSerialized(int channel,
 void ChannelRecordWriter::emitKeyed(std::string_view serializedKey,
                                     std::string_view record,
                                     int64_t timestamp) {
-  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
-  writeRecord(state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup),
-              record, timestamp);
+  writeRecord(keyedChannel(serializedKey), record, timestamp);
 }
 
 void ChannelRecordWriter::emitTo(int channel, std::string_view record, int64_t timestamp) {
@@ -167,26 +175,12 @@ void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int6
     // in place: staged on the stack and copied, its bytes would be read back across the
     // separate stores that wrote them, which stalls store-to-load forwarding.
     char* out = b->data + b->size;
-    if (timestamp == kNoTimestamp) {
-      out[0] = static_cast<char>(ElementKind::kRecord);
-      std::memcpy(out + 1, &length, 4);
-    } else {
-      out[0] = static_cast<char>(ElementKind::kTimedRecord);
-      std::memcpy(out + 1, &timestamp, 8);
-      std::memcpy(out + 9, &length, 4);
-    }
+    writeElementHeader(out, timestamp, length);
     std::memcpy(out + headerSize, record.data(), record.size());
     b->size += static_cast<uint32_t>(headerSize + record.size());
   } else {
     char header[13];
-    if (timestamp == kNoTimestamp) {
-      header[0] = static_cast<char>(ElementKind::kRecord);
-      std::memcpy(header + 1, &length, 4);
-    } else {
-      header[0] = static_cast<char>(ElementKind::kTimedRecord);
-      std::memcpy(header + 1, &timestamp, 8);
-      std::memcpy(header + 9, &length, 4);
-    }
+    writeElementHeader(header, timestamp, length);
     write(channel, header, headerSize);
     write(channel, record.data(), record.size());
   }

@@ -99,6 +99,8 @@ class ChannelRecordWriter final : public RecordWriter {
   // The channel the edge's partitioner picks for the next record; -1 for all of them
   // (broadcast). Inline, in record_writer.cc: one switch per record.
   inline int pickChannel();
+  // The channel that owns the key group of `serializedKey`.
+  int keyedChannel(std::string_view serializedKey) const;
   void writeRecord(int channel, std::string_view record, int64_t timestamp);
   // Serializes a record into the current buffer of `channel` behind room for its header and
   // completes the element there; a record that does not fit is written across buffers.
