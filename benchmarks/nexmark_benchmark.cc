@@ -23,11 +23,11 @@
 // N / wall, events/s per core is N / CPU seconds. A run that exceeds --timeout is killed (its
 // process group) and reported as such; the other runs go on.
 //
-// --verify runs each deterministic query once more (parallelism 2, heap) with --output and
-// compares its final rows with the baseline's (for q4, the last line per category; the others
-// write final rows only), sorted. --quick is a smoke test: 200,000 events at tps 10,000 (20 s
-// of event time, so that windows close), heap only, --verify, and BENCHMARKS.md left alone
-// unless --markdown is given.
+// --verify runs each deterministic query once more per state backend (parallelism 2) with
+// --output and compares its final rows with the baseline's (for q4, the last line per category; the
+// others write final rows only), sorted. --quick is a smoke test: 200,000 events at tps 10,000 (20
+// s of event time, so that windows close), heap only, --verify, and BENCHMARKS.md left alone unless
+// --markdown is given.
 //
 // The results are printed and written to the "## Nexmark" section of BENCHMARKS.md.
 
@@ -574,11 +574,23 @@ class Benchmark {
 
   // Runs `query` at parallelism 2 on the heap with --output and compares its final rows with
   // the baseline's in a child process; returns "matches (N rows)" or what differs.
+  // Verifies the query's rows on each backend of the runs: "matches (N rows)" for one backend,
+  // else "heap: ...; rocksdb: ...".
   std::string verify(const std::string& query) {
+    const std::vector<std::string> backends = splitList(options_.backends);
+    if (backends.size() == 1)
+      return verify(query, backends.front());
+    std::string text;
+    for (const std::string& backend : backends)
+      text += (text.empty() ? "" : "; ") + backend + ": " + verify(query, backend);
+    return text;
+  }
+
+  std::string verify(const std::string& query, const std::string& backend) {
     Run run;
     run.parallelism = 2;
-    run.backend = "heap";
-    const fs::path output = work_ / (query + "-rows");
+    run.backend = backend;
+    const fs::path output = work_ / (query + "-" + backend + "-rows");
     runEngine(run, query, output);
     if (!run.ok())
       return "the run with --output " + run.error;
@@ -586,8 +598,8 @@ class Benchmark {
                                      query, "--rows",  output.string()};
     for (auto& a : configArgs())
       argv.push_back(a);
-    const fs::path out = work_ / ("verify-" + query + ".out");
-    const fs::path err = work_ / ("verify-" + query + ".err");
+    const fs::path out = work_ / ("verify-" + query + "-" + backend + ".out");
+    const fs::path err = work_ / ("verify-" + query + "-" + backend + ".err");
     ProcessResult process = runProcess(argv, out, err, timeout_);
     std::error_code ignored;
     fs::remove_all(output, ignored);
@@ -947,7 +959,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_flag(
       "--verify", options.verify,
-      "Check the engine's rows against the baseline's (parallelism 2, heap; small inputs)");
+      "Check the engine's rows against the baseline's (parallelism 2, each backend; small inputs)");
   app.add_flag("--quick", options.quick,
                "Smoke test: 200,000 events at tps 10,000, heap only (unless --backends), --verify, "
                "no BENCHMARKS.md (unless --markdown)");

@@ -79,14 +79,19 @@ struct Q4Bid {
   int64_t dateTime = 0;
 };
 
-/// The state of an auction that arrived: its columns and its highest bid so far among the bids
-/// within [dateTime, expires] (`hasBid` false: none yet).
+/// The state of an auction id. Once the auction arrived: its columns and its highest bid so far
+/// among the bids within [dateTime, expires] (`hasBid` false: none yet). Before that, while bids
+/// wait for it (`arrived` false): the time of the one event-time timer that frees the waiting
+/// bids the watermark passed, the earliest of their times; the bids are in a list state apart,
+/// which an auction without waiting bids never reads.
 struct Q4AuctionState {
   int64_t category = 0;
   int64_t dateTime = 0;
   int64_t expires = 0;
   int64_t maxPrice = 0;
   bool hasBid = false;
+  bool arrived = true;
+  int64_t pendingTimer = 0;
 };
 
 /// A bid that arrived before its auction.
@@ -192,7 +197,9 @@ BROOK_SERIALIZABLE(::nexmark::Q4AuctionState,
                    &::nexmark::Q4AuctionState::dateTime,
                    &::nexmark::Q4AuctionState::expires,
                    &::nexmark::Q4AuctionState::maxPrice,
-                   &::nexmark::Q4AuctionState::hasBid);
+                   &::nexmark::Q4AuctionState::hasBid,
+                   &::nexmark::Q4AuctionState::arrived,
+                   &::nexmark::Q4AuctionState::pendingTimer);
 BROOK_SERIALIZABLE(::nexmark::Q4PendingBid,
                    &::nexmark::Q4PendingBid::price,
                    &::nexmark::Q4PendingBid::dateTime);
@@ -274,9 +281,10 @@ class Q3Join final : public brook::KeyedProcessFunction<int64_t, Q3Input, Q3Row>
 /// in `pending`; the auction applies the BETWEEN condition to them when it arrives. State is
 /// freed once it can no longer change: an auction's at an event-time timer at its `expires`
 /// (when the watermark has passed it, a bid that could still match would be late), and a
-/// pending bid's at a timer at its own dateTime (an auction arriving after that, with a
-/// dateTime at or before the bid's, would be late; the auction deletes the timers of the bids
-/// it takes). Flink SQL's join keeps all of it forever
+/// pending bid's once the watermark passes its dateTime (an auction arriving after that, with a
+/// dateTime at or before the bid's, would be late), at one timer per auction id at the earliest
+/// waiting bid's time, which the auction deletes when it takes the bids. Flink SQL's join keeps
+/// all of it forever
 /// instead, so the two differ only on late events: a bid that arrives after the watermark
 /// passed its auction's expires, or an auction after the watermark passed its bids.
 class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, Q4MaxUpdate> {
@@ -295,30 +303,41 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
       onBid(input.getTwo(), ctx, out);
   }
 
-  void onTimer(int64_t timestamp, OnTimerContext&, brook::Collector<Q4MaxUpdate>&) override {
-    if (std::optional<Q4AuctionState> state = auction_->value()) {
-      // Timers of bids that waited for the auction fire too; only its expiry frees it.
-      if (timestamp >= state->expires)
-        auction_->clear();
+  void onTimer(int64_t, OnTimerContext& ctx, brook::Collector<Q4MaxUpdate>&) override {
+    // An auction that arrived has one timer, at its expiry; bids that wait for their auction
+    // have one, at the earliest of their times. The list of waiting bids, which is small and
+    // mostly empty, tells the two apart, so that an expiry frees the auction's state unread.
+    std::vector<Q4PendingBid> pending = pending_->get();
+    if (pending.empty()) {
+      auction_->clear();
       return;
     }
-    std::vector<Q4PendingBid> pending = pending_->get();
-    if (pending.empty())
+    // Bids wait: those the watermark passed can no longer meet an on-time auction.
+    const int64_t watermark = ctx.timerService().currentWatermark();
+    std::erase_if(pending, [watermark](const Q4PendingBid& b) { return b.dateTime <= watermark; });
+    if (pending.empty()) {
+      pending_->clear();
+      auction_->clear();
       return;
-    std::erase_if(pending, [timestamp](const Q4PendingBid& b) { return b.dateTime <= timestamp; });
+    }
+    Q4AuctionState waiting;
+    waiting.arrived = false;
+    waiting.pendingTimer = std::ranges::min_element(pending, {}, &Q4PendingBid::dateTime)->dateTime;
+    ctx.timerService().registerEventTimeTimer(waiting.pendingTimer);
     pending_->update(std::move(pending));
+    auction_->update(waiting);
   }
 
  private:
   void onAuction(const Q4Auction& auction, Context& ctx, brook::Collector<Q4MaxUpdate>& out) {
-    if (auction_->value().has_value())
+    const std::optional<Q4AuctionState> stored = auction_->value();
+    if (stored.has_value() && stored->arrived)
       return;  // the same auction again: it joins the same bids to the same maximum
-    Q4AuctionState state{auction.category, auction.dateTime, auction.expires, 0, false};
-    std::vector<Q4PendingBid> pending = pending_->get();
-    if (!pending.empty()) {
-      for (const Q4PendingBid& bid : pending) {
-        // The bid no longer waits: its timer would only read the auction's state.
-        ctx.timerService().deleteEventTimeTimer(bid.dateTime);
+    Q4AuctionState state{auction.category, auction.dateTime, auction.expires, 0, false, true, 0};
+    if (stored.has_value()) {
+      // Bids wait for the auction: they no longer need their timer.
+      ctx.timerService().deleteEventTimeTimer(stored->pendingTimer);
+      for (const Q4PendingBid& bid : pending_->get()) {
         if (bid.dateTime >= state.dateTime && bid.dateTime <= state.expires &&
             (!state.hasBid || bid.price > state.maxPrice)) {
           state.maxPrice = bid.price;
@@ -335,7 +354,7 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
 
   void onBid(const Q4Bid& bid, Context& ctx, brook::Collector<Q4MaxUpdate>& out) {
     std::optional<Q4AuctionState> state = auction_->value();
-    if (state.has_value()) {
+    if (state.has_value() && state->arrived) {
       if (bid.dateTime < state->dateTime || bid.dateTime > state->expires ||
           (state->hasBid && bid.price <= state->maxPrice)) {
         return;
@@ -350,7 +369,20 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
     // has a dateTime at or before the bid's; once the watermark passed that, it would be late.
     if (bid.dateTime <= ctx.timerService().currentWatermark())
       return;
-    pending_->add(Q4PendingBid{bid.price, bid.dateTime});
+    if (!state.has_value()) {
+      // The first bid to wait: the list is empty, and writing it whole (rather than appending
+      // to what the state backend may hold) spares the auction a read of the backend's copy.
+      pending_->update({Q4PendingBid{bid.price, bid.dateTime}});
+    } else {
+      pending_->add(Q4PendingBid{bid.price, bid.dateTime});
+      if (state->pendingTimer <= bid.dateTime)
+        return;  // the timer of an earlier waiting bid fires first
+      ctx.timerService().deleteEventTimeTimer(state->pendingTimer);
+    }
+    Q4AuctionState waiting;
+    waiting.arrived = false;
+    waiting.pendingTimer = bid.dateTime;
+    auction_->update(waiting);
     ctx.timerService().registerEventTimeTimer(bid.dateTime);
   }
 

@@ -223,6 +223,29 @@ TEST(NexmarkQ4, FreesAnAuctionAfterItExpiresAndWaitingBidsAfterTheirTime) {
   }
 }
 
+// Bids that wait for their auction, out of order: the watermark (4 s behind) frees those it
+// passes, earliest first, and the auction joins the ones still waiting.
+TEST(NexmarkQ4, FreesWaitingBidsAsTheWatermarkPassesThem) {
+  for (const char* backend : kBackends) {
+    SCOPED_TRACE(backend);
+    const std::vector<Event> events = {
+        bid(7, 100, 6000),               // waits (watermark 1999)
+        bid(7, 300, 5000),               // waits, earlier than the first
+        bid(7, 200, 9000),               // waits
+        bid(7, 250, 8000),               // waits
+        bid(60, 1, 12500),               // watermark 8499: frees the bids at 5000, 6000 and 8000
+        auction(7, 1, 13, 4000, 20000),  // late, but kept: joins the bid at 9000 alone
+        bid(7, 150, 12000),              // on time, lower
+        bid(61, 1, 30000),               // watermark 25999: auction 7 expired
+        bid(7, 999, 27000),              // waits for an auction that came and went
+        auction(8, 1, 14, 26500, 40000),
+        bid(8, 70, 27000),
+    };
+    const std::vector<std::string> expected = {"13,200", "14,70"};
+    EXPECT_EQ(runQuery("q4", events, 1, watermarkAfterEachEvent(), backend), expected);
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 
 std::vector<Event> q8Events() {

@@ -17,6 +17,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
@@ -430,6 +431,10 @@ class RocksDbKeyedStore::Impl {
     // Index and filter blocks count against the cache too, so they cannot grow unbounded.
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // A Bloom filter of whole keys per table file (10 bits a key, ~1% false positives): a point
+    // read of a key that a file lacks skips its index and data blocks, and the cache can tell
+    // that RocksDB holds no value for a key it is about to write without reading it.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     columnFamilyOptions_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // Each memtable may take half of the budget; the write buffer manager flushes the largest
     // one when all of them together approach it.
@@ -743,6 +748,25 @@ class RocksDbKeyedStore::Impl {
     return row != nullptr ? *row : stateCache_.insert(rowKey_);
   }
 
+  /// The row of a value or list state for keyScratch_, to write without reading it: a row made
+  /// for it does not know whether RocksDB holds a value.
+  CachedRow& valueRowForWrite(int index) {
+    if (CachedRow* row = findRow(index); row != nullptr) {
+      return *row;
+    }
+    CachedRow& row = stateCache_.insert(rowKey_);
+    row.value.storedUnknown = true;
+    return row;
+  }
+
+  /// Whether RocksDB may hold a value for keyScratch_ in `state`, from what its memtables and
+  /// block cache hold (the filters and index blocks of its table files among them): false
+  /// only when it holds none, or a tombstone.
+  bool mayHold(const StateInfo& state) {
+    return db_->KeyMayExist(readOptions_, state.columnFamily, toSlice(keyScratch_),
+                            &mayHoldScratch_);
+  }
+
   /// The row of a value or list state for keyScratch_, read from RocksDB when not cached.
   absl::StatusOr<CachedRow*> loadValueRow(int index,
                                           const StateInfo& state,
@@ -778,8 +802,19 @@ class RocksDbKeyedStore::Impl {
     return absl::OkStatus();
   }
 
-  /// Sets the value of a value or list state's row, to `bytes` or (not `present`) absent.
-  void setValue(CachedRow& row, std::string_view bytes, bool present) {
+  /// Sets the value of a value or list state's row for keyScratch_, to `bytes` or (not
+  /// `present`) absent.
+  void setValue(const StateInfo& state, CachedRow& row, std::string_view bytes, bool present) {
+    if (!present && row.value.storedUnknown) {
+      // A value written without a read is removed before it reached RocksDB (a key that lives
+      // briefly, say): whether RocksDB holds an older one, its memtables and the table files'
+      // Bloom filters mostly tell without reading a data block. (Removing a value that was
+      // never read nor written here writes a tombstone without asking.)
+      if (row.value.present) {
+        row.value.stored = mayHold(state);
+      }
+      row.value.storedUnknown = false;
+    }
     const auto before = static_cast<int64_t>(row.value.bytes.capacity());
     row.value.bytes.assign(bytes);
     row.value.present = present;
@@ -1001,6 +1036,7 @@ class RocksDbKeyedStore::Impl {
   rocksdb::ColumnFamilyOptions columnFamilyOptions_;
   rocksdb::ColumnFamilyOptions listColumnFamilyOptions_;
   rocksdb::ReadOptions readOptions_;
+  std::string mayHoldScratch_;
   rocksdb::WriteOptions writeOptions_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> writeBufferManager_;
@@ -1477,7 +1513,7 @@ absl::Status RocksDbKeyedStore::putValue(StateId state,
   if (!impl.stateCache_.enabled()) {
     return impl.put(*info, value, "writing the value");
   }
-  impl.setValue(impl.rowForWrite(state.index), value, /*present=*/true);
+  impl.setValue(*info, impl.valueRowForWrite(state.index), value, /*present=*/true);
   return impl.evictIfFull();
 }
 
@@ -1492,7 +1528,7 @@ absl::Status RocksDbKeyedStore::removeValue(StateId state,
   if (!impl.stateCache_.enabled()) {
     return impl.remove(*info, "removing the value");
   }
-  impl.setValue(impl.rowForWrite(state.index), {}, /*present=*/false);
+  impl.setValue(*info, impl.valueRowForWrite(state.index), {}, /*present=*/false);
   return impl.evictIfFull();
 }
 
@@ -1581,7 +1617,7 @@ absl::Status RocksDbKeyedStore::updateList(StateId state,
     appendLengthPrefixed(&impl.valueScratch_, element);
   }
   if (impl.stateCache_.enabled()) {
-    impl.setValue(impl.rowForWrite(state.index), impl.valueScratch_, !elements.empty());
+    impl.setValue(*info, impl.valueRowForWrite(state.index), impl.valueScratch_, !elements.empty());
     return impl.evictIfFull();
   }
   if (elements.empty()) {
@@ -1599,7 +1635,7 @@ absl::Status RocksDbKeyedStore::clearList(StateId state,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
   Impl& impl = *impl_;
   if (impl.stateCache_.enabled()) {
-    impl.setValue(impl.rowForWrite(state.index), {}, /*present=*/false);
+    impl.setValue(*info, impl.valueRowForWrite(state.index), {}, /*present=*/false);
     return impl.evictIfFull();
   }
   return impl.remove(*info, "clearing the list");

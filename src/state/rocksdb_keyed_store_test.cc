@@ -625,6 +625,45 @@ TEST_F(RocksDbKeyedStoreTest, RandomOperationsAndReadsMatchTheModelWhateverTheSt
   }
 }
 
+// A value or list written without a read and removed before the cache wrote it back: what
+// RocksDB holds for the key (in a table file, in a memtable, or nothing) is gone too.
+TEST_F(RocksDbKeyedStoreTest, ABlindWriteRemovedBeforeItsWriteBackRemovesWhatRocksDbHolds) {
+  RocksDbKeyedStore::Options options;
+  options.stateCacheBytes = 8 << 10;
+  StoreAndModel s(open("db", options));
+  // Rows of other keys push every row of these out of the small cache.
+  int fillers = 0;
+  const auto evict = [&] {
+    for (int i = 0; i < 200; ++i) {
+      s.putValue("count", "filler-" + std::to_string(fillers++), "", "x");
+    }
+  };
+  const std::vector<std::string> keys = {"in-a-file", "in-a-memtable", "never-stored"};
+  s.putValue("count", "in-a-file", "", "old");
+  s.updateList("events", "in-a-file", "", {"old"});
+  ASSERT_OK(s.store().flushAndCompact());
+  s.putValue("count", "in-a-memtable", "", "old");
+  s.updateList("events", "in-a-memtable", "", {"old", "older"});
+  evict();
+  for (const std::string& key : keys) {
+    s.putValue("count", key, "", "new");
+    s.updateList("events", key, "", {"new"});
+    s.removeValue("count", key, "");
+    s.updateList("events", key, "", {});
+    s.expectReads(key, "", "");
+  }
+  evict();
+  for (const std::string& key : keys) {
+    s.expectReads(key, "", "");
+  }
+  ASSERT_OK(s.store().flushAndCompact());
+  evict();
+  for (const std::string& key : keys) {
+    s.expectReads(key, "", "");
+  }
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+}
+
 TEST_F(RocksDbKeyedStoreTest, AMapClearedThroughTheCacheStaysEmptyInRocksDb) {
   RocksDbKeyedStore::Options options;
   options.stateCacheBytes = 1 << 20;

@@ -77,6 +77,7 @@ void RocksDbStateCache::markClean() {
       }
       if (row.value.dirty) {
         row.value.stored = row.value.present;
+        row.value.storedUnknown = false;
         row.value.dirty = false;
       }
       if (row.map != nullptr) {

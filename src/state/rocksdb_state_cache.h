@@ -47,6 +47,8 @@ struct CachedValue {
   /// RocksDB may hold a value for the key. False once the store read the key as absent or wrote
   /// its removal: removing the value again then needs no write back.
   bool stored = true;
+  /// `stored` is a guess: the value was written without a read of what RocksDB holds.
+  bool storedUnknown = false;
 };
 
 /// The cached entries of a map state's row.
