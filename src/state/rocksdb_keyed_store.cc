@@ -48,6 +48,8 @@ constexpr size_t kRestoreBatchBytes = 4 << 20;
 constexpr int kMaxStates = 1 << 16;
 // The most entries of one map that a read puts into the state cache at once.
 constexpr size_t kMapScanEntries = 64;
+// At most this many strings of lists read before wait to hold the next list read's elements.
+constexpr size_t kMaxSpareStrings = 1024;
 
 absl::string_view toAbsl(std::string_view s) {
   return absl::string_view(s.data(), s.size());
@@ -1044,6 +1046,9 @@ class RocksDbKeyedStore::Impl {
   rocksdb::ColumnFamilyOptions listColumnFamilyOptions_;
   rocksdb::ReadOptions readOptions_;
   std::string mayHoldScratch_;
+  /// Strings of lists read before, whose memory the next list read reuses (at most
+  /// kMaxSpareStrings).
+  std::vector<std::string> spareStrings_;
   rocksdb::WriteOptions writeOptions_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> writeBufferManager_;
@@ -1547,7 +1552,6 @@ absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
   BROOK_RETURN_IF_ERROR(checkOpen());
   BROOK_ASSIGN_OR_RETURN(const StateInfo* info,
                          impl_->prepareKey(state, StateKind::kList, keyGroup, key, stateNamespace));
-  elements->clear();
   Impl& impl = *impl_;
   std::string_view stored;
   if (impl.stateCache_.enabled()) {
@@ -1562,6 +1566,14 @@ absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
       stored = impl.valueScratch_;
     }
   }
+  // The strings `elements` held go to the spare ones, whose memory the elements read reuse.
+  std::vector<std::string>& spare = impl.spareStrings_;
+  for (std::string& element : *elements) {
+    if (spare.size() < kMaxSpareStrings && element.capacity() > std::string().capacity()) {
+      spare.push_back(std::move(element));
+    }
+  }
+  elements->clear();
   ByteReader r(stored);
   while (!r.empty()) {
     std::string_view element;
@@ -1570,7 +1582,13 @@ absl::StatusOr<bool> RocksDbKeyedStore::getList(StateId state,
                                               info->name, "' holds a corrupt list in key group ",
                                               keyGroup));
     }
-    elements->emplace_back(element);
+    if (spare.empty()) {
+      elements->emplace_back(element);
+    } else {
+      elements->push_back(std::move(spare.back()));
+      spare.pop_back();
+      elements->back().assign(element);
+    }
   }
   // After decoding: an eviction may drop the row that `stored` points into.
   BROOK_RETURN_IF_ERROR(impl.evictIfFull());

@@ -165,8 +165,9 @@ class RocksDbKeyedStore {
 
   // List state. A list with no elements is absent.
 
-  /// Replaces `*elements` with the list's elements in order; returns false when absent. A
-  /// stored list that does not decode is DataLoss naming the state.
+  /// Replaces `*elements` with the list's elements in order (reusing the memory of the strings
+  /// it holds); returns false when absent. A stored list that does not decode is DataLoss
+  /// naming the state; after an error `*elements` holds nothing of use.
   absl::StatusOr<bool> getList(StateId state,
                                int keyGroup,
                                std::string_view key,

@@ -55,6 +55,10 @@ void RocksDbStateCache::charge(CachedRow& row, int64_t delta) {
 void RocksDbStateCache::rotate() {
   old_ = std::move(young_);
   young_ = Rows();
+  // The young generation fills to about what the old one holds before the next rotation: a
+  // table sized for that at once does not grow (moving every row, allocating ever larger
+  // arrays) a dozen times on the way.
+  young_.reserve(old_.size());
   oldBytes_ = youngBytes_;
   youngBytes_ = 0;
 }
