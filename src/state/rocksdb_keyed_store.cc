@@ -435,9 +435,17 @@ class RocksDbKeyedStore::Impl {
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
     // A Bloom filter of whole keys per table file (10 bits a key, ~1% false positives): a point
-    // read of a key that a file lacks skips its index and data blocks, and the cache can tell
-    // that RocksDB holds no value for a key it is about to write without reading it.
+    // read of a key that a file lacks skips its data blocks, and the cache can tell that
+    // RocksDB holds no value for a key it removes without reading it.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Partitioned (4 KiB filter and index blocks under a pinned top level): the full filter
+    // block of a large file would fill a whole shard of the block cache and be read again
+    // after every eviction.
+    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    table.partition_filters = true;
+    table.metadata_block_size = 4096;
+    table.pin_top_level_index_and_filter = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
     columnFamilyOptions_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // Each memtable may take half of the budget; the write buffer manager flushes the largest
     // one when all of them together approach it.
