@@ -31,7 +31,7 @@ CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
 }
 
 CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
-  CachedRow& row = young_.try_emplace(std::string(rowKey)).first->second;
+  CachedRow& row = young_.try_emplace(RowKey(rowKey)).first->second;
   row.bytes = emptyRowBytes(rowKey);
   youngBytes_ += row.bytes;
   return row;

@@ -30,6 +30,10 @@
 #include <string_view>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
+#include <absl/strings/string_view.h>
+
+#include <brook/internal/heap_key.h>
 
 namespace brook::state {
 
@@ -95,9 +99,12 @@ class RocksDbStateCache {
   CachedRow& insert(std::string_view rowKey);
   /// Drops the row under `rowKey` (dirty entries and all), if cached.
   void erase(std::string_view rowKey);
-  /// What an empty row under `rowKey` counts.
+  /// What an empty row under `rowKey` counts (a key longer than a slot holds, its bytes too).
   static int64_t emptyRowBytes(std::string_view rowKey) {
-    return static_cast<int64_t>(rowKey.size()) + kRowOverhead;
+    return (rowKey.size() > brook::internal::HeapKey::kInlineCapacity
+                ? static_cast<int64_t>(rowKey.size())
+                : 0) +
+           kRowOverhead;
   }
   /// Counts `delta` more bytes for `row`, which `find` or `insert` returned since the last
   /// `rotate` or `clear`.
@@ -129,29 +136,44 @@ class RocksDbStateCache {
   /// What a row and a map entry cost beyond their bytes: their slots in a hash table (a key
   /// string and the row or value), with the table's free slots (half again as many, on average).
   static constexpr int64_t kRowOverhead =
-      static_cast<int64_t>(sizeof(std::string) + sizeof(CachedRow)) * 3 / 2;
+      static_cast<int64_t>(sizeof(brook::internal::HeapKey) + sizeof(CachedRow)) * 3 / 2;
   static constexpr int64_t kEntryOverhead =
       static_cast<int64_t>(sizeof(std::string) + sizeof(CachedValue)) * 3 / 2;
   /// What a map row's entries cost beyond them (their table, empty).
   static constexpr int64_t kMapOverhead = static_cast<int64_t>(sizeof(CachedMapEntries));
 
  private:
-  // Rows inline, keys of up to 15 bytes in the string itself: a value state's row with an
-  // 8-byte key costs no allocation of its own.
-  using Rows = absl::flat_hash_map<std::string, CachedRow>;
+  // Rows inline, and row keys of up to 31 bytes in the slot itself (a window's row: state,
+  // key group, an 8-byte key and a 16-byte window): a lookup compares the key it probes
+  // without a cache miss on a string of its own, and a row costs no allocation for its key.
+  using RowKey = brook::internal::HeapKey;
+  struct RowKeyHash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view key) const { return absl::Hash<absl::string_view>{}(key); }
+    size_t operator()(const RowKey& key) const { return (*this)(absl::string_view(key)); }
+  };
+  struct RowKeyEq {
+    using is_transparent = void;
+    bool operator()(const RowKey& a, const RowKey& b) const { return a.view() == b.view(); }
+    bool operator()(const RowKey& a, absl::string_view b) const {
+      return a.view() == std::string_view(b.data(), b.size());
+    }
+    bool operator()(absl::string_view a, const RowKey& b) const { return (*this)(b, a); }
+  };
+  using Rows = absl::flat_hash_map<RowKey, CachedRow, RowKeyHash, RowKeyEq>;
 
   template <typename F>
   static void forEachDirtyIn(const Rows& rows, F& f) {
     for (const auto& [rowKey, row] : rows) {
       if (row.value.dirty) {
-        f(std::string_view(rowKey), std::string_view(), row.value);
+        f(rowKey.view(), std::string_view(), row.value);
       }
       if (row.map == nullptr) {
         continue;
       }
       for (const auto& [userKey, value] : row.map->entries) {
         if (value.dirty) {
-          f(std::string_view(rowKey), std::string_view(userKey), value);
+          f(rowKey.view(), std::string_view(userKey), value);
         }
       }
     }

@@ -22,15 +22,27 @@ std::vector<std::pair<std::string, std::string>> dirtyEntries(const RocksDbState
 TEST(RocksDbStateCacheTest, CountsTheBytesOfItsRowsAndForgetsThemWhenDropped) {
   RocksDbStateCache cache(1 << 20);
   ASSERT_TRUE(cache.enabled());
+  // A key of up to 31 bytes lives in the row's slot; a longer one counts its bytes too.
   CachedRow& row = cache.insert("row-1");
-  EXPECT_EQ(cache.bytes(), 5 + RocksDbStateCache::kRowOverhead);
+  EXPECT_EQ(cache.bytes(), RocksDbStateCache::kRowOverhead);
   cache.charge(row, 100);
-  EXPECT_EQ(row.bytes, 5 + RocksDbStateCache::kRowOverhead + 100);
+  EXPECT_EQ(row.bytes, RocksDbStateCache::kRowOverhead + 100);
   EXPECT_EQ(cache.bytes(), row.bytes);
+  const std::string longKey(40, 'k');
+  cache.insert(longKey);
+  EXPECT_EQ(cache.bytes(), 2 * RocksDbStateCache::kRowOverhead + 100 + 40);
   cache.insert("row-2");
   cache.erase("row-1");
-  EXPECT_EQ(cache.bytes(), 5 + RocksDbStateCache::kRowOverhead);
+  cache.erase(longKey);
+  EXPECT_EQ(cache.bytes(), RocksDbStateCache::kRowOverhead);
   EXPECT_EQ(cache.find("row-1"), nullptr);
+  EXPECT_EQ(cache.find(longKey), nullptr);
+  EXPECT_NE(cache.find("row-2"), nullptr);
+  // Rows move between the generations under keys of either kind.
+  cache.insert(longKey).value.bytes = "long";
+  cache.rotate();
+  ASSERT_NE(cache.find(longKey), nullptr);
+  EXPECT_EQ(cache.find(longKey)->value.bytes, "long");
   EXPECT_NE(cache.find("row-2"), nullptr);
   cache.clear();
   EXPECT_EQ(cache.bytes(), 0);
