@@ -17,17 +17,26 @@ RocksDbStateCache::RocksDbStateCache(int64_t capacityBytes)
     : capacityBytes_(capacityBytes > 0 ? capacityBytes : 0) {}
 
 CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
-  if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
+  const absl::string_view key = toAbsl(rowKey);
+  const size_t hash = young_.hash_function()(key);
+  if (auto it = young_.find(key, hash); it != young_.end()) {
     return &it->second;
   }
-  auto it = old_.find(toAbsl(rowKey));
-  if (it == old_.end()) {
+  auto it = old_.find(key, hash);
+  if (it == old_.end() || it->second.bytes == kMovedYoung) {
     return nullptr;
   }
+  // The row moves; its slot in the old generation stays, emptied and marked. Erasing it would
+  // leave a tombstone in a table that never grows again, and once most of its rows have moved
+  // a lookup of a key it lacks would probe through tombstones for most of the table.
   const int64_t bytes = it->second.bytes;
   oldBytes_ -= bytes;
   youngBytes_ += bytes;
-  return &young_.insert(old_.extract(it)).position->second;
+  CachedRow& row = young_.try_emplace(it->first).first->second;
+  row = std::move(it->second);
+  it->second = CachedRow();
+  it->second.bytes = kMovedYoung;
+  return &row;
 }
 
 CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
@@ -41,7 +50,8 @@ void RocksDbStateCache::erase(std::string_view rowKey) {
   if (auto it = young_.find(toAbsl(rowKey)); it != young_.end()) {
     youngBytes_ -= it->second.bytes;
     young_.erase(it);
-  } else if (auto old = old_.find(toAbsl(rowKey)); old != old_.end()) {
+  } else if (auto old = old_.find(toAbsl(rowKey));
+             old != old_.end() && old->second.bytes != kMovedYoung) {
     oldBytes_ -= old->second.bytes;
     old_.erase(old);
   }

@@ -161,6 +161,8 @@ class RocksDbStateCache {
     bool operator()(absl::string_view a, const RowKey& b) const { return (*this)(b, a); }
   };
   using Rows = absl::flat_hash_map<RowKey, CachedRow, RowKeyHash, RowKeyEq>;
+  /// The `bytes` of an old generation's row that moved to the young one: an empty slot kept.
+  static constexpr int64_t kMovedYoung = -1;
 
   template <typename F>
   static void forEachDirtyIn(const Rows& rows, F& f) {
