@@ -800,7 +800,7 @@ class RocksDbKeyedStore::Impl {
     if (found) {
       row.value.bytes = valueScratch_;
       row.value.present = true;
-      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()));
+      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.heapBytes()));
     }
     return &row;
   }
@@ -812,9 +812,9 @@ class RocksDbKeyedStore::Impl {
     row.value.appended = false;
     row.value.stored = found;
     if (found) {
-      const auto before = static_cast<int64_t>(row.value.bytes.capacity());
-      row.value.bytes.insert(0, valueScratch_);
-      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+      const auto before = static_cast<int64_t>(row.value.bytes.heapBytes());
+      row.value.bytes.prepend(valueScratch_);
+      stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.heapBytes()) - before);
     }
     return absl::OkStatus();
   }
@@ -832,25 +832,25 @@ class RocksDbKeyedStore::Impl {
       }
       row.value.storedUnknown = false;
     }
-    const auto before = static_cast<int64_t>(row.value.bytes.capacity());
+    const auto before = static_cast<int64_t>(row.value.bytes.heapBytes());
     row.value.bytes.assign(bytes);
     row.value.present = present;
     row.value.appended = false;
     // Removing what RocksDB does not hold writes nothing.
     row.value.dirty = present || row.value.stored;
-    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.heapBytes()) - before);
   }
 
   /// Appends length-prefixed elements (`elements`) to a list state's cached row.
   void appendToList(CachedRow& row, std::string_view elements) {
-    const auto before = static_cast<int64_t>(row.value.bytes.capacity());
+    const auto before = static_cast<int64_t>(row.value.bytes.heapBytes());
     if (!row.value.present) {
       row.value.bytes.clear();
     }
     row.value.bytes.append(elements);
     row.value.present = true;
     row.value.dirty = true;
-    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.capacity()) - before);
+    stateCache_.charge(row, static_cast<int64_t>(row.value.bytes.heapBytes()) - before);
   }
 
   /// Reads the entries of the map whose prefix is in keyScratch_ into its cached `row` (but
@@ -870,7 +870,7 @@ class RocksDbKeyedStore::Impl {
       if (inserted) {
         entry->second.bytes.assign(toView(it->value()));
         entry->second.present = true;
-        added += static_cast<int64_t>(userKey.size() + entry->second.bytes.capacity()) +
+        added += static_cast<int64_t>(userKey.size() + entry->second.bytes.heapBytes()) +
                  RocksDbStateCache::kEntryOverhead;
       }
     }
@@ -907,7 +907,7 @@ class RocksDbKeyedStore::Impl {
       entry.bytes = valueScratch_;
       entry.present = true;
     }
-    stateCache_.charge(*row, static_cast<int64_t>(userKey.size() + entry.bytes.capacity()) +
+    stateCache_.charge(*row, static_cast<int64_t>(userKey.size() + entry.bytes.heapBytes()) +
                                  RocksDbStateCache::kEntryOverhead);
     return &entry;
   }
@@ -919,11 +919,11 @@ class RocksDbKeyedStore::Impl {
     CachedValue& entry = it->second;
     const int64_t before =
         inserted ? -static_cast<int64_t>(userKey.size()) - RocksDbStateCache::kEntryOverhead
-                 : static_cast<int64_t>(entry.bytes.capacity());
+                 : static_cast<int64_t>(entry.bytes.heapBytes());
     entry.bytes.assign(bytes);
     entry.present = present;
     entry.dirty = true;
-    stateCache_.charge(row, static_cast<int64_t>(entry.bytes.capacity()) - before);
+    stateCache_.charge(row, static_cast<int64_t>(entry.bytes.heapBytes()) - before);
   }
 
   /// The index of the state whose row `rowKey` is (its first 2 bytes, big-endian).

@@ -24,8 +24,11 @@
 ///
 /// Used on the store's thread only. No RocksDB type appears here: the store writes entries back.
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -37,10 +40,116 @@
 
 namespace brook::state {
 
+/// A cached value's bytes: up to 24 in place (a count, a sum, a small accumulator), so that
+/// reading them costs no cache miss beyond the row's own; more on the heap. The bytes given to
+/// assign, append and prepend must not lie in the object itself.
+class CachedBytes {
+ public:
+  CachedBytes() = default;
+  CachedBytes(const CachedBytes& other) { assign(other.view()); }
+  CachedBytes(CachedBytes&& other) noexcept { take(other); }
+  CachedBytes& operator=(const CachedBytes& other) {
+    if (this != &other) {
+      assign(other.view());
+    }
+    return *this;
+  }
+  CachedBytes& operator=(CachedBytes&& other) noexcept {
+    if (this != &other) {
+      release();
+      take(other);
+    }
+    return *this;
+  }
+  CachedBytes& operator=(std::string_view bytes) {
+    assign(bytes);
+    return *this;
+  }
+  ~CachedBytes() { release(); }
+
+  void assign(std::string_view bytes) {
+    size_ = 0;
+    append(bytes);
+  }
+  void append(std::string_view bytes) {
+    char* target = room(size_ + bytes.size(), /*gap=*/0);
+    if (!bytes.empty()) {
+      std::memcpy(target + size_, bytes.data(), bytes.size());
+    }
+    size_ += static_cast<uint32_t>(bytes.size());
+  }
+  void prepend(std::string_view bytes) {
+    char* target = room(size_ + bytes.size(), /*gap=*/bytes.size());
+    if (!bytes.empty()) {
+      std::memcpy(target, bytes.data(), bytes.size());
+    }
+    size_ += static_cast<uint32_t>(bytes.size());
+  }
+  void clear() { size_ = 0; }
+
+  const char* data() const { return capacity_ == 0 ? inline_ : heap_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data(), size_}; }
+  operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
+  friend bool operator==(const CachedBytes& a, std::string_view b) { return a.view() == b; }
+
+  /// The heap memory the bytes hold (none while they are in place).
+  size_t heapBytes() const { return capacity_; }
+
+ private:
+  static constexpr size_t kInline = 24;
+
+  /// Room for `total` bytes, the current ones kept after a gap of `gap` bytes at the front;
+  /// returns where the bytes start.
+  char* room(size_t total, size_t gap) {
+    char* bytes = capacity_ == 0 ? inline_ : heap_;
+    const size_t capacity = capacity_ == 0 ? kInline : capacity_;
+    if (total <= capacity) {
+      if (gap > 0 && size_ > 0) {
+        std::memmove(bytes + gap, bytes, size_);
+      }
+      return bytes;
+    }
+    if (total > UINT32_MAX) {
+      throw std::length_error("a cached state value of more than 4 GiB");
+    }
+    const size_t grown = std::min<size_t>(std::max(total, 2 * capacity), UINT32_MAX);
+    char* fresh = static_cast<char*>(::operator new(grown));
+    if (size_ > 0) {
+      std::memcpy(fresh + gap, bytes, size_);
+    }
+    release();
+    heap_ = fresh;
+    capacity_ = static_cast<uint32_t>(grown);
+    return fresh;
+  }
+  void take(CachedBytes& other) {
+    std::memcpy(inline_, other.inline_, kInline);
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    other.size_ = 0;
+    other.capacity_ = 0;
+  }
+  void release() {
+    if (capacity_ != 0) {
+      ::operator delete(heap_);
+      capacity_ = 0;
+    }
+  }
+
+  union {
+    char inline_[kInline];
+    char* heap_;
+  };
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 0;  // 0: in place
+};
+
 /// One RocksDB key's value as the store last read or wrote it.
 struct CachedValue {
   /// The bytes as RocksDB holds them (list state: the length-prefixed elements).
-  std::string bytes;
+  CachedBytes bytes;
   /// False: the key is absent (removed, or a read found nothing).
   bool present = false;
   /// Changed here and not yet written to RocksDB.
@@ -139,6 +248,7 @@ class RocksDbStateCache {
       static_cast<int64_t>(sizeof(brook::internal::HeapKey) + sizeof(CachedRow)) * 3 / 2;
   static constexpr int64_t kEntryOverhead =
       static_cast<int64_t>(sizeof(std::string) + sizeof(CachedValue)) * 3 / 2;
+  static_assert(sizeof(CachedBytes) == 32);
   /// What a map row's entries cost beyond them (their table, empty).
   static constexpr int64_t kMapOverhead = static_cast<int64_t>(sizeof(CachedMapEntries));
 

@@ -19,6 +19,43 @@ std::vector<std::pair<std::string, std::string>> dirtyEntries(const RocksDbState
   return dirty;
 }
 
+// Up to 24 bytes in place, more on the heap, whichever way they come.
+TEST(RocksDbStateCacheTest, CachedBytesHoldWhatIsWrittenAcrossTheInlineLimit) {
+  std::string model;
+  CachedBytes bytes;
+  EXPECT_TRUE(bytes.empty());
+  for (int round = 0; round < 40; ++round) {
+    const std::string piece(static_cast<size_t>(round % 7) + 1,
+                            static_cast<char>('a' + round % 26));
+    if (round % 3 == 0) {
+      bytes.prepend(piece);
+      model.insert(0, piece);
+    } else {
+      bytes.append(piece);
+      model.append(piece);
+    }
+    ASSERT_EQ(bytes.view(), model) << round;
+    EXPECT_EQ(bytes.heapBytes() == 0, model.size() <= 24) << round;
+    CachedBytes copy(bytes);
+    EXPECT_EQ(copy.view(), model);
+    CachedBytes moved(std::move(copy));
+    EXPECT_EQ(moved.view(), model);
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    moved = bytes;
+    EXPECT_EQ(moved.view(), model);
+  }
+  bytes.assign("short");
+  EXPECT_EQ(bytes.view(), "short");
+  EXPECT_GT(bytes.heapBytes(), 0u);  // the heap memory stays for the next value
+  bytes.clear();
+  EXPECT_TRUE(bytes.empty());
+  CachedBytes small;
+  small = std::string_view("0123456789abcdef");
+  EXPECT_EQ(small.heapBytes(), 0u);
+  small.prepend("xyz");
+  EXPECT_EQ(small.view(), "xyz0123456789abcdef");
+}
+
 TEST(RocksDbStateCacheTest, CountsTheBytesOfItsRowsAndForgetsThemWhenDropped) {
   RocksDbStateCache cache(1 << 20);
   ASSERT_TRUE(cache.enabled());
