@@ -126,7 +126,7 @@ absl::StatusOr<JobGraph> buildJobGraph(const StreamExecutionEnvironment& env,
   auto perChannel = config.getInt(config_keys::kBuffersPerChannel, 2);
   if (!perChannel.ok())
     return perChannel.status();
-  auto floating = config.getInt(config_keys::kFloatingBuffers, 8);
+  auto floating = config.getInt(config_keys::kFloatingBuffers, 16);
   if (!floating.ok())
     return floating.status();
   if (*perChannel < 1 || *floating < 0) {

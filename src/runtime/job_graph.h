@@ -64,7 +64,7 @@ struct JobGraph {
   int64_t autoWatermarkIntervalMillis = 200;
   int bufferSize = 32 * 1024;
   int buffersPerChannel = 2;
-  int floatingBuffersPerGate = 8;
+  int floatingBuffersPerGate = 16;
   StateBackendSettings stateBackend;
   /// `execution.checkpointing.*`, `state.checkpoints.*`: off (interval 0) in BATCH mode.
   checkpoint::CheckpointingOptions checkpointing;

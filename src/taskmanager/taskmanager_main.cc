@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   networkOptions.buffersPerChannel =
       static_cast<int>(*config->getInt(brook::config_keys::kBuffersPerChannel, 2));
   networkOptions.floatingBuffersPerGate =
-      static_cast<int>(*config->getInt(brook::config_keys::kFloatingBuffers, 8));
+      static_cast<int>(*config->getInt(brook::config_keys::kFloatingBuffers, 16));
   brook::runtime::network::NetworkEnvironment network(networkOptions);
   if (auto s = network.start(); !s.ok())
     return fail(absl::StrFormat("taskmanager.data.port: %s", s.message()));

@@ -39,8 +39,9 @@ class NetworkEnvironment {
     int buffersPerChannel = 2;
     /// taskmanager.network.memory.floating-buffers-per-gate: the buffers that the remote
     /// channels of one input gate share on top of their exclusive ones
-    /// (createFloatingBufferPool).
-    int floatingBuffersPerGate = 8;
+    /// (createFloatingBufferPool). 16, twice Flink's 8: on a fast link 8 buffers of 32 KiB
+    /// drain within a thread's scheduling delay (BENCHMARKS.md, "Network channels").
+    int floatingBuffersPerGate = 16;
     std::chrono::milliseconds connectTimeout{10000};
     /// How long a started frame may make no progress before the connection is closed.
     std::chrono::milliseconds stallTimeout{30000};

@@ -221,11 +221,12 @@ TEST_F(NetworkEnvironmentTest, SlowConsumerStallsOnlyItsProducer) {
 
 TEST_F(NetworkEnvironmentTest, FloatingBuffersFollowTheProducersBacklog) {
   constexpr int64_t kRecords = 200'000;
+  const int kFloating = NetworkEnvironment::Options().floatingBuffersPerGate;
   // Room for the producer to queue more than the consumer may take.
-  ResultPartition& partition = newPartition(1, 16);
+  ResultPartition& partition = newPartition(1, 2 * (2 + kFloating));
   ASSERT_TRUE(producerEnv_.registerSubpartition("busy", &partition.subpartition(0)).ok());
   std::shared_ptr<FloatingBufferPool> floating = consumerEnv_.createFloatingBufferPool();
-  ASSERT_EQ(floating->numberOfBuffers(), 8);
+  ASSERT_EQ(floating->numberOfBuffers(), kFloating);
   auto channel =
       consumerEnv_.createInputChannel("127.0.0.1", producerEnv_.port(), "busy", floating);
   ASSERT_TRUE(channel.ok()) << channel.status();
@@ -235,7 +236,7 @@ TEST_F(NetworkEnvironmentTest, FloatingBuffersFollowTheProducersBacklog) {
       [&] { produce(&partition, kRecords, &cancelled, PartitionerKind::kForward); });
   // Nobody reads: the producer's backlog makes the channel borrow the whole floating pool, and
   // it receives its exclusive and floating buffers' worth, no more.
-  EXPECT_TRUE(waitFor([&] { return (*channel)->buffersReceived() == 2 + 8; }, 5000ms));
+  EXPECT_TRUE(waitFor([&] { return (*channel)->buffersReceived() == 2 + kFloating; }, 5000ms));
   EXPECT_EQ(floating->availableBuffers(), 0);
   EXPECT_EQ((*channel)->availableBuffers(), 0);
 
