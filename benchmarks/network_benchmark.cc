@@ -742,7 +742,7 @@ int runBenchmark(const Options& options) {
            "into a `ResultPartition` registered in\nthe producer's `NetworkEnvironment`; the "
            "consumer's `RemoteInputChannel`, `InputGate` and\n`ElementDeserializer` read it, "
            "with credit-based flow control and the default network\nsettings: 32 KiB buffers, "
-           "2 per channel, 8 floating); `plain TCP` writes the same serialized\nbytes to a "
+           "2 per channel, 16 floating); `plain TCP` writes the same serialized\nbytes to a "
            "socket in 32 KiB chunks and reads them in 32 KiB chunks. Time is measured in "
            "the\nconsumer from its request (partition request or connect) to the last byte. "
            "MB/s counts the\nserialized records (a 5-byte header and the payload each); CPU "
