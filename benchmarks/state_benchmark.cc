@@ -74,9 +74,7 @@
 #include <absl/container/flat_hash_map.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <brook/functions.h>
@@ -86,6 +84,7 @@
 #include "benchmark_report.h"
 #include "benchmark_support.h"
 #include "state/internal/rocksdb_keyed_state_backend.h"
+#include "state/internal/rocksdb_settings.h"
 #include "state/key_group.h"
 #include "state/keyed_state_backend_factory.h"
 #include "state/rocksdb_keyed_store.h"
@@ -300,34 +299,10 @@ struct RawDb {
 
 RawDb openRawDb(const std::string& directory, const RocksDbKeyedStore::Options& store) {
   RawDb raw;
-  raw.cache =
-      rocksdb::NewLRUCache(static_cast<size_t>(store.blockCacheBytes + store.writeBufferBytes));
-  raw.writeBufferManager = std::make_shared<rocksdb::WriteBufferManager>(
-      static_cast<size_t>(store.writeBufferBytes), raw.cache, /*allow_stall=*/true);
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.error_if_exists = true;
-  options.max_background_jobs = store.maxBackgroundJobs;
-  options.write_buffer_manager = raw.writeBufferManager;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  options.keep_log_file_num = 2;
-  options.stats_dump_period_sec = 0;
-  options.avoid_flush_during_shutdown = true;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = raw.cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-  table.partition_filters = true;
-  table.metadata_block_size = 4096;
-  table.pin_top_level_index_and_filter = true;
-  table.cache_index_and_filter_blocks_with_high_priority = true;
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.write_buffer_size =
-      std::max<size_t>(static_cast<size_t>(store.writeBufferBytes) / 2, 64 << 10);
-  options.memtable_prefix_bloom_size_ratio = 0.1;
-  options.memtable_whole_key_filtering = true;
+  brook::state::internal::RocksDbSettings settings = brook::state::internal::rocksDbSettings(store);
+  raw.cache = settings.cache;
+  raw.writeBufferManager = settings.writeBufferManager;
+  const rocksdb::Options options(settings.db, settings.columnFamily);
   raw.writeOptions.disableWAL = true;
   fs::create_directories(directory);
   rocksdb::DB* db = nullptr;

@@ -17,12 +17,10 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
-#include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -31,6 +29,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "state/internal/byte_reader.h"
+#include "state/internal/rocksdb_settings.h"
 #include "state/rocksdb_state_cache.h"
 
 namespace brook::state {
@@ -408,55 +407,13 @@ class RocksDbKeyedStore::Impl {
     // RocksDB counts every operation in a thread-local perf context unless told not to; the
     // store reads none of it, and the counting is a share of each state access.
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-    // Memtables are charged to the cache; its capacity is both budgets together, so blocks keep
-    // at least blockCacheBytes while memtables use up to writeBufferBytes.
-    cache_ = rocksdb::NewLRUCache(
-        static_cast<size_t>(options.blockCacheBytes + options.writeBufferBytes));
-    // Writes stall while the memtables are over budget, until a flush frees memory: that is
-    // what makes the budget a bound rather than a flush trigger.
-    writeBufferManager_ = std::make_shared<rocksdb::WriteBufferManager>(
-        static_cast<size_t>(options.writeBufferBytes), cache_, /*allow_stall=*/true);
+    internal::RocksDbSettings settings = internal::rocksDbSettings(options);
+    cache_ = std::move(settings.cache);
+    writeBufferManager_ = std::move(settings.writeBufferManager);
+    dbOptions_ = std::move(settings.db);
+    columnFamilyOptions_ = std::move(settings.columnFamily);
     restoreBatchBytes_ =
         std::min(kRestoreBatchBytes, static_cast<size_t>(options.writeBufferBytes) / 4);
-
-    dbOptions_.create_if_missing = true;
-    dbOptions_.error_if_exists = true;
-    dbOptions_.max_background_jobs = options.maxBackgroundJobs;
-    dbOptions_.write_buffer_manager = writeBufferManager_;
-    dbOptions_.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-    dbOptions_.keep_log_file_num = 2;
-    dbOptions_.stats_dump_period_sec = 0;
-    // The data is discarded at close, so flushing it then is wasted work.
-    dbOptions_.avoid_flush_during_shutdown = true;
-
-    rocksdb::BlockBasedTableOptions table;
-    table.block_cache = cache_;
-    // Index and filter blocks count against the cache too, so they cannot grow unbounded.
-    table.cache_index_and_filter_blocks = true;
-    table.pin_l0_filter_and_index_blocks_in_cache = true;
-    // A Bloom filter of whole keys per table file (10 bits a key, ~1% false positives): a point
-    // read of a key that a file lacks skips its data blocks, and the cache can tell that
-    // RocksDB holds no value for a key it removes without reading it.
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    // Partitioned (4 KiB filter and index blocks under a pinned top level): the full filter
-    // block of a large file would fill a whole shard of the block cache and be read again
-    // after every eviction.
-    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
-    table.partition_filters = true;
-    table.metadata_block_size = 4096;
-    table.pin_top_level_index_and_filter = true;
-    table.cache_index_and_filter_blocks_with_high_priority = true;
-    columnFamilyOptions_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    // Each memtable may take half of the budget; the write buffer manager flushes the largest
-    // one when all of them together approach it.
-    columnFamilyOptions_.write_buffer_size =
-        std::max<size_t>(static_cast<size_t>(options.writeBufferBytes) / 2, 64 << 10);
-    // A Bloom filter of whole keys per memtable (a tenth of its size, in its arena, so inside
-    // the write buffer budget): a point read of a key that the memtable does not hold skips the
-    // skip list search, a dozen or more cache misses. It made state get+put ~30% faster
-    // (BENCHMARKS.md, "Keyed state").
-    columnFamilyOptions_.memtable_prefix_bloom_size_ratio = 0.1;
-    columnFamilyOptions_.memtable_whole_key_filtering = true;
     // The cache writes back in key order, and its keys fall between the memtable's: an insert
     // that starts from where the last one of its key group went walks past a few entries, where
     // RocksDB's own sequential hint gives up on any key that is not right after the last one
