@@ -89,6 +89,39 @@ void appendKeyPrefix(std::string* out,
   appendLengthPrefixed(out, stateNamespace);
 }
 
+/// The prefix extractor of a map state's column family: a key's map row, the key group, key and
+/// namespace that every entry of one map begins with. With it, the Bloom filters of the
+/// memtables and table files hold each row's prefix beside the whole keys, so that the first
+/// read of a map that RocksDB does not hold (a new key's) skips the skip list and the files
+/// instead of seeking in each. Iterators that cross rows must seek in total order.
+class MapRowPrefix final : public rocksdb::SliceTransform {
+ public:
+  // Stored in the table files' properties: a file written under another name is read without
+  // its prefix filter.
+  const char* Name() const override { return "brook.MapRowPrefix"; }
+
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), rowPrefixLength(toView(key))};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return rowPrefixLength(toView(key)) != 0;
+  }
+
+ private:
+  // The length of the row prefix that `key` begins with, or 0 if it does not parse as one.
+  static size_t rowPrefixLength(std::string_view key) {
+    if (key.size() < 2) {
+      return 0;
+    }
+    ByteReader reader(key.substr(2));
+    std::string_view part;
+    if (!reader.readLengthPrefixed(&part) || !reader.readLengthPrefixed(&part)) {
+      return 0;
+    }
+    return 2 + reader.position();
+  }
+};
+
 /// The two-byte encoding of `keyGroup`, the bound of its prefix range.
 std::string keyGroupBound(int keyGroup) {
   std::string bound;
@@ -111,6 +144,8 @@ class KeyGroupBounds {
   KeyGroupBounds& operator=(const KeyGroupBounds&) = delete;
 
   void applyTo(rocksdb::ReadOptions& options) const {
+    // Across map rows: the rows' prefix filters must not skip files (see MapRowPrefix).
+    options.total_order_seek = true;
     options.iterate_lower_bound = &lowerSlice_;
     if (!upper_.empty()) {
       options.iterate_upper_bound = &upperSlice_;
@@ -441,6 +476,9 @@ class RocksDbKeyedStore::Impl {
         kind == StateKind::kList ? listColumnFamilyOptions_ : columnFamilyOptions_;
     options.compaction_filter_factory =
         std::make_shared<TtlCompactionFilterFactory>(kind, ttlMillis, clock_);
+    if (kind == StateKind::kMap) {
+      options.prefix_extractor = std::make_shared<MapRowPrefix>();
+    }
     return options;
   }
 
@@ -503,6 +541,7 @@ class RocksDbKeyedStore::Impl {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     std::vector<StateInfo> states;
     BROOK_RETURN_IF_ERROR(describeColumnFamilies(from, &descriptors, &states));
+    dropScanIterators();
     rocksdb::Status s = db_->Close();
     db_.reset();
     if (!s.ok()) {
@@ -554,6 +593,7 @@ class RocksDbKeyedStore::Impl {
   /// Closes RocksDB and removes the directory; idempotent.
   absl::Status closeAndRemove() {
     absl::Status result;
+    dropScanIterators();
     if (db_ != nullptr) {
       for (StateInfo& state : states_) {
         db_->DestroyColumnFamilyHandle(state.columnFamily);
@@ -640,16 +680,19 @@ class RocksDbKeyedStore::Impl {
   }
 
   absl::Status put(const StateInfo& state, std::string_view value, std::string_view what) {
+    dropScanIterators();
     rocksdb::Status s = db_->Put(writeOptions_, state.columnFamily, keyScratch_, toSlice(value));
     return s.ok() ? absl::OkStatus() : error(s, state, what);
   }
 
   absl::Status remove(const StateInfo& state, std::string_view what) {
+    dropScanIterators();
     rocksdb::Status s = db_->Delete(writeOptions_, state.columnFamily, keyScratch_);
     return s.ok() ? absl::OkStatus() : error(s, state, what);
   }
 
   absl::Status merge(const StateInfo& state, std::string_view operand, std::string_view what) {
+    dropScanIterators();
     rocksdb::Status s =
         db_->Merge(writeOptions_, state.columnFamily, keyScratch_, toSlice(operand));
     return s.ok() ? absl::OkStatus() : error(s, state, what);
@@ -667,6 +710,9 @@ class RocksDbKeyedStore::Impl {
     if (!upper->empty()) {
       options.iterate_upper_bound = upperSlice;
     }
+    // Within one row: a map state's filters hold the prefix (MapRowPrefix).
+    options.total_order_seek = false;
+    options.prefix_same_as_start = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
     it->Seek(keyScratch_);
     return it;
@@ -689,6 +735,7 @@ class RocksDbKeyedStore::Impl {
   }
 
   absl::Status write(rocksdb::WriteBatch* batch, std::string_view what) {
+    dropScanIterators();
     rocksdb::Status s = db_->Write(writeOptions_, batch);
     if (!s.ok()) {
       return toAbslStatus(s, absl::StrCat("RocksDB store '", directory_, "': ", toAbsl(what)));
@@ -814,12 +861,14 @@ class RocksDbKeyedStore::Impl {
   /// not over the entries the row holds), up to kMapScanEntries: a map that has no more becomes
   /// complete, so that its later reads, of present and absent user keys alike, stay in the
   /// cache. One scan costs about what one point read of an absent key costs.
-  absl::Status scanMapIntoRow(CachedRow& row, const StateInfo& state, std::string_view what) {
+  absl::Status scanMapIntoRow(CachedRow& row,
+                              int index,
+                              const StateInfo& state,
+                              std::string_view what) {
     CachedMapEntries& map = mapOf(row);
     map.scanned = true;
-    std::string upper;
-    rocksdb::Slice upperSlice;
-    std::unique_ptr<rocksdb::Iterator> it = seekPrefix(state, &upper, &upperSlice);
+    rocksdb::Iterator* it = scanIterator(index, state);
+    it->Seek(keyScratch_);
     int64_t added = 0;
     for (size_t scanned = 0; it->Valid() && scanned < kMapScanEntries; it->Next(), ++scanned) {
       const std::string_view userKey = toView(it->key()).substr(keyScratch_.size());
@@ -833,8 +882,35 @@ class RocksDbKeyedStore::Impl {
     }
     map.complete = !it->Valid() && it->status().ok();
     stateCache_.charge(row, added);
-    return it->status().ok() ? absl::OkStatus() : error(it->status(), state, what);
+    if (!it->status().ok()) {
+      absl::Status failed = error(it->status(), state, what);
+      dropScanIterators();
+      return failed;
+    }
+    return absl::OkStatus();
   }
+
+  /// The iterator that scans map rows of state `index` (a map state), made on first use and
+  /// kept until the store next writes to RocksDB: making one takes about as long as the seek of
+  /// a row that RocksDB does not hold, and the rows of new keys are such rows. It stops at the
+  /// end of the row it seeks to (the map column families' prefix is the row, MapRowPrefix).
+  rocksdb::Iterator* scanIterator(int index, const StateInfo& state) {
+    if (scanIterators_.size() <= static_cast<size_t>(index)) {
+      scanIterators_.resize(static_cast<size_t>(index) + 1);
+    }
+    std::unique_ptr<rocksdb::Iterator>& it = scanIterators_[static_cast<size_t>(index)];
+    if (it == nullptr) {
+      rocksdb::ReadOptions options = readOptions_;
+      options.total_order_seek = false;
+      options.prefix_same_as_start = true;
+      it.reset(db_->NewIterator(options, state.columnFamily));
+    }
+    return it.get();
+  }
+
+  /// Drops the scan iterators: they read RocksDB as it was when they were made, and hold on to
+  /// its memtables and files.
+  void dropScanIterators() { scanIterators_.clear(); }
 
   /// The entry of `userKey` in the map row for the prefix in keyScratch_, read from RocksDB when
   /// not cached; null when the map is known not to hold it.
@@ -847,7 +923,7 @@ class RocksDbKeyedStore::Impl {
       if (row == nullptr) {
         row = &stateCache_.insert(rowKey_);
       }
-      BROOK_RETURN_IF_ERROR(scanMapIntoRow(*row, state, what));
+      BROOK_RETURN_IF_ERROR(scanMapIntoRow(*row, index, state, what));
     }
     CachedMapEntries& map = *row->map;  // made by the scan
     if (auto it = map.entries.find(toAbsl(userKey)); it != map.entries.end()) {
@@ -1018,6 +1094,8 @@ class RocksDbKeyedStore::Impl {
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> writeBufferManager_;
   std::unique_ptr<rocksdb::DB> db_;
+  // By state index; after db_, so that they go first.
+  std::vector<std::unique_ptr<rocksdb::Iterator>> scanIterators_;
   size_t restoreBatchBytes_ = kRestoreBatchBytes;
   bool removed_ = false;
 
@@ -1991,6 +2069,7 @@ absl::Status RocksDbKeyedStore::flushAndCompact() {
   // Everything to RocksDB, and nothing left in the cache: reads then see what is on disk.
   BROOK_RETURN_IF_ERROR(impl_->writeBackAll());
   impl_->stateCache_.clear();
+  impl_->dropScanIterators();
   for (const StateInfo& state : impl_->states_) {
     rocksdb::Status s = impl_->db_->Flush(rocksdb::FlushOptions(), state.columnFamily);
     if (s.ok()) {

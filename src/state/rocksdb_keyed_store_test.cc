@@ -109,6 +109,13 @@ class StoreAndModel {
     model_.maps.erase(first, last);
   }
 
+  /// Writes 200 values of keys of their own, whose rows push every other row out of an 8 KiB
+  /// state cache.
+  void pushRowsOut() {
+    for (int i = 0; i < 200; ++i) {
+      putValue("count", "filler-" + std::to_string(fillers_++), "", "x");
+    }
+  }
   void clearMap(const std::string& state, const std::string& key, const std::string& ns) {
     ASSERT_OK(store_->clearMap(id(state, StateKind::kMap), group(key), key, ns));
     eraseMapFromModel(state, key, ns);
@@ -213,6 +220,7 @@ class StoreAndModel {
  private:
   std::unique_ptr<RocksDbKeyedStore> store_;
   KeyedStateModel model_;
+  int fillers_ = 0;
 };
 
 class RocksDbKeyedStoreTest : public ::testing::Test {
@@ -631,20 +639,13 @@ TEST_F(RocksDbKeyedStoreTest, ABlindWriteRemovedBeforeItsWriteBackRemovesWhatRoc
   RocksDbKeyedStore::Options options;
   options.stateCacheBytes = 8 << 10;
   StoreAndModel s(open("db", options));
-  // Rows of other keys push every row of these out of the small cache.
-  int fillers = 0;
-  const auto evict = [&] {
-    for (int i = 0; i < 200; ++i) {
-      s.putValue("count", "filler-" + std::to_string(fillers++), "", "x");
-    }
-  };
   const std::vector<std::string> keys = {"in-a-file", "in-a-memtable", "never-stored"};
   s.putValue("count", "in-a-file", "", "old");
   s.updateList("events", "in-a-file", "", {"old"});
   ASSERT_OK(s.store().flushAndCompact());
   s.putValue("count", "in-a-memtable", "", "old");
   s.updateList("events", "in-a-memtable", "", {"old", "older"});
-  evict();
+  s.pushRowsOut();
   for (const std::string& key : keys) {
     s.putValue("count", key, "", "new");
     s.updateList("events", key, "", {"new"});
@@ -652,14 +653,63 @@ TEST_F(RocksDbKeyedStoreTest, ABlindWriteRemovedBeforeItsWriteBackRemovesWhatRoc
     s.updateList("events", key, "", {});
     s.expectReads(key, "", "");
   }
-  evict();
+  s.pushRowsOut();
   for (const std::string& key : keys) {
     s.expectReads(key, "", "");
   }
   ASSERT_OK(s.store().flushAndCompact());
-  evict();
+  s.pushRowsOut();
   for (const std::string& key : keys) {
     s.expectReads(key, "", "");
+  }
+  EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
+}
+
+// The store scans maps that the cache lacks with iterators it keeps between reads: a map that
+// reached RocksDB after an iterator was made (written back from the cache, or cleared there) is
+// read as it is now, and rows of other keys, namespaces and states stay apart.
+TEST_F(RocksDbKeyedStoreTest, AMapReadSeesWhatReachedRocksDbSinceTheLastMapRead) {
+  RocksDbKeyedStore::Options options;
+  options.stateCacheBytes = 8 << 10;
+  StoreAndModel s(open("db", options));
+  const auto expectMap = [&](const std::string& key, const std::string& ns,
+                             const std::string& userKey) {
+    std::string value;
+    auto found = s.store().getMapValue(s.id("by-user", StateKind::kMap), StoreAndModel::group(key),
+                                       key, ns, userKey, &value);
+    ASSERT_TRUE(found.ok()) << found.status();
+    auto m = s.model().maps.find({"by-user", StoreAndModel::group(key), key, ns, userKey});
+    ASSERT_EQ(*found, m != s.model().maps.end()) << key << "/" << ns << "/" << userKey;
+    if (*found) {
+      EXPECT_EQ(value, m->second);
+    }
+  };
+  for (int round = 0; round < 30; ++round) {
+    const std::string key = "map-" + std::to_string(round);
+    // A read of a map RocksDB does not hold, then of one that it does.
+    expectMap("never-written-" + std::to_string(round), "", "u");
+    if (round > 0) {
+      expectMap("map-" + std::to_string(round - 1), "", "u");
+    }
+    s.putMap("by-user", key, "", "u", "v" + std::to_string(round));
+    s.putMap("by-user", key, "w", "u", "in a namespace");
+    s.putMap("other-map", key, "", "u", "in another state");
+    if (round % 3 == 2) {
+      s.clearMap("by-user", "map-" + std::to_string(round - 1), "");
+    }
+    s.pushRowsOut();
+    expectMap(key, "", "u");
+    expectMap(key, "w", "u");
+    expectMap(key + "x", "", "u");
+    if (round % 3 == 2) {
+      expectMap("map-" + std::to_string(round - 1), "", "u");
+    }
+    if (round == 15) {
+      ASSERT_OK(s.store().flushAndCompact());
+    }
+    if (::testing::Test::HasFatalFailure()) {
+      return;
+    }
   }
   EXPECT_EQ(entriesOf(s.store(), kAllKeyGroups), s.model().entries(kAllKeyGroups));
 }
