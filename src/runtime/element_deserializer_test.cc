@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -69,6 +70,39 @@ void writePayloadInPieces(const void* record, DataOutput& out) {
   }
 }
 
+// A typed record that serializes as writePayloadInPieces does its payload, so that emitRecord()
+// (inline, through the writer's lanes) sends what emitSerialized() sends.
+struct PiecesRecord {
+  std::string payload;
+};
+// A typed record whose serializer writes part of it and then throws.
+struct ThrowingRecord {
+  std::string payload;
+};
+
+}  // namespace
+}  // namespace brook::runtime
+
+template <>
+struct brook::TypeSerializer<brook::runtime::PiecesRecord> {
+  static void serialize(const brook::runtime::PiecesRecord& record, DataOutput& out) {
+    brook::runtime::writePayloadInPieces(&record.payload, out);
+  }
+  static void deserialize(DataInput&, brook::runtime::PiecesRecord&) {}
+};
+
+template <>
+struct brook::TypeSerializer<brook::runtime::ThrowingRecord> {
+  static void serialize(const brook::runtime::ThrowingRecord& record, DataOutput& out) {
+    brook::runtime::writePayloadInPieces(&record.payload, out);
+    throw SerializationError("cannot serialize");
+  }
+  static void deserialize(DataInput&, brook::runtime::ThrowingRecord&) {}
+};
+
+namespace brook::runtime {
+namespace {
+
 class ElementDeserializerTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
@@ -83,11 +117,16 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
   for (int i = 0; i < 200; ++i) {
     std::string payload(static_cast<size_t>(i * 7 % 97), static_cast<char>('a' + i % 26));
     int64_t ts = i % 3 == 0 ? kNoTimestamp : 1000 + i;
-    // Every other record is serialized straight into the writer's buffer.
-    if (i % 2 == 0)
+    // A third of the records are serialized straight into the writer's buffer, a third into
+    // its lane from the typed output.
+    if (i % 3 == 0)
       writer.emit(payload, ts);
-    else
+    else if (i % 3 == 1)
       writer.emitSerialized(&writePayloadInPieces, &payload, ts);
+    else
+      writer.emitRecord(PiecesRecord{payload}, ts);
+    if (i % 45 == 44)
+      writer.flushAll();  // the buffer timeout
     expected.push_back(
         {ts == kNoTimestamp ? ElementKind::kRecord : ElementKind::kTimedRecord, ts, payload});
     if (i % 50 == 49) {
@@ -107,6 +146,7 @@ TEST_P(ElementDeserializerTest, RoundTripsElementsAcrossBufferBoundaries) {
           {ElementKind::kBarrier, 5000 + i, std::to_string(id) + (id % 2 == 0 ? "s" : "")});
     }
   }
+  EXPECT_EQ(writer.recordsOut(), 200);
   writer.endOfPartition();
   expected.push_back({ElementKind::kEndOfPartition, 0, ""});
 
@@ -144,11 +184,16 @@ TEST_P(ElementDeserializerTest, AStreamSplitByAnUnalignedBarrierReassemblesAfter
     SCOPED_TRACE("consumed buffers " + std::to_string(consumedBuffers));
     ResultPartition before(1, 4096, bufferSize);
     ChannelRecordWriter writer(&before, &cancelled, options);
-    for (int i = 0; i < 60; ++i)
-      writer.emit(payloadOf(i), i % 2 == 0 ? kNoTimestamp : 100 + i);
+    for (int i = 0; i < 60; ++i) {
+      if (i % 3 == 0)
+        writer.emitRecord(PiecesRecord{payloadOf(i)}, i % 2 == 0 ? kNoTimestamp : 100 + i);
+      else
+        writer.emit(payloadOf(i), i % 2 == 0 ? kNoTimestamp : 100 + i);
+    }
     writer.broadcastWatermark(5000);
     writer.flushAll();
-    writer.emit(payloadOf(60), kNoTimestamp);  // left in the writer's partly filled buffer
+    // Left in the writer's partly filled buffer, written there through its lane.
+    writer.emitRecord(PiecesRecord{payloadOf(60)}, kNoTimestamp);
 
     std::vector<std::string> decoded;
     ElementDeserializer consumer("test channel");
@@ -408,21 +453,32 @@ TEST(RecordWriterTest, SerializedRecordsReachTheChannelsOfTheirPartitioner) {
   const std::vector<std::string> payloads = {"", "one", std::string(40, 'x'), std::string(300, 'y'),
                                              "five"};
 
-  for (PartitionerKind kind :
-       {PartitionerKind::kBroadcast, PartitionerKind::kRebalance, PartitionerKind::kKeyGroup}) {
-    SCOPED_TRACE(static_cast<int>(kind));
+  // Typed: from a task's typed output, through the writer's lanes where it has them.
+  const std::vector<std::pair<PartitionerKind, bool>> runs = {
+      {PartitionerKind::kBroadcast, false}, {PartitionerKind::kRebalance, false},
+      {PartitionerKind::kKeyGroup, false},  {PartitionerKind::kBroadcast, true},
+      {PartitionerKind::kRebalance, true},  {PartitionerKind::kKeyGroup, true}};
+  for (auto [kind, typed] : runs) {
+    SCOPED_TRACE(std::to_string(static_cast<int>(kind)) + (typed ? " typed" : ""));
     ResultPartition partition(kChannels, 256, 64);
     ChannelRecordWriter::Options options;
     options.partitioner = kind;
     ChannelRecordWriter writer(&partition, &cancelled, options);
     for (size_t i = 0; i < payloads.size(); ++i) {
       int64_t ts = i % 2 == 0 ? kNoTimestamp : 77;
-      if (kind == PartitionerKind::kKeyGroup)
+      if (kind == PartitionerKind::kKeyGroup && typed)
+        writer.emitKeyedRecord("key-a", PiecesRecord{payloads[i]}, ts);
+      else if (kind == PartitionerKind::kKeyGroup)
         writer.emitKeyedSerialized("key-a", &writePayloadInPieces, &payloads[i], ts);
+      else if (typed)
+        writer.emitRecord(PiecesRecord{payloads[i]}, ts);
       else
         writer.emitSerialized(&writePayloadInPieces, &payloads[i], ts);
     }
-    writer.emitToSerialized(2, &writePayloadInPieces, &payloads[1], kNoTimestamp);
+    if (typed)
+      writer.emitRecordTo(2, PiecesRecord{payloads[1]}, kNoTimestamp);
+    else
+      writer.emitToSerialized(2, &writePayloadInPieces, &payloads[1], kNoTimestamp);
     writer.endOfPartition();
 
     std::vector<std::vector<std::string>> expected(kChannels);
@@ -466,13 +522,21 @@ TEST(RecordWriterTest, ASerializerThatThrowsLeavesNoPartialRecord) {
   EXPECT_THROW(writer.emitSerialized(+throwing, &failed, kNoTimestamp), SerializationError);
   EXPECT_THROW(writer.emitSerialized(+throwing, &after, kNoTimestamp), SerializationError);
   writer.emitSerialized(&writePayloadInPieces, &after, 5);
+  // The same from the typed output, whose records go into the writer's lane when they fit.
+  writer.emitRecord(PiecesRecord{before}, kNoTimestamp);
+  EXPECT_THROW(writer.emitRecord(ThrowingRecord{"x"}, kNoTimestamp), SerializationError);
+  EXPECT_THROW(writer.emitRecord(ThrowingRecord{failed}, kNoTimestamp), SerializationError);
+  writer.emitRecord(PiecesRecord{after}, 5);
   writer.endOfPartition();
   auto decoded = drain(partition);
-  ASSERT_EQ(decoded.size(), 3u);
-  EXPECT_EQ(decoded[0].payload, before);
-  EXPECT_EQ(decoded[1].payload, after);
-  EXPECT_EQ(decoded[1].timestamp, 5);
-  EXPECT_EQ(decoded[2].kind, ElementKind::kEndOfPartition);
+  ASSERT_EQ(decoded.size(), 5u);
+  for (size_t i : {0, 2}) {
+    EXPECT_EQ(decoded[i].payload, before);
+    EXPECT_EQ(decoded[i + 1].payload, after);
+    EXPECT_EQ(decoded[i + 1].timestamp, 5);
+  }
+  EXPECT_EQ(decoded[4].kind, ElementKind::kEndOfPartition);
+  EXPECT_EQ(writer.recordsOut(), 4);
 }
 
 }  // namespace

@@ -7,20 +7,15 @@
 
 namespace brook::runtime {
 
+// Records written inline through lanes (RecordWriter::emitRecord) are framed by the API's
+// header writer.
+static_assert(::brook::internal::kRecordElementKind == static_cast<uint8_t>(ElementKind::kRecord));
+static_assert(::brook::internal::kTimedRecordElementKind ==
+              static_cast<uint8_t>(ElementKind::kTimedRecord));
+
 namespace {
 
-// Writes a record element's header at `out`: its kind, the timestamp if it has one, and the
-// payload's length (5 or 13 bytes).
-inline void writeElementHeader(char* out, int64_t timestamp, uint32_t length) {
-  if (timestamp == kNoTimestamp) {
-    out[0] = static_cast<char>(ElementKind::kRecord);
-    std::memcpy(out + 1, &length, 4);
-  } else {
-    out[0] = static_cast<char>(ElementKind::kTimedRecord);
-    std::memcpy(out + 1, &timestamp, 8);
-    std::memcpy(out + 9, &length, 4);
-  }
-}
+using ::brook::internal::writeRecordHeader;
 
 }  // namespace
 
@@ -50,6 +45,34 @@ ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
     rescaleStart_ = options_.subtaskIndex * n / p;
     rescaleCount_ = 1;
   }
+  // Lanes let a record that fits be written into its channel's buffer inline, from the
+  // task's output. Not with a buffer timeout of 0 (every record is sent on its own) nor for
+  // broadcast (every record goes to every channel).
+  if (!options_.flushAlways && options_.partitioner != PartitionerKind::kBroadcast) {
+    laneStorage_.resize(static_cast<size_t>(numberOfChannels_));
+    lanes_ = laneStorage_.data();
+    laneChannel_ = fixedChannel_;
+  }
+}
+
+inline void ChannelRecordWriter::closeLane(int channel) {
+  if (lanes_ == nullptr)
+    return;
+  RecordLane& lane = lanes_[channel];
+  if (lane.pos == nullptr)
+    return;
+  Buffer* b = current_[static_cast<size_t>(channel)];
+  b->size = static_cast<uint32_t>(lane.pos - b->data);
+  lane = {};
+}
+
+inline void ChannelRecordWriter::openLane(int channel) {
+  if (lanes_ == nullptr)
+    return;
+  Buffer* b = current_[static_cast<size_t>(channel)];
+  if (b == nullptr)
+    return;
+  lanes_[channel] = {b->data + b->size, b->data + b->capacity};
 }
 
 ChannelRecordWriter::~ChannelRecordWriter() {
@@ -90,6 +113,7 @@ int ChannelRecordWriter::keyedChannel(std::string_view serializedKey) const {
                                                                         RecordSerializeFn serialize,
                                                                         const void* record,
                                                                         int64_t timestamp) {
+  closeLane(channel);
   const size_t headerSize = timestamp == kNoTimestamp ? 5 : 13;
   Buffer* b = current_[static_cast<size_t>(channel)];
   if (b == nullptr) [[unlikely]]
@@ -110,11 +134,13 @@ int ChannelRecordWriter::keyedChannel(std::string_view serializedKey) const {
     return;
   }
   auto length = static_cast<uint32_t>(serialized_.size());
-  writeElementHeader(out, timestamp, length);
+  writeRecordHeader(out, timestamp, length);
   b->size += static_cast<uint32_t>(headerSize + length);
   ++recordsOut_;
   if (options_.flushAlways || b->free() == 0)
     finishBuffer(channel);
+  else
+    openLane(channel);
 }
 
 void ChannelRecordWriter::emit(std::string_view record, int64_t timestamp) {
@@ -167,6 +193,7 @@ void ChannelRecordWriter::emitTo(int channel, std::string_view record, int64_t t
 }
 
 void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int64_t timestamp) {
+  closeLane(channel);
   auto length = static_cast<uint32_t>(record.size());
   const size_t headerSize = timestamp == kNoTimestamp ? 5 : 13;
   Buffer* b = current_[static_cast<size_t>(channel)];
@@ -175,18 +202,20 @@ void ChannelRecordWriter::writeRecord(int channel, std::string_view record, int6
     // in place: staged on the stack and copied, its bytes would be read back across the
     // separate stores that wrote them, which stalls store-to-load forwarding.
     char* out = b->data + b->size;
-    writeElementHeader(out, timestamp, length);
+    writeRecordHeader(out, timestamp, length);
     std::memcpy(out + headerSize, record.data(), record.size());
     b->size += static_cast<uint32_t>(headerSize + record.size());
   } else {
     char header[13];
-    writeElementHeader(header, timestamp, length);
+    writeRecordHeader(header, timestamp, length);
     write(channel, header, headerSize);
     write(channel, record.data(), record.size());
   }
   ++recordsOut_;
   if (options_.flushAlways)
     finishBuffer(channel);
+  else
+    openLane(channel);
 }
 
 Buffer* ChannelRecordWriter::currentBuffer(int channel) {
@@ -211,6 +240,7 @@ Buffer* ChannelRecordWriter::currentBuffer(int channel) {
 }
 
 void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
+  closeLane(channel);
   auto& cur = current_[static_cast<size_t>(channel)];
   while (n > 0) {
     currentBuffer(channel);
@@ -225,6 +255,7 @@ void ChannelRecordWriter::write(int channel, const char* data, size_t n) {
 }
 
 void ChannelRecordWriter::finishBuffer(int channel) {
+  closeLane(channel);
   auto& cur = current_[static_cast<size_t>(channel)];
   if (cur == nullptr)
     return;

@@ -39,6 +39,9 @@ class ChannelRecordWriter final : public RecordWriter {
                       Options options,
                       std::atomic<int64_t>* backPressuredNanos = nullptr);
   ~ChannelRecordWriter() override;
+  // The lanes point into the writer itself.
+  ChannelRecordWriter(const ChannelRecordWriter&) = delete;
+  ChannelRecordWriter& operator=(const ChannelRecordWriter&) = delete;
 
   void emit(std::string_view record, int64_t timestamp) override;
   void emitKeyed(std::string_view serializedKey,
@@ -57,6 +60,9 @@ class ChannelRecordWriter final : public RecordWriter {
   void broadcastWatermark(int64_t watermark) override;
   void broadcastWatermarkStatus(bool idle) override;
   int numberOfChannels() const override { return numberOfChannels_; }
+  int channelForKey(std::string_view serializedKey) const override {
+    return keyedChannel(serializedKey);
+  }
   RuntimeMode runtimeMode() const override { return options_.mode; }
 
   /// Sends a checkpoint barrier on every channel, behind the records written before it; a
@@ -87,7 +93,7 @@ class ChannelRecordWriter final : public RecordWriter {
   /// Sends end-of-partition on every channel and flushes.
   void endOfPartition();
 
-  int64_t recordsOut() const { return recordsOut_; }
+  int64_t recordsOut() const { return recordsOut_ + laneRecords_; }
   /// Whether a free buffer is at hand, so that writing does not wait for the consumers.
   bool isAvailable() const { return partition_->pool().availableBuffers() > 0; }
   /// Waits until a buffer is free or `timeout` passed.
@@ -110,6 +116,12 @@ class ChannelRecordWriter final : public RecordWriter {
                               const void* record,
                               int64_t timestamp);
   void write(int channel, const char* data, size_t n);
+  // A channel's lane (RecordWriter::lanes_) covers the free part of its current buffer from
+  // openLane() until closeLane(), which takes what records were written there into the
+  // buffer's size. Every write to a buffer here closes its lane first. Inline, in
+  // record_writer.cc.
+  inline void closeLane(int channel);
+  inline void openLane(int channel);
   // The current buffer of `channel`, requested from the pool (waiting for one if none is free)
   // if it has none.
   Buffer* currentBuffer(int channel);
@@ -131,6 +143,8 @@ class ChannelRecordWriter final : public RecordWriter {
   int64_t recordsOut_ = 0;
   // Where emit*Serialized() serialize: into a buffer's free part, or its own storage.
   DataOutput serialized_;
+  // The lanes by channel (empty when the writer opens none).
+  std::vector<RecordLane> laneStorage_;
 };
 
 }  // namespace brook::runtime

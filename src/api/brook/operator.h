@@ -9,7 +9,9 @@
 /// from its task's thread.
 
 #include <climits>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -117,12 +119,73 @@ void serializeRecord(const void* record, DataOutput& out) {
   brook::serialize(*static_cast<const T*>(record), out);
 }
 
+namespace internal {
+
+/// The header of a record element on the wire, as the runtime frames it: the element's kind
+/// (1: record, 2: record with a timestamp), the timestamp if it has one, and the payload's
+/// length, little-endian.
+inline constexpr uint8_t kRecordElementKind = 1;
+inline constexpr uint8_t kTimedRecordElementKind = 2;
+inline constexpr size_t kRecordHeaderBytes = 5;
+inline constexpr size_t kTimedRecordHeaderBytes = 13;
+
+/// Writes a record element's header at `out` (kRecordHeaderBytes, or kTimedRecordHeaderBytes
+/// for a `timestamp` other than kNoTimestamp).
+inline void writeRecordHeader(char* out, int64_t timestamp, uint32_t length) {
+  if (timestamp == kNoTimestamp) {
+    out[0] = static_cast<char>(kRecordElementKind);
+    std::memcpy(out + 1, &length, 4);
+  } else {
+    out[0] = static_cast<char>(kTimedRecordElementKind);
+    std::memcpy(out + 1, &timestamp, 8);
+    std::memcpy(out + 9, &length, 4);
+  }
+}
+
+}  // namespace internal
+
+/// The free part [pos, end) of the buffer that one channel of a RecordWriter fills, while the
+/// writer lets records be written there directly (RecordWriter::emitRecord); both null when it
+/// does not.
+struct RecordLane {
+  char* pos = nullptr;
+  char* end = nullptr;
+};
+
 /// The runtime's writer for one outgoing network edge of one subtask. The runtime implements
 /// it: it picks channels by the edge's partitioner, serializes into buffers and applies
 /// backpressure by blocking for free buffers.
 class RecordWriter {
  public:
   virtual ~RecordWriter() = default;
+
+  /// emitSerialized() of a record of type `T`. While the writer keeps a lane open for the
+  /// channel the partitioner always picks, a record that fits is serialized and framed in the
+  /// channel's buffer right here, inline: no virtual call, no indirect serializer.
+  template <typename T>
+  void emitRecord(const T& record, int64_t timestamp) {
+    if (laneChannel_ >= 0 && writeInLane(lanes_[laneChannel_], record, timestamp))
+      return;
+    emitSerialized(&serializeRecord<T>, &record, timestamp);
+  }
+  /// emitKeyedSerialized() of a record of type `T`, inline when the key's channel has room.
+  template <typename T>
+  void emitKeyedRecord(std::string_view serializedKey, const T& record, int64_t timestamp) {
+    if (lanes_ == nullptr) {
+      emitKeyedSerialized(serializedKey, &serializeRecord<T>, &record, timestamp);
+      return;
+    }
+    const int channel = channelForKey(serializedKey);
+    if (!writeInLane(lanes_[channel], record, timestamp))
+      emitToSerialized(channel, &serializeRecord<T>, &record, timestamp);
+  }
+  /// emitToSerialized() of a record of type `T`, inline when the channel has room.
+  template <typename T>
+  void emitRecordTo(int channel, const T& record, int64_t timestamp) {
+    if (lanes_ != nullptr && writeInLane(lanes_[channel], record, timestamp))
+      return;
+    emitToSerialized(channel, &serializeRecord<T>, &record, timestamp);
+  }
   /// Sends a serialized record; the edge's partitioner picks the channel(s).
   virtual void emit(std::string_view record, int64_t timestamp) = 0;
   /// Sends a record to the channel owning the key group of `serializedKey`.
@@ -148,8 +211,44 @@ class RecordWriter {
   /// Sends the watermark status (idle or active) on every channel.
   virtual void broadcastWatermarkStatus(bool idle) { (void)idle; }
   virtual int numberOfChannels() const = 0;
+  /// The channel that owns the key group of `serializedKey`.
+  virtual int channelForKey(std::string_view serializedKey) const = 0;
   /// The job's resolved runtime mode (STREAMING or BATCH).
   virtual RuntimeMode runtimeMode() const = 0;
+
+ protected:
+  /// The lanes by channel (null: the writer opens none), and the channel that emitRecord()
+  /// writes to (-1: the partitioner picks one per record). The implementation opens a lane on
+  /// a buffer it fills and closes it before it touches that buffer itself.
+  RecordLane* lanes_ = nullptr;
+  int laneChannel_ = -1;
+  /// The records written through lanes, for the implementation's count.
+  int64_t laneRecords_ = 0;
+
+ private:
+  // Serializes into a lane (its own storage takes a record that does not fit).
+  DataOutput laneOutput_;
+
+  // Writes the element of `record` at the lane's position if it fits there; false (nothing
+  // written) if the lane is closed or too short.
+  template <typename T>
+  bool writeInLane(RecordLane& lane, const T& record, int64_t timestamp) {
+    const size_t header = timestamp == kNoTimestamp ? internal::kRecordHeaderBytes
+                                                    : internal::kTimedRecordHeaderBytes;
+    char* const pos = lane.pos;
+    if (static_cast<size_t>(lane.end - pos) <= header)
+      return false;
+    char* const payload = pos + header;
+    laneOutput_.writeInto(payload, static_cast<size_t>(lane.end - payload));
+    brook::serialize(record, laneOutput_);
+    if (!laneOutput_.writesInto(payload))
+      return false;  // it moved to the output's own storage: the caller's fallback sends it
+    const size_t length = laneOutput_.size();
+    internal::writeRecordHeader(pos, timestamp, static_cast<uint32_t>(length));
+    lane.pos = payload + length;
+    ++laneRecords_;
+    return true;
+  }
 };
 
 /// Serializes records of type `T` into a RecordWriter.
@@ -157,9 +256,7 @@ template <typename T>
 class NetworkOutput : public Output<T> {
  public:
   explicit NetworkOutput(RecordWriter* writer) : writer_(writer) {}
-  void push(T&& record, int64_t timestamp) override {
-    writer_->emitSerialized(&serializeRecord<T>, &record, timestamp);
-  }
+  void push(T&& record, int64_t timestamp) override { writer_->emitRecord(record, timestamp); }
   void emitWatermark(int64_t watermark) override { writer_->broadcastWatermark(watermark); }
   void emitWatermarkStatus(bool idle) override { writer_->broadcastWatermarkStatus(idle); }
 
@@ -176,7 +273,7 @@ class KeyedNetworkOutput final : public NetworkOutput<T> {
   void push(T&& record, int64_t timestamp) override {
     keyBuffer_.clear();
     brook::serialize(selector_(std::as_const(record)), keyBuffer_);
-    this->writer_->emitKeyedSerialized(keyBuffer_.view(), &serializeRecord<T>, &record, timestamp);
+    this->writer_->emitKeyedRecord(keyBuffer_.view(), record, timestamp);
   }
 
  private:
@@ -238,7 +335,7 @@ class CombiningKeyedNetworkOutput final : public NetworkOutput<T> {
   void send(const T& record, int64_t timestamp) {
     keyBuffer_.clear();
     brook::serialize(selector_(record), keyBuffer_);
-    this->writer_->emitKeyedSerialized(keyBuffer_.view(), &serializeRecord<T>, &record, timestamp);
+    this->writer_->emitKeyedRecord(keyBuffer_.view(), record, timestamp);
   }
   void sendHeld() {
     for (const auto& [key, value] : held_)
@@ -269,7 +366,7 @@ class CustomNetworkOutput final : public NetworkOutput<T> {
       throw std::out_of_range("custom partitioner returned channel " + std::to_string(channel) +
                               " of " + std::to_string(n));
     }
-    this->writer_->emitToSerialized(channel, &serializeRecord<T>, &record, timestamp);
+    this->writer_->emitRecordTo(channel, record, timestamp);
   }
 
  private:
