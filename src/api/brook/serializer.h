@@ -81,7 +81,11 @@ class DataOutput {
     size_ = 0;
   }
 
-  void writeBytes(const void* src, size_t n) {
+  // Always inline, as are the other fixed-size writes and reads below: a serializer calls them
+  // once per field, and a field of known size is then a store (or load) and a bounds check.
+  // Left to itself, the compiler kept them out of line in large serializers, and each call
+  // made a library call of memcpy.
+  [[gnu::always_inline]] void writeBytes(const void* src, size_t n) {
     if (size_ + n > capacity_) [[unlikely]]
       grow(size_ + n);
     std::memcpy(data_ + size_, src, n);
@@ -90,7 +94,7 @@ class DataOutput {
 
   template <typename T>
   requires std::is_arithmetic_v<T>
-  void writeRaw(T value) { writeBytes(&value, sizeof(T)); }
+  [[gnu::always_inline]] void writeRaw(T value) { writeBytes(&value, sizeof(T)); }
 
   /// Writes an unsigned LEB128 varint.
   void writeVarUint(uint64_t v) {
@@ -135,14 +139,14 @@ class DataInput {
 
   size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
 
-  void readBytes(void* dst, size_t n) {
+  [[gnu::always_inline]] void readBytes(void* dst, size_t n) {
     require(n);
     std::memcpy(dst, pos_, n);
     pos_ += n;
   }
 
   /// Returns a view of the next `n` bytes and advances past them.
-  std::string_view readView(size_t n) {
+  [[gnu::always_inline]] std::string_view readView(size_t n) {
     require(n);
     std::string_view v(pos_, n);
     pos_ += n;
@@ -150,7 +154,7 @@ class DataInput {
   }
 
   template <typename T>
-  requires std::is_arithmetic_v<T> T readRaw() {
+  requires std::is_arithmetic_v<T> [[gnu::always_inline]] T readRaw() {
     T value;
     readBytes(&value, sizeof(T));
     return value;
@@ -180,7 +184,7 @@ class DataInput {
   }
 
  private:
-  void require(size_t n) const {
+  [[gnu::always_inline]] void require(size_t n) const {
     if (n > remaining()) [[unlikely]]
       failTruncated(n);
   }
