@@ -46,9 +46,13 @@ ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
     rescaleCount_ = 1;
   }
   // Lanes let a record that fits be written into its channel's buffer inline, from the
-  // task's output. Not with a buffer timeout of 0 (every record is sent on its own) nor for
-  // broadcast (every record goes to every channel).
-  if (!options_.flushAlways && options_.partitioner != PartitionerKind::kBroadcast) {
+  // task's output: into the one channel every record goes to, or the one its key or a custom
+  // partitioner picks. Not where the writer picks a channel per record (rebalance, rescale,
+  // shuffle: those records take the virtual path, and lanes would only cost their upkeep), for
+  // broadcast, nor with a buffer timeout of 0 (every record is sent on its own).
+  const bool callerPicksChannel = options_.partitioner == PartitionerKind::kKeyGroup ||
+                                  options_.partitioner == PartitionerKind::kCustom;
+  if (!options_.flushAlways && (fixedChannel_ >= 0 || callerPicksChannel)) {
     laneStorage_.resize(static_cast<size_t>(numberOfChannels_));
     lanes_ = laneStorage_.data();
     laneChannel_ = fixedChannel_;

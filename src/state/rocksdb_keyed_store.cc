@@ -706,13 +706,10 @@ class RocksDbKeyedStore::Impl {
                                                 rocksdb::Slice* upperSlice) {
     *upper = prefixSuccessor(keyScratch_);
     *upperSlice = rocksdb::Slice(*upper);
-    rocksdb::ReadOptions options = readOptions_;
+    rocksdb::ReadOptions options = rowReadOptions();
     if (!upper->empty()) {
       options.iterate_upper_bound = upperSlice;
     }
-    // Within one row: a map state's filters hold the prefix (MapRowPrefix).
-    options.total_order_seek = false;
-    options.prefix_same_as_start = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, state.columnFamily));
     it->Seek(keyScratch_);
     return it;
@@ -900,12 +897,18 @@ class RocksDbKeyedStore::Impl {
     }
     std::unique_ptr<rocksdb::Iterator>& it = scanIterators_[static_cast<size_t>(index)];
     if (it == nullptr) {
-      rocksdb::ReadOptions options = readOptions_;
-      options.total_order_seek = false;
-      options.prefix_same_as_start = true;
-      it.reset(db_->NewIterator(options, state.columnFamily));
+      it.reset(db_->NewIterator(rowReadOptions(), state.columnFamily));
     }
     return it.get();
+  }
+
+  /// The read options of an iterator within one map row: a map state's filters hold the row's
+  /// prefix (MapRowPrefix), and the iterator ends with the row.
+  rocksdb::ReadOptions rowReadOptions() const {
+    rocksdb::ReadOptions options = readOptions_;
+    options.total_order_seek = false;
+    options.prefix_same_as_start = true;
+    return options;
   }
 
   /// Drops the scan iterators: they read RocksDB as it was when they were made, and hold on to
