@@ -82,7 +82,7 @@ struct Q4Bid {
 /// The state of an auction id. Once the auction arrived: its columns and its highest bid so far
 /// among the bids within [dateTime, expires] (`hasBid` false: none yet). Before that, while bids
 /// wait for it (`arrived` false): the time of the one event-time timer that frees the waiting
-/// bids the watermark passed, the earliest of their times; the bids are in a list state apart,
+/// bids the watermark passed, at the earliest of their times; the bids are in a list state apart,
 /// which an auction without waiting bids never reads.
 struct Q4AuctionState {
   int64_t category = 0;
@@ -283,7 +283,10 @@ class Q3Join final : public brook::KeyedProcessFunction<int64_t, Q3Input, Q3Row>
 /// (when the watermark has passed it, a bid that could still match would be late), and a
 /// pending bid's once the watermark passes its dateTime (an auction arriving after that, with a
 /// dateTime at or before the bid's, would be late), at one timer per auction id at the earliest
-/// waiting bid's time, which the auction deletes when it takes the bids. Flink SQL's join keeps
+/// waiting bid's time, which the auction deletes when it takes the bids. The two kinds of timer
+/// are told apart by their time, without reading state: an expiry fires at an odd time (expires,
+/// or a millisecond after it), the waiting bids' timer at an even one (the bid's time, or a
+/// millisecond after it); a timer a millisecond late frees the same state. Flink SQL's join keeps
 /// all of it forever
 /// instead, so the two differ only on late events: a bid that arrives after the watermark
 /// passed its auction's expires, or an auction after the watermark passed its bids.
@@ -303,10 +306,14 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
       onBid(input.getTwo(), ctx, out);
   }
 
-  void onTimer(int64_t, OnTimerContext& ctx, brook::Collector<Q4MaxUpdate>&) override {
-    // An auction that arrived has one timer, at its expiry; bids that wait for their auction
-    // have one, at the earliest of their times. The list of waiting bids, which is small and
-    // mostly empty, tells the two apart, so that an expiry frees the auction's state unread.
+  void onTimer(int64_t timestamp, OnTimerContext& ctx, brook::Collector<Q4MaxUpdate>&) override {
+    // An auction that arrived has one timer, at its expiry: its state is freed unread (the
+    // auction took the bids that waited for it).
+    if (isExpiryTimer(timestamp)) {
+      auction_->clear();
+      return;
+    }
+    // Bids that wait for their auction have one, at the earliest of their times.
     std::vector<Q4PendingBid> pending = pending_->get();
     if (pending.empty()) {
       auction_->clear();
@@ -322,13 +329,23 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
     }
     Q4AuctionState waiting;
     waiting.arrived = false;
-    waiting.pendingTimer = std::ranges::min_element(pending, {}, &Q4PendingBid::dateTime)->dateTime;
+    waiting.pendingTimer =
+        waitingBidsTimer(std::ranges::min_element(pending, {}, &Q4PendingBid::dateTime)->dateTime);
     ctx.timerService().registerEventTimeTimer(waiting.pendingTimer);
     pending_->update(std::move(pending));
     auction_->update(waiting);
   }
 
  private:
+  /// The time of an auction's expiry timer: odd, at or a millisecond after `expires`.
+  static int64_t expiryTimer(int64_t expires) { return expires | 1; }
+  /// The time of the timer of bids that wait, the earliest at `dateTime`: even, at or a
+  /// millisecond after it.
+  static int64_t waitingBidsTimer(int64_t dateTime) {
+    return dateTime == INT64_MAX ? INT64_MAX - 1 : dateTime + (dateTime & 1);
+  }
+  static bool isExpiryTimer(int64_t timestamp) { return (timestamp & 1) != 0; }
+
   void onAuction(const Q4Auction& auction, Context& ctx, brook::Collector<Q4MaxUpdate>& out) {
     const std::optional<Q4AuctionState> stored = auction_->value();
     if (stored.has_value() && stored->arrived)
@@ -349,7 +366,7 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
         out.collect(Q4MaxUpdate{state.category, 0, state.maxPrice, false});
     }
     auction_->update(state);
-    ctx.timerService().registerEventTimeTimer(auction.expires);
+    ctx.timerService().registerEventTimeTimer(expiryTimer(auction.expires));
   }
 
   void onBid(const Q4Bid& bid, Context& ctx, brook::Collector<Q4MaxUpdate>& out) {
@@ -375,15 +392,15 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
       pending_->update({Q4PendingBid{bid.price, bid.dateTime}});
     } else {
       pending_->add(Q4PendingBid{bid.price, bid.dateTime});
-      if (state->pendingTimer <= bid.dateTime)
+      if (state->pendingTimer <= waitingBidsTimer(bid.dateTime))
         return;  // the timer of an earlier waiting bid fires first
       ctx.timerService().deleteEventTimeTimer(state->pendingTimer);
     }
     Q4AuctionState waiting;
     waiting.arrived = false;
-    waiting.pendingTimer = bid.dateTime;
+    waiting.pendingTimer = waitingBidsTimer(bid.dateTime);
     auction_->update(waiting);
-    ctx.timerService().registerEventTimeTimer(bid.dateTime);
+    ctx.timerService().registerEventTimeTimer(waiting.pendingTimer);
   }
 
   brook::ValueState<Q4AuctionState>* auction_ = nullptr;

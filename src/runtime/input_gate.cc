@@ -265,6 +265,8 @@ int InputGate::addChannel(ResultSubpartition* subpartition, int inputEdge) {
   channels_.push_back({subpartition, inputEdge});
   queued_.push_back(false);
   blocked_.push_back(false);
+  channelTime_.push_back(kNoTimestamp);
+  bypasses_.push_back(0);
   subpartition->setConsumer(this, index);
   return index;
 }
@@ -286,8 +288,10 @@ Buffer* InputGate::pollNext(int& channel) {
       std::lock_guard lock(mutex_);
       if (available_.empty())
         return nullptr;
-      channel = available_.front();
-      available_.pop_front();
+      auto next = available_.size() == 1 ? available_.begin() : selectChannel();
+      channel = *next;
+      available_.erase(next);
+      bypasses_[static_cast<size_t>(channel)] = 0;
       if (blocked_[static_cast<size_t>(channel)]) {
         // It stays queued, so that producers do not report it again, until unblocked.
         parked_.push_back(channel);
@@ -302,6 +306,29 @@ Buffer* InputGate::pollNext(int& channel) {
     if (b != nullptr)
       return b;
   }
+}
+
+std::deque<int>::iterator InputGate::selectChannel() {
+  const int limit = maxBypasses();
+  auto chosen = available_.end();
+  for (auto it = available_.begin(); it != available_.end(); ++it) {
+    const auto c = static_cast<size_t>(*it);
+    if (blocked_[c])
+      continue;
+    if (bypasses_[c] >= limit) {
+      chosen = it;  // passed over too often: the earliest such channel goes now
+      break;
+    }
+    if (chosen == available_.end() || channelTime_[c] < channelTime_[static_cast<size_t>(*chosen)])
+      chosen = it;
+  }
+  if (chosen == available_.end())
+    return available_.begin();  // all blocked: pollNext parks them
+  for (int c : available_) {
+    if (!blocked_[static_cast<size_t>(c)])
+      ++bypasses_[static_cast<size_t>(c)];
+  }
+  return chosen;  // pollNext resets its count
 }
 
 void InputGate::block(int channel) {

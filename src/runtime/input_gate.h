@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -79,7 +80,12 @@ class ElementDeserializer {
 };
 
 /// A task's input: the channels of all its input edges. Producers report channels that have
-/// data; the task thread polls them in arrival order.
+/// data; the task thread polls them, the channel whose data is furthest behind in event time
+/// first (as Kafka Streams picks the partition with the earliest record), in arrival order among
+/// equals. Under backpressure that lets the lagging producers catch up instead of keeping their
+/// lag for good: a join or window then holds fewer elements that wait for the other side. No
+/// channel with data is passed over more than maxBypasses() times in a row, so that a channel
+/// whose times run ahead (or a priority event on it) is never starved.
 class InputGate final : public SubpartitionListener {
  public:
   struct Channel {
@@ -100,6 +106,13 @@ class InputGate final : public SubpartitionListener {
   /// Task thread: the next buffer of some channel, or null if none is ready. Blocked channels
   /// are skipped; their data waits.
   Buffer* pollNext(int& channel);
+  /// Task thread: the latest record timestamp that `channel` delivered (kNoTimestamp: none),
+  /// which orders the channels that have data.
+  void setChannelTime(int channel, int64_t time) {
+    channelTime_[static_cast<size_t>(channel)] = time;
+  }
+  /// How many times in a row a channel with data may be passed over for others behind it.
+  int maxBypasses() const { return std::max(8, 2 * numberOfChannels()); }
 
   /// Task thread: holds back `channel` (it delivered the barrier of a checkpoint being aligned)
   /// until `unblockAll`.
@@ -114,8 +127,15 @@ class InputGate final : public SubpartitionListener {
   std::mutex mutex_;
   std::deque<int> available_;
   std::vector<bool> queued_;
+  /// The available channel to poll next (see the class comment); lock held, more than one
+  /// channel available.
+  std::deque<int>::iterator selectChannel();
+
   // Task thread only (read by pollNext under the lock, written by the task thread).
   std::vector<bool> blocked_;
+  std::vector<int64_t> channelTime_;
+  // Polls since the channel, available, was last chosen (reset when it is chosen).
+  std::vector<int> bypasses_;
   // Blocked channels that reported data while blocked; still marked queued_.
   std::vector<int> parked_;
 };

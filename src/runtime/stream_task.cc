@@ -1107,6 +1107,12 @@ void StreamTask::drainChannel(int channel) {
   const auto c = static_cast<size_t>(channel);
   // A copy of channelIdle_[c], kept in step with it, so that records test a local flag.
   bool idleChannel = channelIdle_[c];
+  // The latest record timestamp of what this call drains, for the gate's choice of channel.
+  int64_t latestTime = kNoTimestamp;
+  auto reportTime = [&] {
+    if (latestTime != kNoTimestamp)
+      gate_.setChannelTime(channel, latestTime);
+  };
   StreamElement e;
   while (deserializer.next(e)) {
     switch (e.kind) {
@@ -1117,6 +1123,7 @@ void StreamTask::drainChannel(int channel) {
           setChannelIdle(channel, false, records->target());
           idleChannel = false;
         }
+        latestTime = std::max(latestTime, e.timestamp);
         records->processRecord(e.payload, e.timestamp);
         break;
       case ElementKind::kWatermark: {
@@ -1159,12 +1166,14 @@ void StreamTask::drainChannel(int channel) {
           if (gate_.isBlocked(channel)) {
             // The rest of this buffer waits until the alignment ends.
             heldChannels_.push_back(channel);
+            reportTime();
             return;
           }
         }
         break;
     }
   }
+  reportTime();
 }
 
 void StreamTask::processBarrier(int channel,
