@@ -307,6 +307,11 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
   }
 
   void onTimer(int64_t timestamp, OnTimerContext& ctx, brook::Collector<Q4MaxUpdate>&) override {
+    // The watermark at its maximum: the input ended, every timer fires, and no event can reach
+    // this state again, so freeing it would be work for nothing (Flink SQL's join never frees it).
+    const int64_t watermark = ctx.timerService().currentWatermark();
+    if (watermark == brook::kMaxWatermark)
+      return;
     // An auction that arrived has one timer, at its expiry: its state is freed unread (the
     // auction took the bids that waited for it).
     if (isExpiryTimer(timestamp)) {
@@ -320,7 +325,6 @@ class Q4AuctionMax final : public brook::KeyedProcessFunction<int64_t, Q4Input, 
       return;
     }
     // Bids wait: those the watermark passed can no longer meet an on-time auction.
-    const int64_t watermark = ctx.timerService().currentWatermark();
     std::erase_if(pending, [watermark](const Q4PendingBid& b) { return b.dateTime <= watermark; });
     if (pending.empty()) {
       pending_->clear();
