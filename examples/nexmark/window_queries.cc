@@ -226,7 +226,9 @@ class SlicedBidCounts final : public brook::KeyedProcessFunction<int64_t, int64_
         count += c;
       if (count > 0)
         out.collect(AuctionCount{ctx.getCurrentKey(), count, windowEnd});
-      if (counts[0] > 0)
+      // At the end of the input (the watermark at its maximum) every window fires in this one
+      // call and nothing reads the slices again: freeing them would be work for nothing.
+      if (counts[0] > 0 && watermark != brook::kMaxWatermark)
         slices_->remove(firstSlice);
       // Slices of the next window other than its newest, which set that window's timer when
       // it was made.
