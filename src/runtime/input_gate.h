@@ -33,7 +33,8 @@ class ElementDeserializer {
   /// Decodes the next complete element; false when the current buffer is used up. Throws
   /// std::runtime_error naming the channel on corrupt bytes.
   bool next(StreamElement& element) {
-    // The common case, inline in the caller's loop: a record that lies whole in the buffer.
+    // The common cases, inline in the caller's loop: a record, with or without a timestamp,
+    // that lies whole in the buffer.
     if (stage_ == Stage::kKind && spill_.empty() && buffer_ != nullptr) {
       const char* p = buffer_->data + pos_;
       size_t available = buffer_->size - pos_;
@@ -45,6 +46,16 @@ class ElementDeserializer {
           element.timestamp = kNoTimestamp;
           element.payload = std::string_view(p + 5, length);
           pos_ += 5 + length;
+          return true;
+        }
+      } else if (available >= 13 && p[0] == static_cast<char>(ElementKind::kTimedRecord)) {
+        uint32_t length;
+        std::memcpy(&length, p + 9, 4);
+        if (length <= available - 13) {
+          element.kind = ElementKind::kTimedRecord;
+          std::memcpy(&element.timestamp, p + 1, 8);
+          element.payload = std::string_view(p + 13, length);
+          pos_ += 13 + length;
           return true;
         }
       }
