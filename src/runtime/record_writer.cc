@@ -31,6 +31,13 @@ ChannelRecordWriter::ChannelRecordWriter(ResultPartition* partition,
       current_(static_cast<size_t>(numberOfChannels_), nullptr),
       random_(static_cast<uint32_t>(options.subtaskIndex) + 1) {
   nextChannel_ = options_.subtaskIndex % numberOfChannels_;
+  if (options_.partitioner == PartitionerKind::kKeyGroup) {
+    channelOfKeyGroup_.resize(static_cast<size_t>(options_.maxParallelism));
+    for (int keyGroup = 0; keyGroup < options_.maxParallelism; ++keyGroup) {
+      channelOfKeyGroup_[static_cast<size_t>(keyGroup)] =
+          state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup);
+    }
+  }
   if (numberOfChannels_ == 1 || options_.partitioner == PartitionerKind::kForward ||
       options_.partitioner == PartitionerKind::kGlobal) {
     fixedChannel_ = 0;
@@ -87,7 +94,9 @@ ChannelRecordWriter::~ChannelRecordWriter() {
 }
 
 int ChannelRecordWriter::keyedChannel(std::string_view serializedKey) const {
-  int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
+  const int keyGroup = state::keyGroupFor(serializedKey, options_.maxParallelism);
+  if (!channelOfKeyGroup_.empty()) [[likely]]
+    return channelOfKeyGroup_[static_cast<size_t>(keyGroup)];
   return state::operatorIndexForKeyGroup(options_.maxParallelism, numberOfChannels_, keyGroup);
 }
 

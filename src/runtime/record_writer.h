@@ -136,6 +136,9 @@ class ChannelRecordWriter final : public RecordWriter {
   // The channel of every record when the partitioner has no choice (forward, global, or one
   // channel); -1 otherwise.
   int fixedChannel_ = -1;
+  // The channel of each key group (keyed edges; empty otherwise): a key's channel is a hash
+  // and a look-up, not two divisions.
+  std::vector<int> channelOfKeyGroup_;
   int nextChannel_ = 0;
   int rescaleStart_ = 0;
   int rescaleCount_ = 1;

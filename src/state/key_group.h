@@ -21,7 +21,11 @@ inline uint64_t hashKeyBytes(std::string_view bytes) {
 }
 
 inline int keyGroupForHash(uint64_t hash, int maxParallelism) {
-  return static_cast<int>(hash % static_cast<uint64_t>(maxParallelism));
+  const auto m = static_cast<uint64_t>(maxParallelism);
+  // A power of two (the default 128 among them): the same remainder without a division.
+  if ((m & (m - 1)) == 0) [[likely]]
+    return static_cast<int>(hash & (m - 1));
+  return static_cast<int>(hash % m);
 }
 
 inline int keyGroupFor(std::string_view serializedKey, int maxParallelism) {

@@ -159,6 +159,13 @@ TEST(KeyGroupTest, KeyGroupIsHashModuloMaxParallelism) {
   EXPECT_EQ(keyGroupForHash(~uint64_t{0}, 1000), static_cast<int>(~uint64_t{0} % 1000));
   EXPECT_EQ(keyGroupFor("The quick brown fox jumps over the lazy dog", 128), 0x6c);
   EXPECT_EQ(keyGroupFor("", 7), 0);
+  // Powers of two take a mask instead of a division: the same remainders.
+  for (uint64_t hash : {fox, ~uint64_t{0}, uint64_t{0x8000000000000001}, uint64_t{12345}}) {
+    for (int maxParallelism : {1, 2, 128, 4096, 32768}) {
+      EXPECT_EQ(keyGroupForHash(hash, maxParallelism),
+                static_cast<int>(hash % static_cast<uint64_t>(maxParallelism)));
+    }
+  }
 }
 
 TEST(KeyGroupTest, MatchesFlinkRangesForMaxParallelism128AndParallelism3) {
