@@ -133,15 +133,15 @@ class InputGate final : public SubpartitionListener {
   bool isBlocked(int channel) const { return blocked_[static_cast<size_t>(channel)]; }
 
  private:
+  /// The available channel to poll next (see the class comment); lock held, more than one
+  /// channel available.
+  std::deque<int>::iterator selectChannel();
+
   Mailbox* mailbox_;
   std::vector<Channel> channels_;
   std::mutex mutex_;
   std::deque<int> available_;
   std::vector<bool> queued_;
-  /// The available channel to poll next (see the class comment); lock held, more than one
-  /// channel available.
-  std::deque<int>::iterator selectChannel();
-
   // Task thread only (read by pollNext under the lock, written by the task thread).
   std::vector<bool> blocked_;
   std::vector<int64_t> channelTime_;
