@@ -12,8 +12,11 @@
 //           NetworkEnvironment. The consumer process, with a NetworkEnvironment of its own,
 //           reads the subpartition through a RemoteInputChannel, an InputGate and an
 //           ElementDeserializer: the data path between the tasks of two TaskManagers.
-//   tcp     The producer process writes the same serialized bytes to a TCP socket in 32 KiB
-//           chunks; the consumer process reads them in 32 KiB chunks and counts them.
+//   tcp     The producer process writes the same serialized bytes to a TCP socket, in writes of
+//           32 KiB (one network buffer) in one run and of 512 KiB (the most that a connection's
+//           writer sends at once: 16 buffers) in another; the consumer process reads them in
+//           32 KiB chunks (as the remote consumer reads a buffer's frame) and counts them. The
+//           remote transfer is compared with the faster of the two.
 //
 // The consumer measures from the moment it asks for the data (the partition request, or the
 // TCP connect) to the last byte. The remote consumer checks the length and sequence number of
@@ -41,6 +44,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -72,8 +76,11 @@ using brook::runtime::ElementKind;
 
 constexpr int kDefaultMegabytes = 2048;
 constexpr int kRecordSizes[] = {16, 100};
-// The size of the plain TCP stream's writes and reads, that of a network buffer.
+// The size of the plain TCP stream's reads and of its small writes: a network buffer.
 constexpr size_t kChunkBytes = 32 * 1024;
+// The size of the plain TCP stream's large writes: the most that a connection's writer sends in
+// one write (16 buffers, connection.cc).
+constexpr size_t kLargeWriteBytes = 16 * kChunkBytes;
 // The records that the plain TCP producer serializes once and repeats: as many as a chunk has
 // bytes, so that the block is a whole number of chunks whatever the record size.
 constexpr uint64_t kTcpBlockRecords = kChunkBytes;
@@ -154,7 +161,8 @@ uint64_t payloadHash(std::string_view payload) {
     hash = std::rotl(hash, 7) + word;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, payload.data() + i, payload.size() - i);
+  if (i < payload.size())  // a copy of a variable size is a library call, even of 0 bytes
+    std::memcpy(&tail, payload.data() + i, payload.size() - i);
   return std::rotl(hash, 7) + tail;
 }
 
@@ -301,9 +309,9 @@ void runRemoteConsumer(int port, int recordBytes, int resultFd) {
 }
 
 // Producer of a plain TCP transfer: listens, accepts one connection and writes the serialized
-// stream of `records` records in 32 KiB chunks, cycling through a block of kTcpBlockRecords
-// serialized records. Reports "<records>".
-void runTcpProducer(int recordBytes, int64_t records, int resultFd) {
+// stream of `records` records in writes of up to `writeBytes`, cycling through a block of
+// kTcpBlockRecords serialized records. Reports "<records>".
+void runTcpProducer(int recordBytes, int64_t records, size_t writeBytes, int resultFd) {
   int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (server < 0)
     throwErrno("socket");
@@ -335,7 +343,8 @@ void runTcpProducer(int recordBytes, int64_t records, int resultFd) {
   uint64_t left = streamBytes(recordBytes, records);
   size_t offset = 0;
   while (left > 0) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(left, kChunkBytes));
+    // A write ends at the end of the block at the latest.
+    size_t n = static_cast<size_t>(std::min<uint64_t>({left, writeBytes, block.size() - offset}));
     ssize_t written = ::send(fd, block.data() + offset, n, MSG_NOSIGNAL);
     if (written < 0) {
       if (errno == EINTR)
@@ -448,10 +457,24 @@ class ChildProcess {
   std::string pending_;
 };
 
-enum class TransferKind { kTcp, kRemote };
+// Plain TCP in writes of one buffer (kChunkBytes) or of kLargeWriteBytes, or the remote channel.
+enum class TransferKind { kTcp, kTcpLargeWrites, kRemote };
 
+bool isTcp(TransferKind kind) {
+  return kind != TransferKind::kRemote;
+}
+
+// The name of a transfer in the progress lines and the child modes' names.
 const char* transferName(TransferKind kind) {
-  return kind == TransferKind::kTcp ? "tcp" : "remote";
+  switch (kind) {
+    case TransferKind::kTcp:
+      return "tcp-32k";
+    case TransferKind::kTcpLargeWrites:
+      return "tcp-512k";
+    case TransferKind::kRemote:
+      break;
+  }
+  return "remote";
 }
 
 struct Measurement {
@@ -482,10 +505,16 @@ Measurement runTransfer(const std::string& self,
                         int64_t records,
                         uint64_t checksum) {
   const std::string name = transferName(kind);
+  const std::string mode = isTcp(kind) ? "tcp" : "remote";
   const std::vector<std::string> common = {"--record-bytes", std::to_string(recordBytes),
                                            "--records", std::to_string(records)};
-  std::vector<std::string> producerArgs = {"--child", name + "-producer"};
+  std::vector<std::string> producerArgs = {"--child", mode + "-producer"};
   producerArgs.insert(producerArgs.end(), common.begin(), common.end());
+  if (isTcp(kind)) {
+    producerArgs.push_back("--write-bytes");
+    producerArgs.push_back(
+        std::to_string(kind == TransferKind::kTcpLargeWrites ? kLargeWriteBytes : kChunkBytes));
+  }
   ChildProcess producer(self, name + " producer", producerArgs);
   std::string ready = producer.readLine();
   int port = 0;
@@ -494,7 +523,7 @@ Measurement runTransfer(const std::string& self,
     throw std::runtime_error("the " + name + " producer did not start");
   }
 
-  std::vector<std::string> consumerArgs = {"--child", name + "-consumer", "--port",
+  std::vector<std::string> consumerArgs = {"--child", mode + "-consumer", "--port",
                                            std::to_string(port)};
   consumerArgs.insert(consumerArgs.end(), common.begin(), common.end());
   ChildProcess consumer(self, name + " consumer", consumerArgs);
@@ -549,17 +578,28 @@ double cpuSecondsPerGigabyte(const Measurement& m) {
   return (m.producerCpuSeconds + m.consumerCpuSeconds) / (static_cast<double>(m.bytes) / 1e9);
 }
 
-// The throughput of a remote run relative to the plain TCP run of the same record size.
+// The throughput of a run relative to the faster plain TCP run of the same record size.
 double ratioToTcp(const std::vector<RunResult>& results, const RunResult& r) {
+  double fastest = 0;
   for (const auto& other : results) {
-    if (other.recordBytes == r.recordBytes && other.kind == TransferKind::kTcp)
-      return other.best.seconds / r.best.seconds;
+    if (other.recordBytes == r.recordBytes && isTcp(other.kind) &&
+        (fastest == 0 || other.best.seconds < fastest)) {
+      fastest = other.best.seconds;
+    }
   }
-  return 0;
+  return fastest == 0 ? 0 : fastest / r.best.seconds;
 }
 
 std::string runLabel(const RunResult& r) {
-  return r.kind == TransferKind::kTcp ? "plain TCP" : "remote channel";
+  switch (r.kind) {
+    case TransferKind::kTcp:
+      return "plain TCP, 32 KiB writes";
+    case TransferKind::kTcpLargeWrites:
+      return "plain TCP, 512 KiB writes";
+    case TransferKind::kRemote:
+      break;
+  }
+  return "remote channel";
 }
 
 // "29% (16 B) and 42% (100 B)": each record size's remote figure against plain TCP.
@@ -578,6 +618,16 @@ std::string ratiosText(const std::vector<RunResult>& results) {
 
 // What the profiles of this benchmark showed; the last part of the Markdown section.
 constexpr const char* kAnalysisMarkdown =
+    "Plain TCP in 512 KiB writes is new in this report: until then plain TCP wrote 32 KiB at a\n"
+    "time, and the ratios below up to \"since then\" were measured against that. A send on\n"
+    "loopback also runs the receiving socket's side of the delivery, in the sender's system\n"
+    "call, and on this machine a write's fixed cost is large: on 2026-11-27 (an Intel Xeon) plain\n"
+    "TCP moved 1.6-2.3 GB/s in 32 KiB writes and\n"
+    "3.0-4.6 GB/s in 512 KiB writes, and the remote channel, whose connection writer sends up to\n"
+    "16 buffers in one write, measured 87-111% of the first and 37-69% of the second.\n"
+    "The comparison is now with the faster plain TCP run, the stream that a hand-written\n"
+    "program would use. On the AMD EPYC of the earlier reports plain TCP in 32 KiB writes\n"
+    "moved 2.4-2.5 GB/s; 512 KiB writes were not measured there.\n\n"
     "How the remote channel got here: the first version of this benchmark measured 17% (16 B)\n"
     "and 21% (100 B) of plain TCP (one run each, on the loaded machine). A profile (`perf\n"
     "record -g`, and `perf record -e sched:sched_switch` for where threads block) put a third\n"
@@ -627,6 +677,21 @@ constexpr const char* kAnalysisMarkdown =
     "four combinations differed by less than the machine's noise. The consumer here gives its\n"
     "gate the floating buffers that `NetworkEnvironment::createFloatingBufferPool` makes; a\n"
     "channel created without them has 2 buffers of credit.\n\n"
+    "Against plain TCP in 512 KiB writes (2026-11-27, `perf stat` of one 16-byte transfer of\n"
+    "2 GiB in 1.26 s): the producer's task thread used 0.57 s of CPU (5.6 ns per record), its\n"
+    "connection's writer 0.29 s and its reader 0.10 s, the consumer 0.87 s in all (its task\n"
+    "thread about 0.5 s); both CPUs were busy about 73% of the transfer, and the processes\n"
+    "switched context ~63,000 times, about once per buffer. Plain TCP moves the same 2 GiB with\n"
+    "0.7-1.0 s of CPU in both processes, about what the two task threads alone spend on the\n"
+    "records' serialization and decoding (~1.1 s): at this record size a transfer through tasks\n"
+    "cannot reach 70% of it on 2 CPUs without cheaper records (records written and read in\n"
+    "batches, not one call each). At 100 bytes the remote channel's bytes pass through memory\n"
+    "four times (the task writes a buffer, the connection's writer hands it to the kernel, the\n"
+    "peer's reader receives it into a buffer, its task reads it), each time on its own thread\n"
+    "and often on the other CPU; plain TCP sends from and receives into blocks that stay in the\n"
+    "caches. Tried and left: 64 KiB and 128 KiB buffers (CPU per GB 0.88-1.00, as with\n"
+    "32 KiB: the cost is per record, not per buffer), and credit announced when a quarter or a\n"
+    "sixth of the window is outstanding instead of half (within the noise of the runs).\n\n"
     "The floating buffers per gate were 8, Flink's default, until a system-wide profile showed\n"
     "both CPUs idle ~22% of the 100-byte transfer: 8 buffers of 32 KiB in flight hold ~0.1 ms\n"
     "of this link's data, less than a thread's scheduling delay on a shared machine, so the\n"
@@ -640,7 +705,7 @@ constexpr const char* kAnalysisMarkdown =
 
 std::string tableMarkdown(const std::vector<RunResult>& results) {
   std::ostringstream out;
-  out << "| record | transfer | MB/s | records/s | CPU s per GB | vs plain TCP |\n"
+  out << "| record | transfer | MB/s | records/s | CPU s per GB | vs faster plain TCP |\n"
       << "|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : results) {
     out << "| " << r.recordBytes << " B | " << runLabel(r) << " | "
@@ -653,10 +718,10 @@ std::string tableMarkdown(const std::vector<RunResult>& results) {
 }
 
 void printTable(const std::vector<RunResult>& results) {
-  std::printf("%-8s %-16s %10s %12s %14s %14s\n", "record", "transfer", "MB/s", "records/s",
+  std::printf("%-8s %-26s %10s %12s %14s %14s\n", "record", "transfer", "MB/s", "records/s",
               "CPU s per GB", "vs plain TCP");
   for (const auto& r : results) {
-    std::printf("%-8s %-16s %10.0f %12s %14.2f %13.0f%%\n",
+    std::printf("%-8s %-26s %10.0f %12s %14.2f %13.0f%%\n",
                 (std::to_string(r.recordBytes) + " B").c_str(), runLabel(r).c_str(),
                 megabytesPerSecond(r.best), formatRate(recordsPerSecond(r.best)).c_str(),
                 cpuSecondsPerGigabyte(r.best), 100 * ratioToTcp(results, r));
@@ -671,6 +736,7 @@ struct Options {
   std::string child;
   int recordBytes = 16;
   int64_t records = 0;
+  size_t writeBytes = kChunkBytes;
   int port = 0;
   int resultFd = -1;
 };
@@ -690,7 +756,7 @@ int runChildMode(const Options& options) {
   } else if (options.child == "remote-consumer") {
     runRemoteConsumer(options.port, options.recordBytes, options.resultFd);
   } else if (options.child == "tcp-producer") {
-    runTcpProducer(options.recordBytes, options.records, options.resultFd);
+    runTcpProducer(options.recordBytes, options.records, options.writeBytes, options.resultFd);
   } else if (options.child == "tcp-consumer") {
     runTcpConsumer(options.port, options.recordBytes, options.resultFd);
   } else {
@@ -705,11 +771,14 @@ int runBenchmark(const Options& options) {
   auto benchmarkStart = Clock::now();
 
   std::vector<RunResult> results;
-  std::vector<uint64_t> checksums;  // per record size, in the order of kRecordSizes
+  std::map<int, uint64_t> checksums;  // by record size
   for (int recordBytes : kRecordSizes) {
-    for (TransferKind kind : {TransferKind::kTcp, TransferKind::kRemote})
+    for (TransferKind kind :
+         {TransferKind::kTcp, TransferKind::kTcpLargeWrites, TransferKind::kRemote}) {
       results.push_back({recordBytes, kind, {}, 0});
-    checksums.push_back(expectedChecksum(recordBytes, recordsFor(options.megabytes, recordBytes)));
+    }
+    checksums[recordBytes] =
+        expectedChecksum(recordBytes, recordsFor(options.megabytes, recordBytes));
   }
   // The kinds alternate within each repetition, so that a change in the machine's load
   // affects both alike.
@@ -719,8 +788,8 @@ int runBenchmark(const Options& options) {
       int64_t records = recordsFor(options.megabytes, r.recordBytes);
       std::string what = std::string(transferName(r.kind)) + " " + std::to_string(r.recordBytes) +
                          " B #" + std::to_string(rep);
-      Measurement m = runTransfer(self, r.kind, r.recordBytes, records, checksums[i / 2]);
-      std::printf("  %-16s %7.2f s  %7.0f MB/s  %8s records/s  CPU %5.2f s + %5.2f s\n",
+      Measurement m = runTransfer(self, r.kind, r.recordBytes, records, checksums[r.recordBytes]);
+      std::printf("  %-17s %7.2f s  %7.0f MB/s  %8s records/s  CPU %5.2f s + %5.2f s\n",
                   what.c_str(), m.seconds, megabytesPerSecond(m),
                   formatRate(recordsPerSecond(m)).c_str(), m.producerCpuSeconds,
                   m.consumerCpuSeconds);
@@ -753,8 +822,11 @@ int runBenchmark(const Options& options) {
            "consumer's `RemoteInputChannel`, `InputGate` and\n`ElementDeserializer` read it, "
            "with credit-based flow control and the default network\nsettings: 32 KiB buffers, "
            "2 per channel, 16 floating); `plain TCP` writes the same serialized\nbytes to a "
-           "socket in 32 KiB chunks and reads them in 32 KiB chunks. Time is measured in "
-           "the\nconsumer from its request (partition request or connect) to the last byte. "
+           "socket, in writes of 32 KiB (one buffer) or of 512 KiB (the most a connection's\n"
+           "writer sends in one write: 16 buffers), and reads them in 32 KiB chunks (as the "
+           "remote\nconsumer reads a buffer's frame); the remote channel is compared with the "
+           "faster of the\ntwo. Time is measured in the\nconsumer from its request (partition "
+           "request or connect) to the last byte. "
            "MB/s counts the\nserialized records (a 5-byte header and the payload each); CPU "
            "is user + system time of both\nprocesses from `wait4()`. The remote consumer checks "
            "every record's length and sequence number\nand a checksum over all payload bytes "
@@ -780,7 +852,8 @@ int runBenchmark(const Options& options) {
     }
     section << "\n"
             << tableMarkdown(results) << "\n"
-            << "Target (from the issue): remote channels >= 70% of the plain TCP figure.\n"
+            << "Target (from the issue): remote channels >= 70% of the plain TCP figure (here "
+               "the faster\nplain TCP run).\n"
             << (met ? "**Met**" : "**Not met**") << ": the remote channel reaches "
             << ratiosText(results) << " of plain TCP"
             << (options.repetitions > 1
@@ -819,6 +892,7 @@ int main(int argc, char** argv) {
   app.add_option("--child", options.child)->group("");
   app.add_option("--record-bytes", options.recordBytes)->group("")->check(CLI::Range(16, 1 << 20));
   app.add_option("--records", options.records)->group("");
+  app.add_option("--write-bytes", options.writeBytes)->group("")->check(CLI::Range(1, 1 << 30));
   app.add_option("--port", options.port)->group("");
   app.add_option("--result-fd", options.resultFd)->group("");
   CLI11_PARSE(app, argc, argv);
