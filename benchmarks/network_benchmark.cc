@@ -460,21 +460,29 @@ class ChildProcess {
 // Plain TCP in writes of one buffer (kChunkBytes) or of kLargeWriteBytes, or the remote channel.
 enum class TransferKind { kTcp, kTcpLargeWrites, kRemote };
 
-bool isTcp(TransferKind kind) {
-  return kind != TransferKind::kRemote;
+// What tells the kinds of transfer apart, in the order of TransferKind.
+struct TransferSpec {
+  const char* name;   ///< in the progress lines and the slowest-repetition list
+  const char* label;  ///< in the tables
+  size_t writeBytes;  ///< the plain TCP producer's write size; 0 for the remote channel
+};
+constexpr TransferSpec kTransferSpecs[] = {
+    {"tcp-32k", "plain TCP, 32 KiB writes", kChunkBytes},
+    {"tcp-512k", "plain TCP, 512 KiB writes", kLargeWriteBytes},
+    {"remote", "remote channel", 0},
+};
+static_assert(std::size(kTransferSpecs) == static_cast<size_t>(TransferKind::kRemote) + 1);
+
+const TransferSpec& specOf(TransferKind kind) {
+  return kTransferSpecs[static_cast<size_t>(kind)];
 }
 
-// The name of a transfer in the progress lines and the child modes' names.
+bool isTcp(TransferKind kind) {
+  return specOf(kind).writeBytes != 0;
+}
+
 const char* transferName(TransferKind kind) {
-  switch (kind) {
-    case TransferKind::kTcp:
-      return "tcp-32k";
-    case TransferKind::kTcpLargeWrites:
-      return "tcp-512k";
-    case TransferKind::kRemote:
-      break;
-  }
-  return "remote";
+  return specOf(kind).name;
 }
 
 struct Measurement {
@@ -512,8 +520,7 @@ Measurement runTransfer(const std::string& self,
   producerArgs.insert(producerArgs.end(), common.begin(), common.end());
   if (isTcp(kind)) {
     producerArgs.push_back("--write-bytes");
-    producerArgs.push_back(
-        std::to_string(kind == TransferKind::kTcpLargeWrites ? kLargeWriteBytes : kChunkBytes));
+    producerArgs.push_back(std::to_string(specOf(kind).writeBytes));
   }
   ChildProcess producer(self, name + " producer", producerArgs);
   std::string ready = producer.readLine();
@@ -591,15 +598,7 @@ double ratioToTcp(const std::vector<RunResult>& results, const RunResult& r) {
 }
 
 std::string runLabel(const RunResult& r) {
-  switch (r.kind) {
-    case TransferKind::kTcp:
-      return "plain TCP, 32 KiB writes";
-    case TransferKind::kTcpLargeWrites:
-      return "plain TCP, 512 KiB writes";
-    case TransferKind::kRemote:
-      break;
-  }
-  return "remote channel";
+  return specOf(r.kind).label;
 }
 
 // "29% (16 B) and 42% (100 B)": each record size's remote figure against plain TCP.
