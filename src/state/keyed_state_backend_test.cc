@@ -586,6 +586,59 @@ TEST_P(KeyedStateBackendTest, AnAddTellsWhetherTheEntryOfTheKeyAndNamespaceExist
   EXPECT_EQ(table->lastRead(), LastRead::kAbsent);
 }
 
+// The window operator prefetches the entries of an element's windows before it adds to them: a
+// hint that changes no entry and no last-read flag, whether or not the entry, its key group's
+// map or a current key exist.
+TEST_P(KeyedStateBackendTest, APrefetchChangesNothing) {
+  auto backend = create();
+  RuntimeContext context = contextOf(*backend);
+  ReducingState<int64_t>& sum =
+      context.getReducingState(ReducingStateDescriptor<int64_t>("sum", plus));
+  KeyedStateTable* table = backend->findTable("sum");
+  ASSERT_NE(table, nullptr);
+  using LastRead = KeyedStateTable::LastRead;
+
+  table->prefetchInNamespace(serialized("window-1"));  // no current key
+  setKey(*backend, "a");
+  table->prefetchInNamespace(serialized("window-1"));  // nothing stored yet
+  table->setCurrentNamespace(serialized("window-1"));
+  table->forgetLastRead();
+  sum.add(1);
+  EXPECT_EQ(table->lastRead(), LastRead::kAbsent);
+  table->prefetchInNamespace(serialized("window-1"));  // the current entry
+  table->prefetchInNamespace(serialized("window-2"));  // an absent one
+  EXPECT_EQ(table->lastRead(), LastRead::kAbsent);
+  table->forgetLastRead();
+  sum.add(2);
+  EXPECT_EQ(table->lastRead(), LastRead::kFound);
+  EXPECT_EQ(sum.get(), 3);
+
+  // Many keys and windows, each prefetched before it is added to: the sums are the adds'.
+  const std::vector<std::string> keys = keysIn(kAllKeyGroups, 200);
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& key : keys) {
+      setKey(*backend, key);
+      for (int w = 0; w < 5; ++w)
+        table->prefetchInNamespace(serialized("w" + std::to_string(w)));
+      for (int w = 0; w < 5; ++w) {
+        table->setCurrentNamespace(serialized("w" + std::to_string(w)));
+        sum.add(w + 1);
+      }
+    }
+  }
+  for (const std::string& key : keys) {
+    setKey(*backend, key);
+    for (int w = 0; w < 5; ++w) {
+      table->setCurrentNamespace(serialized("w" + std::to_string(w)));
+      table->prefetchInNamespace(serialized("w" + std::to_string(w)));
+      EXPECT_EQ(sum.get(), 3 * (w + 1)) << key << " w" << w;
+    }
+  }
+  setKey(*backend, "a");
+  table->setCurrentNamespace(serialized("window-1"));
+  EXPECT_EQ(sum.get(), 3);
+}
+
 TEST_P(KeyedStateBackendTest, NamespacesKeepEntriesApart) {
   auto backend = create();
   RuntimeContext context = contextOf(*backend);

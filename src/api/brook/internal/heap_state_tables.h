@@ -88,8 +88,15 @@ inline size_t combineHeapKeyHashes(size_t keyHash, size_t namespaceHash) {
 /// namespace (a window's elements of many keys share it) and takes the key's from the backend:
 /// murmurKeyHash, which the key's group came from. (Its low bits are the key group's, alike for
 /// all keys of one map: the combination mixes every bit into the map's hash.)
+/// A lookup key that is only a hash (HeapKeyHash) and equals every map key (HeapKeyEq): a
+/// lookup with it finds the first slot whose hash bits match, without reading any slot.
+struct PrehashedHeapKey {
+  size_t hash;
+};
+
 struct HeapKeyHash {
   using is_transparent = void;
+  size_t operator()(PrehashedHeapKey key) const { return key.hash; }
   size_t operator()(absl::string_view composite) const {
     size_t length = 0;
     size_t i = 0;
@@ -109,6 +116,7 @@ struct HeapKeyHash {
 struct HeapKeyEq {
   using is_transparent = void;
   bool operator()(absl::string_view a, absl::string_view b) const { return a == b; }
+  bool operator()(const HeapKey&, PrehashedHeapKey) const { return true; }
 };
 
 /// Prefetches the bytes a stored value keeps outside its map slot (a string's characters, a
@@ -170,6 +178,26 @@ class HeapTable : public KeyedStateTable {
         maps_(static_cast<size_t>(backend->numberOfKeyGroups())) {}
 
   bool heapHeld() const final { return true; }
+
+  /// Finds the slot of the current key in `serializedNamespace` from the map's control bytes
+  /// alone (the first slot whose hash bits match: the key's, but for a rare collision) and
+  /// prefetches it. absl's own `prefetch` loads the first slot of the key's probe group, rarely
+  /// the key's.
+  void prefetchInNamespace(std::string_view serializedNamespace) const final {
+    if (!backend_->hasCurrentKey())
+      return;
+    const Map* map = maps_[backend_->currentKeyGroupIndex()].get();
+    if (map == nullptr)
+      return;
+    const size_t hash = combineHeapKeyHashes(backend_->currentKeyHash(),
+                                             heapKeyPartHash(asAbsl(serializedNamespace)));
+    auto it = map->find(PrehashedHeapKey{hash});
+    if (it == map->end())
+      return;
+    const char* slot = reinterpret_cast<const char*>(&*it);
+    __builtin_prefetch(slot, 1);
+    __builtin_prefetch(slot + sizeof(*it) - 1, 1);
+  }
 
   /// The current entry for reading, or null. The pointer is valid until the table changes.
   const V* find() {

@@ -247,6 +247,11 @@ class KeyedStateTable {
   }
   /// Adds one restored entry; throws SerializationError when its bytes do not decode.
   virtual void restore(const RestoredEntry& entry) { (void)entry; }
+  /// A hint that the current key's entry in namespace `serializedNamespace` is accessed soon:
+  /// a heap table starts loading its slot into the processor's cache. Others ignore it.
+  virtual void prefetchInNamespace(std::string_view serializedNamespace) const {
+    (void)serializedNamespace;
+  }
 
   /// The serialized namespace that accesses refer to (empty: the default namespace).
   void setCurrentNamespace(std::string_view serializedNamespace) {

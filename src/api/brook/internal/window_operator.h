@@ -144,6 +144,7 @@ class ListContents {
       call(values);
   }
   void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void prefetch(std::string_view ns) const { table_->prefetchInNamespace(ns); }
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeNamespaces(*state_, *table_, target, sources);
   }
@@ -166,6 +167,7 @@ class ReduceContents {
     table_ = backend.findTable(kWindowContentsState);
   }
   void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void prefetch(std::string_view ns) const { table_->prefetchInNamespace(ns); }
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeNamespaces(*state_, *table_, target, sources);
   }
@@ -206,6 +208,7 @@ class AggregateContents {
     table_ = backend.findTable(kWindowContentsState);
   }
   void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void prefetch(std::string_view ns) const { table_->prefetchInNamespace(ns); }
   /// Merges the accumulators with the function's `merge`.
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeAccumulatorNamespaces<ACC>(*table_, function_, target, sources);
@@ -253,6 +256,7 @@ class EvictingContents {
     table_ = backend.findTable(kWindowContentsState);
   }
   void setNamespace(std::string_view ns) { table_->setCurrentNamespace(ns); }
+  void prefetch(std::string_view ns) const { table_->prefetchInNamespace(ns); }
   void mergeNamespaces(std::string_view target, std::span<const std::string> sources) {
     internal::mergeNamespaces(*state_, *table_, target, sources);
   }
@@ -461,6 +465,8 @@ class WindowOperator final
   void processElement(const T& record, int64_t timestamp) {
     assignWindows(record, timestamp);
     const K& key = keyed_.setCurrentKey(selector_(record));
+    if (windows_.size() > 1)
+      prefetchContents();
     bool skipped = true;
     for (const W& window : windows_) {
       if (isWindowLate(window))
@@ -485,6 +491,16 @@ class WindowOperator final
     }
     if (skipped)
       sideOutputIfLate(record, timestamp);
+  }
+
+  /// Starts loading the current key's contents of every assigned window: their lookups then
+  /// overlap rather than wait for memory one after another.
+  void prefetchContents() {
+    for (const W& window : windows_) {
+      scratchBytes_.clear();
+      brook::serialize(window, scratchBytes_);
+      contents_.prefetch(scratchBytes_.view());
+    }
   }
 
   /// processElement for merging windows, as Flink's WindowOperator with a MergingWindowSet.
