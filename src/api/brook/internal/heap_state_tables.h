@@ -83,17 +83,17 @@ inline size_t combineHeapKeyHashes(size_t keyHash, size_t namespaceHash) {
   return absl::Hash<std::pair<size_t, size_t>>{}({keyHash, namespaceHash});
 }
 
-/// The hash of heap tables' map keys (varint length + serialized key, then namespace): the
-/// combination of the parts' hashes, so that a table hashes a namespace once per current
-/// namespace (a window's elements of many keys share it) and takes the key's from the backend:
-/// murmurKeyHash, which the key's group came from. (Its low bits are the key group's, alike for
-/// all keys of one map: the combination mixes every bit into the map's hash.)
 /// A lookup key that is only a hash (HeapKeyHash) and equals every map key (HeapKeyEq): a
 /// lookup with it finds the first slot whose hash bits match, without reading any slot.
 struct PrehashedHeapKey {
   size_t hash;
 };
 
+/// The hash of heap tables' map keys (varint length + serialized key, then namespace): the
+/// combination of the parts' hashes, so that a table hashes a namespace once per current
+/// namespace (a window's elements of many keys share it) and takes the key's from the backend:
+/// murmurKeyHash, which the key's group came from. (Its low bits are the key group's, alike for
+/// all keys of one map: the combination mixes every bit into the map's hash.)
 struct HeapKeyHash {
   using is_transparent = void;
   size_t operator()(PrehashedHeapKey key) const { return key.hash; }
