@@ -1108,6 +1108,7 @@ class RocksDbKeyedStore::Impl {
   std::string keyScratch_;
   std::string valueScratch_;
   std::string rowKey_;
+  std::string prefetchRowKey_;  // prefetchRow's, apart from the accesses' keys
   std::string writeBackKey_;
   // writeBack's scratch: the dirty entries' RocksDB keys, one after the other, and per entry its
   // state, key and value.
@@ -1535,6 +1536,22 @@ absl::Status RocksDbKeyedStore::setTimeToLive(StateId state, int64_t ttlMillis) 
   }
   info->ttlMillis->store(ttlMillis, std::memory_order_relaxed);
   return absl::OkStatus();
+}
+
+void RocksDbKeyedStore::prefetchRow(StateId state,
+                                    int keyGroup,
+                                    std::string_view key,
+                                    std::string_view stateNamespace) {
+  if (impl_ == nullptr || !impl_->stateCache_.enabled() || state.index < 0 ||
+      state.index > 0xFFFF || keyGroup < 0 || keyGroup > kMaxKeyGroup) {
+    return;
+  }
+  std::string& rowKey = impl_->prefetchRowKey_;
+  rowKey.clear();
+  rowKey.push_back(static_cast<char>((state.index >> 8) & 0xFF));
+  rowKey.push_back(static_cast<char>(state.index & 0xFF));
+  appendKeyPrefix(&rowKey, keyGroup, key, stateNamespace);
+  impl_->stateCache_.prefetch(rowKey);
 }
 
 absl::StatusOr<bool> RocksDbKeyedStore::getValue(StateId state,

@@ -145,6 +145,14 @@ class RocksDbKeyedStore {
   /// hold a time are kept. A negative time-to-live is InvalidArgument.
   absl::Status setTimeToLive(StateId state, int64_t ttlMillis);
 
+  /// A hint that the row of `key` in `stateNamespace` of `state` (its value, list or map) is
+  /// accessed soon: starts loading its state cache slot into the processor's cache. Does nothing
+  /// for an unknown state, a key group out of range, a closed store or one without a cache.
+  void prefetchRow(StateId state,
+                   int keyGroup,
+                   std::string_view key,
+                   std::string_view stateNamespace);
+
   // Value state.
 
   /// Reads the value into `*value`; returns false (leaving `*value` alone) when absent.

@@ -39,6 +39,21 @@ CachedRow* RocksDbStateCache::find(std::string_view rowKey) {
   return &row;
 }
 
+void RocksDbStateCache::prefetch(std::string_view rowKey) const {
+  const PrehashedRowKey key{young_.hash_function()(toAbsl(rowKey))};
+  auto it = young_.find(key);
+  if (it == young_.end()) {
+    it = old_.find(key);
+    if (it == old_.end()) {
+      return;
+    }
+  }
+  // The row's key and the start of its value, and the slot's last byte.
+  const char* slot = reinterpret_cast<const char*>(&*it);
+  __builtin_prefetch(slot, 1);
+  __builtin_prefetch(slot + sizeof(*it) - 1, 1);
+}
+
 CachedRow& RocksDbStateCache::insert(std::string_view rowKey) {
   CachedRow& row = young_.try_emplace(RowKey(rowKey)).first->second;
   row.bytes = emptyRowBytes(rowKey);

@@ -204,6 +204,10 @@ class RocksDbStateCache {
   /// the generations' tables: a row's address is valid until the next `find`, `insert`,
   /// `rotate` or `clear`.
   CachedRow* find(std::string_view rowKey);
+  /// Starts loading the slot of the row under `rowKey` into the processor's cache, found from
+  /// the tables' control bytes alone (a hint: a rare collision prefetches another row's slot).
+  /// Changes nothing.
+  void prefetch(std::string_view rowKey) const;
   /// Makes an empty row under `rowKey`, which must not be cached, in the young generation.
   CachedRow& insert(std::string_view rowKey);
   /// Drops the row under `rowKey` (dirty entries and all), if cached.
@@ -257,8 +261,14 @@ class RocksDbStateCache {
   // key group, an 8-byte key and a 16-byte window): a lookup compares the key it probes
   // without a cache miss on a string of its own, and a row costs no allocation for its key.
   using RowKey = brook::internal::HeapKey;
+  /// A lookup key that is only a hash and equals every row key: a lookup with it finds the
+  /// first slot whose hash bits match without reading any slot (`prefetch`).
+  struct PrehashedRowKey {
+    size_t hash;
+  };
   struct RowKeyHash {
     using is_transparent = void;
+    size_t operator()(PrehashedRowKey key) const { return key.hash; }
     size_t operator()(absl::string_view key) const { return absl::Hash<absl::string_view>{}(key); }
     size_t operator()(const RowKey& key) const { return (*this)(absl::string_view(key)); }
   };
@@ -269,6 +279,7 @@ class RocksDbStateCache {
       return a.view() == std::string_view(b.data(), b.size());
     }
     bool operator()(absl::string_view a, const RowKey& b) const { return (*this)(b, a); }
+    bool operator()(const RowKey&, PrehashedRowKey) const { return true; }
   };
   using Rows = absl::flat_hash_map<RowKey, CachedRow, RowKeyHash, RowKeyEq>;
   /// The `bytes` of an old generation's row that moved to the young one: an empty slot kept.

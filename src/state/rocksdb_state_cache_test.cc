@@ -117,6 +117,27 @@ TEST(RocksDbStateCacheTest, ARotationDropsTheRowsNotUsedSinceThePreviousOne) {
   EXPECT_TRUE(dirtyEntries(cache, /*oldOnly=*/false).empty());
 }
 
+// A prefetch is a hint: it neither moves a row between the generations nor changes what the
+// cache counts, whether the row is young, old or absent.
+TEST(RocksDbStateCacheTest, APrefetchMovesAndChangesNothing) {
+  RocksDbStateCache cache(1 << 20);
+  cache.prefetch("absent");  // an empty cache
+  cache.insert("old").value.dirty = true;
+  cache.rotate();
+  cache.insert("young").value.dirty = true;
+  const int64_t bytes = cache.bytes();
+  for (const char* rowKey : {"old", "young", "absent", ""}) {
+    cache.prefetch(rowKey);
+  }
+  EXPECT_EQ(cache.bytes(), bytes);
+  // "old" is still in the old generation: a rotation now drops it.
+  EXPECT_EQ(dirtyEntries(cache, /*oldOnly=*/true),
+            (std::vector<std::pair<std::string, std::string>>{{"old", ""}}));
+  cache.rotate();
+  EXPECT_EQ(cache.find("old"), nullptr);
+  EXPECT_NE(cache.find("young"), nullptr);
+}
+
 TEST(RocksDbStateCacheTest, IsFullWhenTheYoungGenerationHoldsThreeQuartersOfTheCapacity) {
   const int64_t capacity = 64 << 10;
   const int64_t rowBytes = 100 + 16 + RocksDbStateCache::kRowOverhead;

@@ -51,6 +51,13 @@ void RocksDbKeyedBytesStore::putValue(
   check(state, store_->putValue(id(state), keyGroup, key, ns, value));
 }
 
+void RocksDbKeyedBytesStore::prefetch(int state,
+                                      int keyGroup,
+                                      std::string_view key,
+                                      std::string_view ns) {
+  store_->prefetchRow(id(state), keyGroup, key, ns);
+}
+
 void RocksDbKeyedBytesStore::removeValue(int state,
                                          int keyGroup,
                                          std::string_view key,

@@ -44,6 +44,7 @@ class RocksDbKeyedBytesStore final : public brook::internal::KeyedBytesStore {
                 std::string_view ns,
                 std::string_view value) override;
   void removeValue(int state, int keyGroup, std::string_view key, std::string_view ns) override;
+  void prefetch(int state, int keyGroup, std::string_view key, std::string_view ns) override;
 
   bool getList(int state,
                int keyGroup,

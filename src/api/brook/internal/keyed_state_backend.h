@@ -98,6 +98,14 @@ class KeyedBytesStore {
                         std::string_view ns,
                         std::string_view value) = 0;
   virtual void removeValue(int state, int keyGroup, std::string_view key, std::string_view ns) = 0;
+  /// A hint that the entry of `key` in `ns` of `state` is accessed soon (see
+  /// KeyedStateTable::prefetchInNamespace). Changes nothing and never fails.
+  virtual void prefetch(int state, int keyGroup, std::string_view key, std::string_view ns) {
+    (void)state;
+    (void)keyGroup;
+    (void)key;
+    (void)ns;
+  }
 
   virtual bool getList(int state,
                        int keyGroup,

@@ -23,6 +23,10 @@ class StoreTableBase : public KeyedStateTable {
         store_(backend->store()),
         id_(store_->registerState(name_, shape)) {}
   bool heapHeld() const final { return false; }
+  void prefetchInNamespace(std::string_view serializedNamespace) const final {
+    if (backend_->hasCurrentKey())
+      store_->prefetch(id_, keyGroup(), key(), serializedNamespace);
+  }
   /// Records the time-to-live and hands it to the store, which cleans up expired entries.
   void setTimeToLive(int64_t ttlMillis) final {
     KeyedStateTable::setTimeToLive(ttlMillis);
