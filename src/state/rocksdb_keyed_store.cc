@@ -744,11 +744,16 @@ class RocksDbKeyedStore::Impl {
   // big-endian) and the RocksDB key prefix of keyScratch_; a map entry's RocksDB key is the
   // prefix and its user key.
 
+  /// Makes `*out` the start of a row key of state `index`, which the RocksDB key prefix follows.
+  static void startRowKey(std::string* out, int index) {
+    out->clear();
+    out->push_back(static_cast<char>((index >> 8) & 0xFF));
+    out->push_back(static_cast<char>(index & 0xFF));
+  }
+
   /// The cached row of state `index` for the prefix in keyScratch_ (rowKey_ is its key), or null.
   CachedRow* findRow(int index) {
-    rowKey_.clear();
-    rowKey_.push_back(static_cast<char>((index >> 8) & 0xFF));
-    rowKey_.push_back(static_cast<char>(index & 0xFF));
+    startRowKey(&rowKey_, index);
     rowKey_.append(keyScratch_);
     return stateCache_.find(rowKey_);
   }
@@ -1547,9 +1552,7 @@ void RocksDbKeyedStore::prefetchRow(StateId state,
     return;
   }
   std::string& rowKey = impl_->prefetchRowKey_;
-  rowKey.clear();
-  rowKey.push_back(static_cast<char>((state.index >> 8) & 0xFF));
-  rowKey.push_back(static_cast<char>(state.index & 0xFF));
+  Impl::startRowKey(&rowKey, state.index);
   appendKeyPrefix(&rowKey, keyGroup, key, stateNamespace);
   impl_->stateCache_.prefetch(rowKey);
 }
