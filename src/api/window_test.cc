@@ -1,10 +1,10 @@
 // Window assigners, evictors and the plan-time checks of WindowedStream.
 
-#include <brook/windowing.h>
-
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,7 +15,9 @@
 #include <gtest/gtest.h>
 
 #include <brook/brook.h>
+#include <brook/internal/local_window_aggregate.h>
 #include <brook/internal/window_operator.h>
+#include <brook/windowing.h>
 
 namespace brook {
 namespace {
@@ -578,6 +580,226 @@ TEST(SessionWindowOperatorTest, CountTriggerAddsUpTheMergedCounts) {
   h.op.processWatermark(kMaxWatermark);  // cleanup without firing
   EXPECT_EQ(h.emitted().size(), 1u);
   EXPECT_EQ(h.stateEntries(kSessionStates), 0u);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Local-global aggregation (WindowedStream::localAggregation)
+
+struct Describe final : ProcessWindowFunction<Event, std::string, std::string, TimeWindow> {
+  void process(const std::string& key,
+               Context&,
+               const std::vector<Event>&,
+               Collector<std::string>& out) override {
+    out.collect(key);
+  }
+};
+struct DescribeSum final : ProcessWindowFunction<int64_t, std::string, std::string, TimeWindow> {
+  void process(const std::string& key,
+               Context&,
+               const std::vector<int64_t>& sums,
+               Collector<std::string>& out) override {
+    out.collect(key + "=" + std::to_string(sums.at(0)));
+  }
+};
+
+TEST(WindowedStreamTest, LocalAggregationSettingsFailAtPlanTime) {
+  using Keyed = KeyedStream<std::string, Event, std::function<std::string(const Event&)>>;
+  const auto tumbling = TumblingEventTimeWindows::of(milliseconds(10));
+  EXPECT_THAT(
+      planError([&](Keyed k) { k.window(tumbling).localAggregation().process(Describe{}); }),
+      HasSubstr("window operator 'Window(TumblingEventTimeWindows(10), EventTimeTrigger, "
+                "Process)': localAggregation() needs reduce() or aggregate(), not "
+                "process()"));
+  EXPECT_THAT(
+      planError([&](Keyed k) {
+        k.window(tumbling).trigger(CountTrigger::of(2)).localAggregation().reduce(sumReduce);
+      }),
+      HasSubstr("needs the assigner's default trigger (EventTimeTrigger), not "
+                "CountTrigger"));
+  EXPECT_THAT(planError([&](Keyed k) {
+                k.window(tumbling).evictor(CountEvictor::of(2)).localAggregation().aggregate(Sum{});
+              }),
+              HasSubstr("localAggregation() cannot be used with an evictor"));
+  EXPECT_THAT(planError([&](Keyed k) {
+                k.window(tumbling)
+                    .sideOutputLateData(OutputTag<Event>("late"))
+                    .localAggregation()
+                    .reduce(sumReduce);
+              }),
+              HasSubstr("cannot send late elements to a side output"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(EventTimeSessionWindows::withGap(milliseconds(10)))
+                    .localAggregation()
+                    .aggregate(Sum{});
+              }),
+              HasSubstr("needs event-time tumbling or sliding windows "
+                        "(TumblingEventTimeWindows, SlidingEventTimeWindows), not "
+                        "EventTimeSessionWindows(10)"));
+  EXPECT_THAT(planError([](Keyed k) {
+                k.window(TumblingProcessingTimeWindows::of(milliseconds(10)))
+                    .localAggregation()
+                    .reduce(sumReduce);
+              }),
+              HasSubstr("needs event-time tumbling or sliding windows"));
+  EXPECT_THAT(
+      planError([&](Keyed k) {
+        k.window(tumbling).allowedLateness(milliseconds(-1)).localAggregation().reduce(sumReduce);
+      }),
+      HasSubstr("allowed lateness must not be negative"));
+  EXPECT_THAT(planError([&](Keyed k) {
+                k.window(SlidingEventTimeWindows::of(milliseconds(10), milliseconds(4)))
+                    .allowedLateness(milliseconds(5))
+                    .localAggregation()
+                    .aggregate(Sum{}, DescribeSum{});
+                k.window(tumbling).localAggregation().reduce(sumReduce);
+              }),
+              HasSubstr("no error"));
+}
+
+TEST(WindowedStreamTest, LocalAggregationRunsInTheProducerAndShufflesPartialsByKey) {
+  StreamExecutionEnvironment env;
+  env.fromCollection(std::vector<Event>{{"a", 1}})
+      .map([](const Event& e) { return e; })
+      .setParallelism(3)
+      .keyBy([](const Event& e) { return e.first; })
+      .window(TumblingEventTimeWindows::of(milliseconds(10)))
+      .localAggregation()
+      .aggregate(Sum{})
+      .setParallelism(2);
+  const StreamGraph& graph = env.streamGraph();
+  ASSERT_EQ(graph.nodes.size(), 4u);
+  const StreamNode& local = graph.nodes[2];
+  const StreamNode& window = graph.nodes[3];
+  EXPECT_EQ(local.operatorKind, "Local Window Aggregate");
+  EXPECT_EQ(local.name, "LocalWindowAggregate(TumblingEventTimeWindows(10), Aggregate)");
+  EXPECT_EQ(local.parallelism, 3);
+  EXPECT_EQ(window.name, "Window(TumblingEventTimeWindows(10), EventTimeTrigger, Aggregate)");
+  EXPECT_EQ(window.parallelism, 2);
+  ASSERT_EQ(graph.edges.size(), 3u);
+  EXPECT_EQ(graph.edges[1].partitioner, PartitionerKind::kDefault);
+  EXPECT_EQ(graph.edges[1].targetId, local.id);
+  EXPECT_EQ(graph.edges[2].partitioner, PartitionerKind::kKeyGroup);
+  EXPECT_EQ(graph.edges[2].sourceId, local.id);
+  EXPECT_EQ(graph.edges[2].targetId, window.id);
+}
+
+TEST(WindowSlicingTest, SlicesAreWindowsOrTheGcdOfSizeAndSlide) {
+  auto tumbling =
+      internal::WindowSlicing::of(TumblingEventTimeWindows::of(milliseconds(10), milliseconds(3)));
+  EXPECT_EQ(tumbling.size, 10);
+  EXPECT_EQ(tumbling.endOf(3), 13);
+  EXPECT_EQ(tumbling.endOf(2), 3);
+  auto sliding = internal::WindowSlicing::of(
+      SlidingEventTimeWindows::of(milliseconds(10), milliseconds(4), milliseconds(1)));
+  EXPECT_EQ(sliding.size, 2);
+  EXPECT_EQ(sliding.endOf(1), 3);
+  EXPECT_EQ(sliding.endOf(0), 1);
+  EXPECT_EQ(sliding.endOf(-2), -1);
+  // Every window of the assigner holds a slice whole or not at all.
+  auto windows = SlidingEventTimeWindows::of(milliseconds(10), milliseconds(4), milliseconds(1));
+  for (int64_t t = -20; t < 20; ++t) {
+    const int64_t end = sliding.endOf(t);
+    EXPECT_EQ(assign(windows, t), assign(windows, end - 1)) << t;
+    EXPECT_EQ(assign(windows, t), assign(windows, end - sliding.size)) << t;
+  }
+}
+
+/// One subtask of the local operator of a per-key sum over sliding windows of 10 ms sliding by
+/// 4 ms (slices of 2 ms), with an operator state store.
+struct LocalSumHarness {
+  using Partial = internal::WindowPartial<std::string, int64_t>;
+  using Operator =
+      internal::LocalWindowAggregateOperator<std::string,
+                                             Event,
+                                             int64_t,
+                                             KeySelector,
+                                             internal::AggregateFolding<Event, int64_t, Sum>>;
+
+  explicit LocalSumHarness(std::optional<internal::OperatorStateSnapshotData> restored = {})
+      : op([](const Event& e) { return e.first; },
+           internal::WindowSlicing::of(
+               SlidingEventTimeWindows::of(milliseconds(10), milliseconds(4))),
+           internal::AggregateFolding<Event, int64_t, Sum>{Sum{}}) {
+    context.operatorName = "LocalWindowAggregate";
+    context.operatorStateStore = &store;
+    context.restored = restored.has_value();
+    if (restored)
+      store.restore(*std::move(restored));
+    op.setOutput(&out);
+    op.open(context);
+  }
+  void push(std::string key, int64_t value, int64_t timestamp) {
+    op.push(Event{std::move(key), value}, timestamp);
+  }
+  /// "key:sliceEnd=sum@timestamp" of what was emitted since the last call, sorted.
+  std::vector<std::string> take() {
+    std::vector<std::string> lines;
+    for (const auto& [p, ts] : out.records) {
+      lines.push_back(p.key + ":" + std::to_string(p.sliceEnd) + "=" +
+                      std::to_string(p.accumulator) + "@" + std::to_string(ts));
+    }
+    out.records.clear();
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  }
+
+  RuntimeContext context;
+  OperatorStateStore store{"LocalWindowAggregate (1/1)"};
+  RecordingOutput<Partial> out;
+  Operator op;
+};
+
+TEST(LocalWindowAggregateOperatorTest, SendsEachSliceOnceTheWatermarkPassesIt) {
+  LocalSumHarness h;
+  h.push("a", 1, 0);
+  h.push("a", 2, 1);  // slice [0,2)
+  h.push("b", 5, 1);
+  h.push("a", 4, 3);  // slice [2,4)
+  h.push("a", 8, 0);  // out of order, slice [0,2)
+  EXPECT_THAT(h.take(), ::testing::IsEmpty());
+  h.op.emitWatermark(1);  // passes [0,2) (max timestamp 1)
+  EXPECT_THAT(h.take(), ElementsAre("a:2=11@1", "b:2=5@1"));
+  EXPECT_THAT(h.out.watermarks, ElementsAre(1));
+  // Late for the local operator: sent on at once, alone.
+  h.push("a", 16, 1);
+  EXPECT_THAT(h.take(), ElementsAre("a:2=16@1"));
+  h.push("a", 32, 2);
+  h.op.emitWatermark(100);
+  EXPECT_THAT(h.take(), ElementsAre("a:4=36@3"));
+  EXPECT_THAT(h.out.watermarks, ElementsAre(1, 100));
+  EXPECT_THROW(h.push("a", 1, kNoTimestamp), std::exception);
+}
+
+TEST(LocalWindowAggregateOperatorTest, ACheckpointKeepsTheHeldPartials) {
+  std::optional<internal::OperatorStateSnapshotData> snapshot;
+  {
+    LocalSumHarness h;
+    h.push("a", 1, 0);
+    h.push("a", 2, 5);
+    h.push("b", 3, 5);
+    h.op.snapshotState(1);
+    snapshot = h.store.snapshot();
+    h.push("a", 100, 5);  // after the checkpoint: not in it
+  }
+  LocalSumHarness restored(std::move(snapshot));
+  restored.push("a", 10, 4);
+  restored.op.endInput();
+  EXPECT_THAT(restored.take(), ElementsAre("a:2=1@1", "a:6=12@5", "b:6=3@5"));
+}
+
+TEST(LocalWindowAggregateOperatorTest, SendsEverythingWhenItHoldsTooMuch) {
+  LocalSumHarness h;
+  const size_t max = LocalSumHarness::Operator::kMaxHeldPartials;
+  for (size_t i = 0; i + 1 < max; ++i)
+    h.push("k" + std::to_string(i), 1, static_cast<int64_t>(i % 4));
+  EXPECT_TRUE(h.out.records.empty());
+  h.push("last", 1, 0);
+  EXPECT_EQ(h.out.records.size(), max);
+  h.push("k0", 7, 0);  // held anew
+  EXPECT_EQ(h.out.records.size(), max);
+  h.op.endInput();
+  EXPECT_EQ(h.out.records.size(), max + 1);
+  EXPECT_EQ(h.out.records.back().first.accumulator, 7);
 }
 
 }  // namespace

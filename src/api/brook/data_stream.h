@@ -305,6 +305,33 @@ class DataStream {
     return result;
   }
 
+  /// Adds an operator that runs in the tasks of this stream's producer, before the partitioning
+  /// chosen for this stream: it takes the producer's parallelism, so that it is chained to it.
+  template <typename OUT>
+  DataStream<OUT> transformInProducer(
+      std::string kind,
+      std::string name,
+      std::function<std::unique_ptr<StreamOperator>()> factory) const {
+    DataStream input = partitioned(PartitionerKind::kDefault);
+    int id = input.addOperator(std::move(kind), std::move(name), internal::recordTypeOf<OUT>(),
+                               std::move(factory));
+    const StreamNode& first = env_->streamGraph().nodes.at(upstreams_.front().nodeId);
+    bool same = true;
+    for (const auto& up : upstreams_) {
+      const StreamNode& n = env_->streamGraph().nodes.at(up.nodeId);
+      same = same && n.parallelism == first.parallelism &&
+             n.fixedParallelism == first.fixedParallelism &&
+             n.maxParallelism == first.maxParallelism;
+    }
+    if (same) {
+      StreamNode& added = env_->streamGraph().nodes.at(id);
+      added.parallelism = first.parallelism;
+      added.fixedParallelism = first.fixedParallelism;
+      added.maxParallelism = first.maxParallelism;
+    }
+    return DataStream<OUT>(env_, id);
+  }
+
   /// Adds an operator consuming this stream; the building block of the methods above.
   template <typename OUT>
   DataStream<OUT> transform(std::string kind,

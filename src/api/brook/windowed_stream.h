@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <brook/data_stream.h>
+#include <brook/internal/local_window_aggregate.h>
 #include <brook/internal/window_operator.h>
 #include <brook/windowing.h>
 
@@ -102,6 +103,22 @@ class WindowedStream {
     return result;
   }
 
+  /// Pre-aggregates in the tasks that produce this stream, before the shuffle, as Flink SQL's
+  /// local-global (two-phase) aggregation: each producer folds its elements per key and slice
+  /// of event time (the window for tumbling windows, gcd(size, slide) for sliding ones) and
+  /// sends one partial per key and slice once the watermark passes the slice; the window
+  /// operator merges the partials of a window's slices. Far fewer records cross the network
+  /// and reach the window's state, and the results are those of the window without it when
+  /// the function is associative and commutative: a reduce function applied to partial
+  /// results, an AggregateFunction whose `merge` combines two accumulators. For event-time
+  /// tumbling and sliding windows with their default trigger, without evictor or late data
+  /// side output, ended with reduce() or aggregate(); other settings fail at plan time.
+  WindowedStream localAggregation() const {
+    WindowedStream result = *this;
+    result.localAggregation_ = true;
+    return result;
+  }
+
   /// Reduces each window's elements with `fn(accumulated, next)` as they arrive; emits the
   /// reduced value when the window fires.
   template <typename F>
@@ -154,6 +171,7 @@ class WindowedStream {
 
   template <typename TR>
   void setTrigger(TR trigger) {
+    eventTimeTrigger_ = std::is_same_v<TR, EventTimeTrigger>;
     triggerName_ = internal::describe(trigger, "Trigger");
     triggerError_ = internal::validateOf(trigger);
     triggerCanMerge_ = internal::canMergeOf(trigger);
@@ -169,7 +187,13 @@ class WindowedStream {
 
   template <typename F, typename Function>
   auto reduceWith(F fn, Function function) const {
-    auto reduce = reduceFunction(std::move(fn));
+    auto reduce = reduceFunction(fn);
+    if (localAggregation_) {
+      return buildLocalGlobal<T>("Reduce", internal::ReduceFolding<T, F>{std::move(fn)},
+                                 internal::WindowPartialContents<internal::ReduceContents<T>>(
+                                     internal::ReduceContents<T>(reduce)),
+                                 std::move(function));
+    }
     if (evictor_) {
       return build("Reduce", internal::EvictingContents<T, W, internal::ReduceAll<T>>(
                                  evictor_, internal::ReduceAll<T>{reduce}),
@@ -192,6 +216,14 @@ class WindowedStream {
   auto aggregateWith(AF af, Function function) const {
     using ACC = typename AF::AccumulatorType;
     using V = typename AF::OutputType;
+    if (localAggregation_) {
+      using Global = internal::MergePartials<AF>;
+      return buildLocalGlobal<ACC>(
+          "Aggregate", internal::AggregateFolding<T, ACC, AF>{af},
+          internal::WindowPartialContents<internal::AggregateContents<ACC, ACC, V, Global>>(
+              internal::AggregateContents<ACC, ACC, V, Global>(Global(std::move(af)))),
+          std::move(function));
+    }
     if (evictor_) {
       return build("Aggregate",
                    internal::EvictingContents<T, W, internal::AggregateAll<T, ACC, V, AF>>(
@@ -208,11 +240,95 @@ class WindowedStream {
                                                   Contents contents,
                                                   Function function) const {
     using OUT = typename Function::OutputType;
-    std::string name = "Window(" + assigner_.description() + ", " + triggerName_ +
-                       (evictor_ ? ", " + evictorName_ : std::string()) + ", " + functionKind +
-                       ")";
+    std::string name = operatorName(functionKind);
+    if (localAggregation_)
+      fail(name, "localAggregation() needs reduce() or aggregate(), not process()");
+    checkSettings(name);
+    auto selector = selector_;
+    auto assigner = assigner_;
+    internal::WindowSettings<T, W> settings{trigger_, allowedLateness_, lateDataTag_};
+    return stream_.template transform<OUT>(
+        "Window", std::move(name), [selector, assigner, settings, contents, function] {
+          return std::make_unique<
+              internal::WindowOperator<K, T, W, KeySelector, Assigner, Contents, Function>>(
+              selector, assigner, settings, contents, function);
+        });
+  }
+
+  /// Adds the local operator (in the producer's tasks) and the global window operator of
+  /// localAggregation(): `folding` folds elements into accumulators of type ACC, `contents`
+  /// merges the partials into the windows.
+  template <typename ACC, typename Folding, typename Contents, typename Function>
+  DataStream<typename Function::OutputType> buildLocalGlobal(const char* functionKind,
+                                                             Folding folding,
+                                                             Contents contents,
+                                                             Function function) const {
+    using OUT = typename Function::OutputType;
+    using Partial = internal::WindowPartial<K, ACC>;
+    std::string name = operatorName(functionKind);
+    checkSettings(name);
+    constexpr bool kSliceable = std::is_same_v<Assigner, TumblingEventTimeWindows> ||
+                                std::is_same_v<Assigner, SlidingEventTimeWindows>;
+    if constexpr (!kSliceable) {
+      fail(name,
+           "localAggregation() needs event-time tumbling or sliding windows "
+           "(TumblingEventTimeWindows, SlidingEventTimeWindows), not " +
+               assigner_.description());
+    } else {
+      if (!eventTimeTrigger_) {
+        fail(name,
+             "localAggregation() needs the assigner's default trigger (EventTimeTrigger), "
+             "not " +
+                 triggerName_);
+      }
+      if (evictor_)
+        fail(name, "localAggregation() cannot be used with an evictor (" + evictorName_ + ")");
+      if (!lateDataTag_.empty()) {
+        fail(name,
+             "localAggregation() cannot send late elements to a side output: they are "
+             "pre-aggregated before they reach the window");
+      }
+      const internal::WindowSlicing slicing = internal::WindowSlicing::of(assigner_);
+      auto selector = selector_;
+      DataStream<Partial> partials = stream_.template transformInProducer<Partial>(
+          "Local Window Aggregate",
+          "LocalWindowAggregate(" + assigner_.description() + ", " + functionKind + ")",
+          [selector, slicing, folding] {
+            return std::make_unique<
+                internal::LocalWindowAggregateOperator<K, T, ACC, KeySelector, Folding>>(
+                selector, slicing, folding);
+          });
+      auto assigner = assigner_;
+      internal::WindowSettings<Partial, W> settings{
+          [] {
+            return std::make_unique<internal::TriggerHolder<Partial, W, EventTimeTrigger>>(
+                EventTimeTrigger::create());
+          },
+          allowedLateness_, std::string()};
+      return partials.keyBy(internal::WindowPartialKey{})
+          .stream()
+          .template transform<OUT>(
+              "Window", std::move(name), [assigner, settings, contents, function] {
+                return std::make_unique<internal::WindowOperator<
+                    K, Partial, W, internal::WindowPartialKey, Assigner, Contents, Function>>(
+                    internal::WindowPartialKey{}, assigner, settings, contents, function);
+              });
+    }
+  }
+
+  std::string operatorName(const char* functionKind) const {
+    return "Window(" + assigner_.description() + ", " + triggerName_ +
+           (evictor_ ? ", " + evictorName_ : std::string()) + ", " + functionKind + ")";
+  }
+
+  [[noreturn]] static void fail(const std::string& name, const std::string& what) {
+    internal::throwJobDefinitionError("window operator '" + name + "': " + what);
+  }
+
+  /// Throws JobDefinitionError naming the operator `name` if a setting is bad.
+  void checkSettings(const std::string& name) const {
     auto fail = [&](const std::string& what) {
-      internal::throwJobDefinitionError("window operator '" + name + "': " + what);
+      WindowedStream::fail(name, what);
     };
     if (std::string error = assigner_.validate(); !error.empty())
       fail(error);
@@ -227,15 +343,6 @@ class WindowedStream {
     if (allowedLateness_ < 0)
       fail("allowed lateness must not be negative, got " + std::to_string(allowedLateness_) +
            " ms");
-    auto selector = selector_;
-    auto assigner = assigner_;
-    internal::WindowSettings<T, W> settings{trigger_, allowedLateness_, lateDataTag_};
-    return stream_.template transform<OUT>(
-        "Window", std::move(name), [selector, assigner, settings, contents, function] {
-          return std::make_unique<internal::WindowOperator<K, T, W, KeySelector, Assigner,
-                                                           Contents, Function>>(
-              selector, assigner, settings, contents, function);
-        });
   }
 
   DataStream<T> stream_;
@@ -245,6 +352,8 @@ class WindowedStream {
   std::string triggerName_;
   std::string triggerError_;
   bool triggerCanMerge_ = false;
+  bool eventTimeTrigger_ = false;
+  bool localAggregation_ = false;
   internal::EvictorFactory<T, W> evictor_;
   std::string evictorName_;
   std::string evictorError_;

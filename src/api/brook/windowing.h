@@ -352,6 +352,8 @@ class TumblingEventTimeWindows {
     return {};
   }
   std::string description() const { return "TumblingEventTimeWindows(" + std::to_string(size_) + ")"; }
+  int64_t size() const { return size_; }
+  int64_t offset() const { return offset_; }
 
  protected:
   TumblingEventTimeWindows(int64_t size, int64_t offset) : size_(size), offset_(offset) {}
@@ -421,6 +423,9 @@ class SlidingEventTimeWindows {
     return "SlidingEventTimeWindows(" + std::to_string(size_) + ", " + std::to_string(slide_) +
            ")";
   }
+  int64_t size() const { return size_; }
+  int64_t slide() const { return slide_; }
+  int64_t offset() const { return offset_; }
 
  protected:
   SlidingEventTimeWindows(int64_t size, int64_t slide, int64_t offset)
