@@ -216,6 +216,45 @@ TEST_P(LocalWindowAggregationJobTest, SlidingAggregateAtParallelismTwoMatchesALo
   }
 }
 
+TEST_P(LocalWindowAggregationJobTest, WindowAllFoldsInParallelBeforeItsOneWindowOperator) {
+  // Per window, the count and sum over all keys, by brute force.
+  std::map<int64_t, std::pair<int64_t, int64_t>> totals;
+  for (int64_t i = 0; i < kSlidingEvents; ++i) {
+    auto& [count, total] = totals[timeOf(i) - timeOf(i) % 100];
+    ++count;
+    total += eventAt(i).second;
+  }
+  std::vector<std::string> expected;
+  for (const auto& [start, result] : totals) {
+    expected.push_back(std::to_string(start) + " " + std::to_string(result.first) + "/" +
+                       std::to_string(result.second));
+  }
+  struct DescribeAll final : ProcessAllWindowFunction<std::string, std::string, TimeWindow> {
+    void process(Context& ctx,
+                 const std::vector<std::string>& results,
+                 Collector<std::string>& out) override {
+      out.collect(std::to_string(ctx.window().start) + " " + results.at(0));
+    }
+  };
+  testing::TempDir tmp;
+  StreamExecutionEnvironment env;
+  CollectSink<std::string> sink;
+  env.fromSource<Event>([] { return std::make_unique<GeneratedReader>(kSlidingEvents); },
+                        "Generated", /*bounded=*/true)
+      .windowAll(TumblingEventTimeWindows::of(milliseconds(100)))
+      .localAggregation()
+      .aggregate(CountAndSum{}, DescribeAll{})
+      .sinkTo(sink.sink())
+      .setParallelism(1);
+  const StreamGraph& graph = env.streamGraph();
+  ASSERT_EQ(graph.nodes.size(), 4u);
+  EXPECT_EQ(graph.nodes[1].operatorKind, "Local Window Aggregate");
+  EXPECT_EQ(graph.nodes[1].parallelism, -1);  // the source's: the job's default, 2
+  EXPECT_EQ(graph.nodes[2].parallelism, 1);
+  expectFinished(executeLocally(env, testing::jobConfiguration(tmp, GetParam(), 2)));
+  EXPECT_EQ(sorted(sink.values()), sorted(expected));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends,
                          LocalWindowAggregationJobTest,
                          ::testing::Values("heap", "rocksdb"));

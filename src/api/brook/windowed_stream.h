@@ -414,6 +414,11 @@ class AllWindowedStream {
   AllWindowedStream sideOutputLateData(const OutputTag<T>& tag) const {
     return AllWindowedStream(windowed_.sideOutputLateData(tag));
   }
+  /// Pre-aggregates in the tasks that produce this stream, in parallel, before the one window
+  /// operator merges their partials; see WindowedStream::localAggregation.
+  AllWindowedStream localAggregation() const {
+    return AllWindowedStream(windowed_.localAggregation());
+  }
 
   template <typename F>
   requires std::is_invocable_r_v<T, F&, const T&, const T&>
