@@ -85,7 +85,8 @@ class WindowJobTest : public ClusterTest {
  protected:
   // Runs the job with `brook run -p 4` on two TaskManagers of two slots each with `backend`,
   // checks that its tasks ran in both, and returns its sorted output.
-  std::vector<std::string> runOnTwoTaskManagers(const std::string& backend) {
+  std::vector<std::string> runOnTwoTaskManagers(const std::string& backend,
+                                                bool localAggregation = false) {
     std::string jm = startJobManager();
     startTaskManager("tm-a", jm, 2);
     startTaskManager("tm-b", jm, 2);
@@ -105,6 +106,8 @@ class WindowJobTest : public ClusterTest {
                                   "--step-ms=" + std::to_string(kStepMillis),
                                   "--window-ms=" + std::to_string(kWindowMillis),
                                   "--output=" + (output.path() / "out").string()};
+    if (localAggregation)
+      args.push_back("--local-aggregation");
     auto started = std::chrono::steady_clock::now();
     auto cli = startCli("cluster-" + backend, args);
     int rc = cli->stop(0, kJobTimeout);
@@ -156,6 +159,16 @@ TEST_F(WindowJobTest, TwoTaskManagersWithHeapBackendMatchTheOracle) {
 
 TEST_F(WindowJobTest, TwoTaskManagersWithRocksDbBackendMatchTheOracle) {
   EXPECT_TRUE(sameLines(runOnTwoTaskManagers("rocksdb"), expected()));
+}
+
+// The partials folded in the source tasks cross TCP between the TaskManagers as records of
+// their own.
+TEST_F(WindowJobTest, TwoTaskManagersWithLocalAggregationOnHeapMatchTheOracle) {
+  EXPECT_TRUE(sameLines(runOnTwoTaskManagers("heap", /*localAggregation=*/true), expected()));
+}
+
+TEST_F(WindowJobTest, TwoTaskManagersWithLocalAggregationOnRocksDbMatchTheOracle) {
+  EXPECT_TRUE(sameLines(runOnTwoTaskManagers("rocksdb", /*localAggregation=*/true), expected()));
 }
 
 }  // namespace

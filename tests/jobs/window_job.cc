@@ -10,9 +10,10 @@
 // Output. keyBy key, TumblingEventTimeWindows of --window-ms (10 s), the values summed by a
 // reduce; a ProcessWindowFunction writes each fired window as a line
 //   key,windowStart,sum
-// to the part files of --output. Every window fires once: the watermark passes it while the
-// input lasts or at its end. The result depends neither on the parallelism nor on the placement
-// of the tasks, and equals what a single loop over i computes.
+// to the part files of --output. With --local-aggregation the sums are pre-aggregated in the
+// source tasks (WindowedStream::localAggregation). Every window fires once: the watermark
+// passes it while the input lasts or at its end. The result depends neither on the parallelism nor
+// on the placement of the tasks, and equals what a single loop over i computes.
 
 #include <chrono>
 #include <cstdint>
@@ -92,19 +93,25 @@ BROOK_JOB(window_job) {
         "--events must be >= 0; --keys, --step-ms, --window-ms and --source-parallelism >= 1");
   }
   std::string output = args.get("output");
+  const bool localAggregation = args.has("local-aggregation");
 
   env.setRuntimeMode(brook::RuntimeMode::kStreaming);
-  env.fromSource<Event>(
-         [events, keys, stepMillis] {
-           return std::make_unique<TimedEventReader>(events, keys, stepMillis);
-         },
-         brook::WatermarkStrategy<Event>::forMonotonousTimestamps(), "Timed Events",
-         /*bounded=*/true)
-      .setParallelism(static_cast<int>(sourceParallelism))
-      .keyBy([](const Event& e) { return e.first; })
-      .window(brook::TumblingEventTimeWindows::of(std::chrono::milliseconds(windowMillis)))
-      .reduce([](const Event& a, const Event& b) { return Event{a.first, a.second + b.second}; },
-              FormatWindowSum())
+  auto windows =
+      env.fromSource<Event>(
+             [events, keys, stepMillis] {
+               return std::make_unique<TimedEventReader>(events, keys, stepMillis);
+             },
+             brook::WatermarkStrategy<Event>::forMonotonousTimestamps(), "Timed Events",
+             /*bounded=*/true)
+          .setParallelism(static_cast<int>(sourceParallelism))
+          .keyBy([](const Event& e) { return e.first; })
+          .window(brook::TumblingEventTimeWindows::of(std::chrono::milliseconds(windowMillis)));
+  (localAggregation ? windows.localAggregation() : windows)
+      .reduce(
+          [](const Event& a, const Event& b) {
+            return Event{a.first, a.second + b.second};
+          },
+          FormatWindowSum())
       .name("Window Sums")
       .writeAsText(output);
 }
