@@ -204,6 +204,9 @@ class WindowedStream {
 
   template <typename Function>
   auto processWith(Function function) const {
+    if (localAggregation_)
+      fail(operatorName("Process"),
+           "localAggregation() needs reduce() or aggregate(), not process()");
     if (evictor_) {
       return build("Process", internal::EvictingContents<T, W, internal::KeepAll<T>>(
                                   evictor_, internal::KeepAll<T>{}),
@@ -241,8 +244,6 @@ class WindowedStream {
                                                   Function function) const {
     using OUT = typename Function::OutputType;
     std::string name = operatorName(functionKind);
-    if (localAggregation_)
-      fail(name, "localAggregation() needs reduce() or aggregate(), not process()");
     checkSettings(name);
     auto selector = selector_;
     auto assigner = assigner_;

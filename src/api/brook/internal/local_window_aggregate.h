@@ -172,19 +172,25 @@ class LocalWindowAggregateOperator final : public OneInputOperator<T, WindowPart
     this->callUser([&] {
       if (timestamp == kNoTimestamp)
         throwNoTimestamp();
-      const int64_t sliceEnd = slicing_.endOf(timestamp);
-      if (sliceEnd - 1 <= watermark_) {
-        send(Partial{selector_(record), sliceEnd, folding_.first(record)});
-        return;
+      // Most elements fall into the slice of the one before: no division for them. The
+      // current slice is held, so the watermark has not passed it.
+      Table* table = current_;
+      if (current_ == nullptr || timestamp >= currentEnd_ ||
+          timestamp < currentEnd_ - slicing_.size) {
+        const int64_t sliceEnd = slicing_.endOf(timestamp);
+        if (sliceEnd - 1 <= watermark_) {
+          send(Partial{selector_(record), sliceEnd, folding_.first(record)});
+          return;
+        }
+        table = &sliceTable(sliceEnd);
       }
-      Table& table = sliceEnd == currentEnd_ ? *current_ : sliceTable(sliceEnd);
       K key = selector_(std::as_const(record));
-      auto it = table.find(key);
-      if (it != table.end()) {
+      auto it = table->find(key);
+      if (it != table->end()) {
         folding_.add(it->second, record);
         return;
       }
-      table.emplace(std::move(key), folding_.first(record));
+      table->emplace(std::move(key), folding_.first(record));
       if (++held_ >= kMaxHeldPartials)
         sendSlicesUpTo(kMaxWatermark);
     });
